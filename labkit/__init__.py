@@ -1,0 +1,9 @@
+"""labkit: the shared package of the TensorFlow/Keras deep-learning workshop.
+
+One module per concern: ``datasets`` (find, download and load the data), ``checks``
+(exercise feedback), ``notebooks`` (build exercise notebooks from solutions),
+``plots``, ``fastmode``, ``metrics``, ``doctor`` (what ``main.py`` reports).
+Importing ``labkit`` is cheap: TensorFlow is imported only by code that needs it.
+"""
+
+__version__ = "0.1.0"
