@@ -7,3 +7,9 @@ Importing ``labkit`` is cheap: TensorFlow is imported only by code that needs it
 """
 
 __version__ = "0.1.0"
+
+from labkit.fastmode import choose, is_fast
+from labkit.metrics import report
+from labkit.session import start_lab
+
+__all__ = ["__version__", "choose", "is_fast", "report", "start_lab"]

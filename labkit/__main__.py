@@ -68,6 +68,32 @@ def doctor(args: argparse.Namespace) -> int:
     return doctor_main(args.rest)
 
 
+def notebooks_build(args: argparse.Namespace) -> int:
+    """Write each exercise notebook from its solution notebook (--check: only report)."""
+    from labkit import notebooks
+
+    changed = notebooks.build(check=args.check)
+    for path in changed:
+        print(f"{'out of date' if args.check else 'wrote'}: {path}")
+    if args.check and changed:
+        print("Run `python -m labkit notebooks build` and commit the result.", file=sys.stderr)
+        return 1
+    print(
+        f"{len(notebooks.lab_names())} labs, {len(changed)} exercise notebooks {'stale' if args.check else 'updated'}."
+    )
+    return 0
+
+
+def notebooks_strip(args: argparse.Namespace) -> int:
+    """Remove outputs and execution counts from every notebook (--check: only report)."""
+    from labkit import notebooks
+
+    changed = notebooks.strip_all(check=args.check)
+    for path in changed:
+        print(f"{'has outputs' if args.check else 'stripped'}: {path}")
+    return 1 if args.check and changed else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m labkit", description="Tools of the deep-learning workshop kit."
@@ -93,6 +119,15 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("--data-dir", help="look here first, and download here")
         sub.add_argument("--all", action="store_true", help="every dataset, MNIST included")
         sub.add_argument("-v", "--verbose", action="store_true", help="list every folder searched")
+        sub.set_defaults(func=func)
+
+    nbs = commands.add_parser("notebooks", help="build exercise notebooks, strip outputs")
+    nb_commands = nbs.add_subparsers(dest="action", required=True, metavar="ACTION")
+    for action, func in {"build": notebooks_build, "strip": notebooks_strip}.items():
+        sub = nb_commands.add_parser(action, help=func.__doc__.splitlines()[0].lower())
+        sub.add_argument(
+            "--check", action="store_true", help="change nothing; exit 1 if anything would change"
+        )
         sub.set_defaults(func=func)
 
     check = commands.add_parser("doctor", help="check the installation (what main.py runs)")

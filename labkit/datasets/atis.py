@@ -92,10 +92,11 @@ class Atis:
         return np.array([ids.get(w, unknown_id) for w in words], dtype=np.int32)
 
 
-def load_atis(data_dir: str | os.PathLike | None = None) -> Atis:
-    """Load ATIS, verified against its checksums: 4978 training and 893 test utterances,
-    943 words, 129 slot labels, 26 intents."""
-    folder = store.locate(DATASET, data_dir)
+def load_atis(data_dir: str | os.PathLike | None = None, download: bool = True) -> Atis:
+    """Load ATIS, verified against its checksums (downloaded first when it is not on this
+    machine and ``download`` is true): 4978 training and 893 test utterances, 943 words,
+    129 slot labels, 26 intents."""
+    folder = store.obtain(DATASET, data_dir, download)
 
     def lines(name: str) -> list[str]:
         text = store.read_verified(folder / name, DATASET.files[name]).decode("utf-8")

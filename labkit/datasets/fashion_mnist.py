@@ -38,12 +38,13 @@ DATASET = Dataset(
 
 
 def load_fashion_mnist(
-    data_dir: str | os.PathLike | None = None,
+    data_dir: str | os.PathLike | None = None, download: bool = True
 ) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
-    """Load Fashion-MNIST, verified against its checksums.
+    """Load Fashion-MNIST, verified against its checksums (downloaded first
+    when it is not on this machine and ``download`` is true).
 
     Returns ``(x_train, y_train), (x_test, y_test)``: images as ``uint8`` arrays of shape
     ``(60000, 28, 28)`` and ``(10000, 28, 28)`` with values 0-255, labels as ``uint8``
     arrays of shape ``(60000,)`` and ``(10000,)`` with values 0-9 (see ``CLASS_NAMES``).
     """
-    return load_idx_dataset(DATASET, data_dir)
+    return load_idx_dataset(DATASET, data_dir, download)

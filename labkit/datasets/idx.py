@@ -39,10 +39,10 @@ def parse_idx(content: bytes, source: str = "IDX data") -> np.ndarray:
 
 
 def load_idx_dataset(
-    dataset: Dataset, data_dir: str | os.PathLike | None = None
+    dataset: Dataset, data_dir: str | os.PathLike | None = None, download: bool = True
 ) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
     """``(x_train, y_train), (x_test, y_test)`` from the four standard IDX files, verified."""
-    folder = store.locate(dataset, data_dir)
+    folder = store.obtain(dataset, data_dir, download)
     arrays = {}
     for name, sha256 in dataset.files.items():
         arrays[name.split("-idx")[0]] = parse_idx(

@@ -29,11 +29,12 @@ DATASET = Dataset(
 
 
 def load_mnist(
-    data_dir: str | os.PathLike | None = None,
+    data_dir: str | os.PathLike | None = None, download: bool = True
 ) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
-    """Load MNIST, verified against its checksums.
+    """Load MNIST, verified against its checksums (downloaded first
+    when it is not on this machine and ``download`` is true).
 
     Returns ``(x_train, y_train), (x_test, y_test)`` with the same shapes and dtypes as
     ``load_fashion_mnist``: ``uint8`` images ``(N, 28, 28)``, ``uint8`` labels 0-9.
     """
-    return load_idx_dataset(DATASET, data_dir)
+    return load_idx_dataset(DATASET, data_dir, download)

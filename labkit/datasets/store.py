@@ -105,6 +105,19 @@ def locate(dataset: Dataset, data_dir: str | os.PathLike | None = None) -> Path:
     return folder
 
 
+def obtain(
+    dataset: Dataset, data_dir: str | os.PathLike | None = None, download: bool = True
+) -> Path:
+    """The dataset's folder: found locally, else downloaded when ``download`` allows it."""
+    folder = find(dataset, data_dir)
+    if folder is not None:
+        return folder
+    if not download:
+        raise not_found_error(dataset, data_dir)
+    print(f"{dataset.title} is not on this machine yet: downloading it (once).")
+    return fetch(dataset, data_dir)
+
+
 def not_found_error(dataset: Dataset, data_dir: str | os.PathLike | None = None) -> DataError:
     looked = "\n".join(f"  - {d}" for d in candidate_dirs(dataset, data_dir))
     files = ", ".join(dataset.files)

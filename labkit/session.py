@@ -1,0 +1,52 @@
+"""The first call of every lab notebook: ``labkit.start_lab()``."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from labkit import fastmode
+
+# Where the kit is published; the Colab setup cell of every notebook clones it.
+REPOSITORY_URL = "https://github.com/dl-workshop/dl-workshop-kit"
+
+GPU_MENUS = {
+    "Colab": "Runtime > Change runtime type > Hardware accelerator: T4 GPU, then run the notebook again",
+    "Kaggle": "Settings (right panel) > Accelerator > GPU T4 x2, then run the notebook again",
+}
+
+
+def hosted_platform() -> str | None:
+    """'Colab', 'Kaggle', or None when running on the learner's own machine."""
+    if "google.colab" in sys.modules or os.environ.get("COLAB_RELEASE_TAG"):
+        return "Colab"
+    if os.environ.get("KAGGLE_KERNEL_RUN_TYPE"):
+        return "Kaggle"
+    return None
+
+
+def start_lab(seed: int = 42) -> None:
+    """Quiet TensorFlow's start-up log, seed every random generator, and say what runs the lab.
+
+    On Colab or Kaggle without a GPU it names the menu that enables one.
+    """
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import keras
+    import tensorflow as tf
+
+    keras.utils.set_random_seed(seed)
+    gpus = tf.config.list_physical_devices("GPU")
+    names = [tf.config.experimental.get_device_details(g).get("device_name", g.name) for g in gpus]
+    print(
+        f"TensorFlow {tf.__version__}, Keras {keras.__version__} (backend: {keras.backend.backend()})"
+    )
+    print(f"Devices: CPU{''.join(f', GPU {n}' for n in names)}")
+    mode = "ON: small subset, few epochs (unset LABKIT_FAST to train fully)"
+    print(f"Fast mode: {mode if fastmode.is_fast() else 'off'}")
+    platform = hosted_platform()
+    if not gpus and platform:
+        print(
+            f"No GPU on {platform}: the labs run on the CPU, slower. To use one: {GPU_MENUS[platform]}."
+        )
+    if keras.backend.backend() != "tensorflow":
+        print("Warning: Keras is not using TensorFlow. Set KERAS_BACKEND=tensorflow and restart.")

@@ -1,0 +1,83 @@
+"""Run lab notebooks in fast mode and collect what they report.
+
+``run_lab(lab, "solution")`` executes the solution notebook; ``run_lab(lab, "exercise")``
+executes the generated exercise notebook as a learner's "Run all" would (errors from the
+placeholders allowed). Both append one cell that reports every exercise check's status.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+
+from labkit import metrics, notebooks
+
+CHECKS_MARKER = "LABKIT-CHECKS:"
+REPORT_CELL = f"""\
+import importlib as _importlib, json as _json
+_lab = _importlib.import_module("labkit.checks.lab{{number}}")
+print("{CHECKS_MARKER}" + _json.dumps({{q.id: q.result(globals()).status.name for q in _lab.EXERCISES}}))
+"""
+
+
+@dataclass
+class LabRun:
+    metrics: dict[str, float]
+    checks: dict[str, str]  # exercise id -> Status name
+    errors: list[str]  # ename: evalue of every cell that raised
+    nb: nbformat.NotebookNode
+
+
+@functools.cache
+def run_lab(lab: str, kind: str = "solution", timeout: int = 900) -> LabRun:
+    """Execute a lab notebook in fast mode (cached per test session)."""
+    path = notebooks.solution_path(lab)
+    nb = notebooks.read(path)
+    if kind == "exercise":
+        nb = notebooks.exercise_notebook(nb, lab)
+    nb.cells.append(nbformat.v4.new_code_cell(REPORT_CELL.format(number=lab[:2])))
+    with tempfile.TemporaryDirectory() as tmp:
+        metrics_file = Path(tmp) / "metrics.json"
+        env = {"LABKIT_FAST": "1", "LABKIT_METRICS_FILE": str(metrics_file), "TF_CPP_MIN_LOG_LEVEL": "2",
+               "MPLBACKEND": "agg"}  # fmt: skip
+        old = {k: os.environ.get(k) for k in env}
+        os.environ.update(env)
+        try:
+            client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
+                                    allow_errors=kind == "exercise",
+                                    resources={"metadata": {"path": str(path.parent)}})  # fmt: skip
+            client.execute()
+        finally:
+            for k, v in old.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v
+        reported = metrics.read(metrics_file)
+    errors, checks = [], {}
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            if out.get("output_type") == "error":
+                errors.append(f"{out['ename']}: {out['evalue']}")
+            if out.get("output_type") == "stream" and CHECKS_MARKER in out.get("text", ""):
+                checks = json.loads(out["text"].split(CHECKS_MARKER, 1)[1])
+    return LabRun(reported, checks, errors, nb)
+
+
+def check_outputs(nb: nbformat.NotebookNode) -> list[str]:
+    """The text each ``qN.check()`` call displayed, in order."""
+    shown = []
+    for cell in nb.cells:
+        if cell.cell_type == "code" and ".check()" in cell.source:
+            for out in cell.get("outputs", []):
+                text = out.get("data", {}).get("text/plain") or out.get("text", "")
+                if text:
+                    shown.append(text)
+    return shown

@@ -1,0 +1,161 @@
+"""The notebook machinery: exercise notebooks built from solutions, no outputs, one setup cell."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+from conftest import REPO_ROOT
+
+from labkit import notebooks
+from labkit.notebooks import NotebookError
+
+SOLUTION_CELL = """\
+def softmax(z):
+    # BEGIN SOLUTION q1
+    e = np.exp(z - z.max())
+    return e / e.sum()
+    # END SOLUTION
+
+x = 1"""
+
+
+def make_solution(tmp_path: Path, lab: str = "09_example") -> Path:
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_markdown_cell("# Lab 09"),
+        nbformat.v4.new_code_cell(notebooks.SETUP_CELL),
+        nbformat.v4.new_code_cell(SOLUTION_CELL),
+        nbformat.v4.new_code_cell("# BEGIN SOLUTION q2\ny = 2\n# END SOLUTION"),
+        nbformat.v4.new_code_cell("q1.check()"),
+        nbformat.v4.new_code_cell("secret = 42", metadata={"tags": ["solution-only"]}),
+    ]
+    nb.cells[4].outputs = [nbformat.v4.new_output("stream", text="Correct")]
+    nb.cells[4].execution_count = 7
+    path = notebooks.solution_path(lab, tmp_path)
+    path.parent.mkdir(parents=True)
+    path.write_text(nbformat.writes(nb))
+    return path
+
+
+def test_regions_become_placeholders_that_keep_indentation() -> None:
+    source, regions = notebooks.split_regions(SOLUTION_CELL)
+    assert "np.exp" not in source and "x = 1" in source
+    assert (
+        '    # YOUR CODE HERE\n    raise NotImplementedError("Exercise q1: replace this line'
+        in source
+    )
+    assert "then run q1.check()" in source
+    assert regions[0].exercise == "q1" and regions[0].code.startswith("e = np.exp")
+    namespace: dict = {}
+    exec(source, namespace)  # the placeholder is valid Python; calling it raises
+    with pytest.raises(NotImplementedError, match="Exercise q1"):
+        namespace["softmax"](None)
+
+
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        ("# BEGIN SOLUTION q1\nx = 1", "never closed"),
+        ("x = 1\n# END SOLUTION", "without a `# BEGIN SOLUTION`"),
+        ("# BEGIN SOLUTION q1\n# BEGIN SOLUTION q2\n# END SOLUTION", "inside another"),
+    ],
+)
+def test_unbalanced_markers_are_reported(source: str, message: str) -> None:
+    with pytest.raises(NotebookError, match=message):
+        notebooks.split_regions(source, "lab 09, cell 3")
+
+
+def test_build_writes_stripped_exercise_and_check_mode(tmp_path: Path) -> None:
+    make_solution(tmp_path)
+    assert notebooks.build(tmp_path, check=True) == [
+        notebooks.exercise_path("09_example", tmp_path)
+    ]
+    assert not notebooks.exercise_path("09_example", tmp_path).exists()  # --check writes nothing
+    notebooks.build(tmp_path)
+    exercise = nbformat.read(notebooks.exercise_path("09_example", tmp_path), as_version=4)
+    sources = [c.source for c in exercise.cells]
+    assert not any("secret" in s for s in sources)  # solution-only cell dropped
+    assert not any("np.exp" in s or "y = 2" in s for s in sources)
+    assert all(
+        not c.get("outputs") and c.get("execution_count") is None
+        for c in exercise.cells
+        if c.cell_type == "code"
+    )
+    assert notebooks.build(tmp_path, check=True) == []  # up to date now
+
+
+def test_strip_all(tmp_path: Path) -> None:
+    path = make_solution(tmp_path)
+    assert notebooks.strip_all(tmp_path, check=True) == [path]
+    notebooks.strip_all(tmp_path)
+    assert notebooks.strip_all(tmp_path, check=True) == []
+    assert "Correct" not in path.read_text()
+
+
+def test_solution_code_is_read_from_the_solution_notebook(tmp_path: Path) -> None:
+    make_solution(tmp_path)
+    assert notebooks.solution_code("09_example", "q2", tmp_path) == "y = 2"
+    with pytest.raises(NotebookError, match="no `# BEGIN SOLUTION q9`"):
+        notebooks.solution_code("09_example", "q9", tmp_path)
+
+
+# ------------------------------------------------------------- the committed notebooks
+def committed_notebooks() -> list[Path]:
+    return sorted([*REPO_ROOT.glob("solutions/*/*.ipynb"), *REPO_ROOT.glob("labs/*/*.ipynb")])
+
+
+def test_there_are_labs_with_both_notebooks() -> None:
+    labs = notebooks.lab_names()
+    assert labs, "no lab in solutions/"
+    for lab in labs:
+        assert notebooks.exercise_path(lab).is_file(), (
+            f"labs/{lab} missing: run python -m labkit notebooks build"
+        )
+
+
+def test_exercise_notebooks_are_up_to_date() -> None:
+    stale = notebooks.build(check=True)
+    assert not stale, f"out of date: {stale}; run `python -m labkit notebooks build`"
+
+
+def test_notebooks_are_committed_without_outputs() -> None:
+    for path in committed_notebooks():
+        nb = json.loads(path.read_text(encoding="utf-8"))
+        for cell in nb["cells"]:
+            if cell["cell_type"] == "code":
+                assert not cell["outputs"] and cell["execution_count"] is None, f"{path}: strip it"
+
+
+def test_every_notebook_opens_with_the_setup_cell_and_a_colab_link() -> None:
+    for path in committed_notebooks():
+        nb = nbformat.read(path, as_version=4)
+        code = [c for c in nb.cells if c.cell_type == "code"]
+        assert code[0].source == notebooks.SETUP_CELL, f"{path}: first code cell is not SETUP_CELL"
+        assert nb.cells[0].cell_type == "markdown" and nb.cells[0].source.startswith("# Lab ")
+        lab = path.parent.name
+        assert notebooks.colab_url(notebooks.exercise_path(lab)) in nb.cells[0].source, (
+            f"{path}: Colab link"
+        )
+
+
+def test_every_exercise_has_a_check_cell_and_a_solution_region() -> None:
+    import importlib
+
+    for lab in notebooks.lab_names():
+        module = importlib.import_module(f"labkit.checks.lab{lab[:2]}")
+        text = notebooks.solution_path(lab).read_text(encoding="utf-8")
+        for q in module.EXERCISES:
+            assert q.lab == lab
+            assert f"{q.id}.check()" in text, f"{lab}: no {q.id}.check() cell"
+            assert notebooks.solution_code(lab, q.id)
+
+
+def test_cli_build_check_passes() -> None:
+    result = subprocess.run([sys.executable, "-m", "labkit", "notebooks", "build", "--check"],
+                            capture_output=True, text=True, cwd=REPO_ROOT)  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
