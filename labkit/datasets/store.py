@@ -155,6 +155,7 @@ def fetch(dataset: Dataset, data_dir: str | os.PathLike | None = None) -> Path:
             if not os.access(folder, os.W_OK):
                 raise  # a read-only copy (a system folder): fetch a good one into ours
     target = download_target(data_dir) / dataset.name
+    created = not target.exists()
     try:
         target.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -162,15 +163,20 @@ def fetch(dataset: Dataset, data_dir: str | os.PathLike | None = None) -> Path:
             f"Cannot create {target} ({exc.strerror}). Choose a writable folder "
             f"with --data-dir or {ENV_VAR}."
         ) from None
-    for name, sha256 in dataset.files.items():
-        path = target / name
-        if path.is_file():
-            try:
-                read_verified(path, sha256)
-                continue
-            except DataError:
-                path.unlink()  # corrupt: replace it
-        download_file(dataset, name, path)
+    try:
+        for name, sha256 in dataset.files.items():
+            path = target / name
+            if path.is_file():
+                try:
+                    read_verified(path, sha256)
+                    continue
+                except DataError:
+                    path.unlink()  # corrupt: replace it
+            download_file(dataset, name, path)
+    except DataError:
+        if created and not any(target.iterdir()):
+            target.rmdir()  # leave no empty folder that looks like a dataset
+        raise
     return target
 
 

@@ -1,0 +1,388 @@
+@echo off
+rem Create or update the workshop environment on Windows, then check it with main.py.
+rem
+rem   Scripts\environment.bat [--venv] [--python PATH] [--cpu] [--force] [--no-data] [--help]
+rem
+rem Native Windows runs TensorFlow on the CPU only: TensorFlow 2.10 was the last release
+rem with GPU support on native Windows. For an NVIDIA GPU, use WSL2 and run
+rem "bash Scripts/environment.sh" inside it. Linux and macOS: use Scripts/environment.sh.
+rem
+rem Every conda/mamba command is run with "call" (conda is a .bat file: without "call"
+rem this script would stop after it), and every step checks errorlevel.
+setlocal EnableExtensions DisableDelayedExpansion
+
+set "ENV_NAME=dl-workshop"
+set "USE_VENV=0"
+set "PYTHON_ARG="
+set "FORCE=0"
+set "FETCH_DATA=1"
+set "CONDA_TOOL="
+set "PY="
+set "BASE_PY="
+
+rem ------------------------------------------------------------------ arguments
+:parse
+if "%~1"=="" goto :parsed
+if /i "%~1"=="--venv" goto :opt_venv
+if /i "%~1"=="--python" goto :opt_python
+if /i "%~1"=="--cpu" goto :opt_cpu
+if /i "%~1"=="--gpu" goto :opt_gpu
+if /i "%~1"=="--metal" goto :opt_metal
+if /i "%~1"=="--force" goto :opt_force
+if /i "%~1"=="--no-data" goto :opt_no_data
+if /i "%~1"=="--help" goto :usage
+if /i "%~1"=="-h" goto :usage
+if /i "%~1"=="/?" goto :usage
+echo environment.bat: unknown option: %1 1>&2
+echo Run "Scripts\environment.bat --help" for the options. 1>&2
+exit /b 2
+
+:opt_venv
+set "USE_VENV=1"
+shift
+goto :parse
+
+:opt_python
+if "%~2"=="" goto :err_python_arg
+set "PYTHON_ARG=%~2"
+set "USE_VENV=1"
+shift
+shift
+goto :parse
+
+:opt_cpu
+rem CPU is the only choice on native Windows; accepted for the same command line as Linux.
+shift
+goto :parse
+
+:opt_force
+set "FORCE=1"
+shift
+goto :parse
+
+:opt_no_data
+set "FETCH_DATA=0"
+shift
+goto :parse
+
+:opt_gpu
+:opt_metal
+echo ERROR: %1 is not available on native Windows. 1>&2
+echo        TensorFlow runs on the CPU only on native Windows since TensorFlow 2.11. 1>&2
+echo        For an NVIDIA GPU, install WSL2 - https://learn.microsoft.com/windows/wsl/install - 1>&2
+echo        then, inside WSL2, clone the repository and run: bash Scripts/environment.sh 1>&2
+echo        Or run this script without %1 to use the CPU. 1>&2
+exit /b 2
+
+:usage
+echo Usage: Scripts\environment.bat [options]
+echo.
+echo Creates the workshop environment, or updates it when it already exists, then
+echo registers a Jupyter kernel, fetches the datasets and runs "python main.py".
+echo.
+echo   With conda or mamba on PATH (mamba preferred; e.g. in a Miniforge Prompt): the conda
+echo   environment "dl-workshop" from environment.yml (created, or updated with --prune).
+echo   Without conda, or with --venv: a virtual environment in .venv at the repo root,
+echo   with: pip install -e ".[test]"
+echo.
+echo Options:
+echo   --venv         Use a virtual environment in .venv even when conda is present.
+echo   --python PATH  Python interpreter for the virtual environment, 3.10-3.13. Implies --venv.
+echo                  Default: py -3.13, -3.12, -3.11, -3.10 (the py launcher), then python.
+echo   --cpu          CPU TensorFlow. The default, and the only choice on native Windows.
+echo   --gpu, --metal Not available on native Windows: TensorFlow runs on the CPU only
+echo                  since 2.11. For an NVIDIA GPU use WSL2 and Scripts/environment.sh.
+echo   --force        Reinstall the packages even when nothing changed since the last run.
+echo   --no-data      Do not fetch the datasets - python -m labkit data fetch.
+echo   --help         Show this help and exit.
+echo.
+echo Environment variables:
+echo   LABKIT_DATA_DIR  Extra folder where the datasets are looked for - offline rooms.
+echo.
+echo Exit status: that of "python main.py" - 0 when the install works; 1 when a setup
+echo step fails; 2 for a usage error.
+exit /b 0
+
+:parsed
+cd /d "%~dp0.."
+if errorlevel 1 goto :err_repo
+if not exist pyproject.toml goto :err_repo
+if not exist environment.yml goto :err_repo
+set "REPO=%CD%"
+set "TMPF=%TEMP%\labkit-env-%RANDOM%.txt"
+set "STAMP_NEW=%TEMP%\labkit-stamp-%RANDOM%.txt"
+set "PIP_DISABLE_PIP_VERSION_CHECK=1"
+set "PIP_NO_INPUT=1"
+
+rem ------------------------------------------------------------------ 1. platform and Python
+echo.
+echo === [1/6] Checking the platform and Python
+echo     Native Windows: TensorFlow runs on the CPU only - no GPU since TensorFlow 2.11.
+echo     For an NVIDIA GPU use WSL2 and Scripts/environment.sh - see the README.
+if "%USE_VENV%"=="1" goto :venv
+where mamba >nul 2>&1
+if not errorlevel 1 set "CONDA_TOOL=mamba"
+if defined CONDA_TOOL goto :conda
+where conda >nul 2>&1
+if not errorlevel 1 set "CONDA_TOOL=conda"
+if defined CONDA_TOOL goto :conda
+goto :venv
+
+rem ------------------------------------------------------------------ conda environment
+:conda
+echo     Using %CONDA_TOOL%: conda environment "%ENV_NAME%" from environment.yml - --venv for a virtual environment.
+echo.
+echo === [2/6] Creating or updating the conda environment %ENV_NAME%
+set "FLAGS=mode=conda accel=cpu"
+call %CONDA_TOOL% run -n %ENV_NAME% python -c "import sys; print(sys.executable)" > "%TMPF%" 2>nul
+if errorlevel 1 goto :conda_create
+for /f "usebackq delims=" %%i in ("%TMPF%") do set "PY=%%i"
+if not exist "%PY%" goto :err_conda_python
+call :stamp_check
+if errorlevel 1 goto :err_env_python
+if "%UP_TO_DATE%"=="1" goto :conda_up_to_date
+echo     Updating: %CONDA_TOOL% env update --prune ...
+call %CONDA_TOOL% env update -n %ENV_NAME% -f environment.yml --prune
+if errorlevel 1 goto :err_conda_update
+goto :conda_ready
+
+:conda_up_to_date
+echo     Conda environment "%ENV_NAME%" is up to date - --force to update it anyway.
+goto :conda_ready
+
+:conda_create
+echo     Creating: %CONDA_TOOL% env create ...
+call %CONDA_TOOL% env create -n %ENV_NAME% -f environment.yml
+if errorlevel 1 goto :err_conda_create
+call %CONDA_TOOL% run -n %ENV_NAME% python -c "import sys; print(sys.executable)" > "%TMPF%"
+if errorlevel 1 goto :err_conda_python
+for /f "usebackq delims=" %%i in ("%TMPF%") do set "PY=%%i"
+if not exist "%PY%" goto :err_conda_python
+call :stamp_check
+if errorlevel 1 goto :err_env_python
+
+:conda_ready
+"%PY%" -c "import sys; sys.exit(0 if (3, 10) <= sys.version_info[:2] <= (3, 13) else 1)"
+if errorlevel 1 goto :err_conda_version
+echo     Environment python: %PY%
+echo.
+echo === [3/6] Installing packages
+echo     environment.yml installed the packages.
+goto :installed
+
+rem ------------------------------------------------------------------ virtual environment
+:venv
+if defined PYTHON_ARG goto :venv_python_arg
+for %%v in (3.13 3.12 3.11 3.10) do (
+    if not defined BASE_PY (
+        py -%%v -c "import sys" >nul 2>&1
+        if not errorlevel 1 set "BASE_PY=py -%%v"
+    )
+)
+if defined BASE_PY goto :venv_found
+python -c "import sys; sys.exit(0 if (3, 10) <= sys.version_info[:2] <= (3, 13) else 1)" >nul 2>&1
+if not errorlevel 1 set "BASE_PY=python"
+if defined BASE_PY goto :venv_found
+goto :err_no_python
+
+:venv_python_arg
+"%PYTHON_ARG%" -c "import sys" >nul 2>&1
+if errorlevel 1 goto :err_python_broken
+"%PYTHON_ARG%" -c "import sys; sys.exit(0 if (3, 10) <= sys.version_info[:2] <= (3, 13) else 1)"
+if errorlevel 1 goto :err_python_old
+set "BASE_PY="%PYTHON_ARG%""
+
+:venv_found
+echo     Using a virtual environment in .venv, made with: %BASE_PY%
+echo.
+echo === [2/6] Creating or updating the environment
+set "FLAGS=mode=venv accel=cpu"
+set "PY=%REPO%\.venv\Scripts\python.exe"
+if not exist "%PY%" goto :venv_create
+"%PY%" -c "import sys; sys.exit(0 if (3, 10) <= sys.version_info[:2] <= (3, 13) else 1)" >nul 2>&1
+if errorlevel 1 goto :venv_recreate
+echo     Reusing .venv
+goto :venv_ready
+
+:venv_recreate
+echo     Recreating .venv: it is broken or has an unsupported Python.
+rmdir /s /q "%REPO%\.venv"
+if exist "%REPO%\.venv" goto :err_venv_remove
+
+:venv_create
+echo     Creating .venv ...
+%BASE_PY% -m venv "%REPO%\.venv"
+if errorlevel 1 goto :err_venv_create
+
+:venv_ready
+call :stamp_check
+if errorlevel 1 goto :err_env_python
+echo.
+echo === [3/6] Installing packages
+if "%UP_TO_DATE%"=="1" goto :venv_up_to_date
+if exist "%STAMP%" del "%STAMP%"
+echo     pip install --upgrade pip
+"%PY%" -m pip install --upgrade pip
+if errorlevel 1 goto :err_pip
+echo     pip install -e ".[test]"
+"%PY%" -m pip install -e ".[test]"
+if errorlevel 1 goto :err_pip
+goto :installed
+
+:venv_up_to_date
+echo     Packages are up to date - --force to reinstall.
+
+rem ------------------------------------------------------------------ common steps
+:installed
+copy /y "%STAMP_NEW%" "%STAMP%" >nul
+if errorlevel 1 goto :err_stamp
+> "%REPO%\.labkit-python" echo %PY%
+if errorlevel 1 goto :err_labkit_python
+echo     Wrote .labkit-python: %PY%
+
+echo.
+echo === [4/6] Registering the Jupyter kernel "Python (dl-workshop)"
+"%PY%" -m ipykernel install --user --name %ENV_NAME% --display-name "Python (dl-workshop)"
+if errorlevel 1 goto :err_kernel
+
+echo.
+echo === [5/6] Fetching the datasets
+if "%FETCH_DATA%"=="0" goto :data_skipped
+"%PY%" -m labkit data fetch
+if errorlevel 1 call :warn_data
+goto :check
+
+:data_skipped
+echo     Skipped - --no-data.
+
+:check
+echo.
+echo === [6/6] Checking the install - python main.py
+if not exist main.py goto :err_no_main
+"%PY%" main.py
+set "RC=%ERRORLEVEL%"
+del "%TMPF%" "%STAMP_NEW%" >nul 2>&1
+if not "%RC%"=="0" goto :main_failed
+echo.
+echo Done. Start Jupyter with:  "%PY%" -m jupyter lab   - kernel "Python (dl-workshop)"
+echo Run the tests with: Scripts\test.bat
+exit /b 0
+
+:main_failed
+echo.
+echo ERROR: main.py reported a problem - exit %RC%: read its report above for the fix. 1>&2
+exit /b %RC%
+
+rem ------------------------------------------------------------------ subroutines
+rem Sets UP_TO_DATE=1 when the stamp next to the environment's python matches
+rem pyproject.toml + environment.yml + FLAGS and labkit and TensorFlow are installed.
+:stamp_check
+set "UP_TO_DATE=0"
+for %%i in ("%PY%") do set "STAMP=%%~dpi.labkit-stamp"
+"%PY%" -c "import hashlib, sys; h = hashlib.sha256(); [h.update(open(n, 'rb').read()) for n in ('pyproject.toml', 'environment.yml')]; h.update(sys.argv[1].encode()); print(h.hexdigest())" "%FLAGS%" > "%STAMP_NEW%"
+if errorlevel 1 exit /b 1
+if "%FORCE%"=="1" exit /b 0
+fc /b "%STAMP_NEW%" "%STAMP%" >nul 2>&1
+if errorlevel 1 exit /b 0
+"%PY%" -c "import importlib.metadata as m, labkit; m.version('tensorflow')" >nul 2>&1
+if errorlevel 1 exit /b 0
+set "UP_TO_DATE=1"
+exit /b 0
+
+:warn_data
+echo WARNING: some datasets could not be fetched - see the messages above; continuing. 1>&2
+echo          Without internet, copy them from a USB stick or share, set LABKIT_DATA_DIR 1>&2
+echo          to that folder, then run: "%PY%" -m labkit data fetch 1>&2
+exit /b 0
+
+rem ------------------------------------------------------------------ errors
+:err_python_arg
+echo environment.bat: --python needs a path, e.g. --python C:\Python312\python.exe 1>&2
+exit /b 2
+
+:err_repo
+echo ERROR: pyproject.toml or environment.yml is missing next to the Scripts folder. 1>&2
+echo        Run this script from a complete clone of the workshop repository. 1>&2
+exit /b 1
+
+:err_no_python
+echo ERROR: no supported Python found - the workshop needs Python 3.10-3.13. 1>&2
+call :python_hint
+exit /b 1
+
+:err_python_broken
+echo ERROR: --python %PYTHON_ARG% did not run as a Python interpreter. 1>&2
+echo        Pass the full path of a Python 3.10-3.13 python.exe. 1>&2
+exit /b 1
+
+:err_python_old
+echo ERROR: %PYTHON_ARG% is not Python 3.10-3.13, which the workshop needs for TensorFlow 2.21. 1>&2
+call :python_hint
+exit /b 1
+
+:python_hint
+echo        Install Python 3.12 - 3.10 to 3.13 work - then run this script again: 1>&2
+echo          - the installer from https://www.python.org/downloads/windows/ 1>&2
+echo          - or: winget install Python.Python.3.12 1>&2
+echo          - or Miniforge, https://conda-forge.org/download/ - then use the Miniforge Prompt. 1>&2
+echo        Another interpreter can be passed with --python C:\path\to\python.exe 1>&2
+exit /b 0
+
+:err_venv_remove
+echo ERROR: could not delete the broken .venv folder. 1>&2
+echo        Close programs that use it - Jupyter, VS Code - delete .venv by hand and run again. 1>&2
+exit /b 1
+
+:err_venv_create
+echo ERROR: could not create the virtual environment with %BASE_PY%. 1>&2
+echo        Reinstall Python from python.org, or pass another one with --python, then run again. 1>&2
+exit /b 1
+
+:err_env_python
+echo ERROR: the environment's python, %PY%, does not run. 1>&2
+echo        Delete the environment - the .venv folder, or: conda env remove -n %ENV_NAME% - and run again. 1>&2
+exit /b 1
+
+:err_conda_create
+echo ERROR: "%CONDA_TOOL% env create" failed - see the messages above. 1>&2
+echo        Check the network; if a half-made environment is left, run 1>&2
+echo        "conda env remove -n %ENV_NAME%", then run this script again. 1>&2
+exit /b 1
+
+:err_conda_update
+echo ERROR: "%CONDA_TOOL% env update" failed - see the messages above. 1>&2
+echo        Check the network, or run "conda env remove -n %ENV_NAME%" and run this script again. 1>&2
+exit /b 1
+
+:err_conda_python
+echo ERROR: the conda environment %ENV_NAME% has no working python. 1>&2
+echo        Run "conda env remove -n %ENV_NAME%", then run this script again. 1>&2
+exit /b 1
+
+:err_conda_version
+echo ERROR: the conda environment %ENV_NAME% does not have Python 3.10-3.13. 1>&2
+echo        Run "conda env remove -n %ENV_NAME%", then run this script again. 1>&2
+exit /b 1
+
+:err_pip
+echo ERROR: pip install failed - see the messages above. 1>&2
+echo        Check the internet connection - behind a proxy: set HTTPS_PROXY=... - 1>&2
+echo        then run Scripts\environment.bat again. 1>&2
+exit /b 1
+
+:err_stamp
+echo ERROR: could not write %STAMP%. Check the permissions of the environment folder. 1>&2
+exit /b 1
+
+:err_labkit_python
+echo ERROR: could not write .labkit-python in %REPO%. Check that the folder is writable. 1>&2
+exit /b 1
+
+:err_kernel
+echo ERROR: registering the Jupyter kernel failed - see the messages above. 1>&2
+echo        Run Scripts\environment.bat --force to reinstall the packages. 1>&2
+exit /b 1
+
+:err_no_main
+echo ERROR: main.py is missing in %REPO%. Update your clone - git pull - and run again. 1>&2
+exit /b 1

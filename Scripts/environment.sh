@@ -1,0 +1,421 @@
+#!/usr/bin/env bash
+# Create or update the workshop environment (Linux, macOS, WSL2), then check it with main.py.
+#
+#   bash Scripts/environment.sh [--venv] [--python PATH] [--cpu | --gpu | --metal]
+#                               [--force] [--no-data] [--help]
+#
+# Windows: use Scripts\environment.bat instead. Run with --help for every flag.
+set -euo pipefail
+
+ENV_NAME="dl-workshop"
+KERNEL_DISPLAY="Python (dl-workshop)"
+SUPPORTED="3.10-3.13"
+MIN_MINOR=10
+MAX_MINOR=13
+
+usage() {
+    cat <<'EOF'
+Usage: bash Scripts/environment.sh [options]
+
+Creates the workshop environment, or updates it when it already exists, then
+registers a Jupyter kernel, fetches the datasets and runs `python main.py`.
+
+  With conda or mamba on PATH (mamba preferred): the conda environment
+  `dl-workshop` from environment.yml (created, or updated with --prune).
+  Without conda, or with --venv: a virtual environment in .venv at the repo
+  root, with `pip install -e ".[test]"` (plus the gpu or metal extra).
+
+Options:
+  --venv         Use a virtual environment in .venv even when conda is present.
+  --python PATH  Python interpreter for the virtual environment (3.10-3.13).
+                 Implies --venv. Default: the first supported one of python3.13,
+                 python3.12, python3.11, python3.10, python3 on PATH.
+  --cpu          Install CPU-only TensorFlow, even when an NVIDIA GPU is found.
+  --gpu          Install tensorflow[and-cuda] (Linux/WSL2 with an NVIDIA driver),
+                 even when nvidia-smi does not list a GPU.
+  --metal        macOS on Apple silicon: also install tensorflow-metal, check that
+                 TensorFlow sees the GPU, and fall back to CPU with a warning when it
+                 does not (tensorflow-metal is known to break with TensorFlow 2.18+).
+  --force        Reinstall the packages even when nothing changed since the last run.
+  --no-data      Do not fetch the datasets (`python -m labkit data fetch`).
+  -h, --help     Show this help and exit.
+
+Without --cpu/--gpu/--metal: Linux with a working `nvidia-smi` that lists a GPU gets
+the GPU build; everything else (macOS included) gets CPU TensorFlow.
+
+Environment variables:
+  LABKIT_DATA_DIR  Extra folder where the datasets are looked for (offline rooms, CI).
+
+Exit status: that of `python main.py` (0 when the install works), 1 when a setup
+step fails, 2 for a usage error.
+EOF
+}
+
+# ---------------------------------------------------------------- output helpers
+if [ -t 1 ] && [ -z "${NO_COLOR:-}" ]; then
+    BOLD=$'\033[1m' YELLOW=$'\033[33m' RED=$'\033[31m' RESET=$'\033[0m'
+else
+    BOLD="" YELLOW="" RED="" RESET=""
+fi
+STEP=0
+STEPS=6
+START=$SECONDS
+
+step() {
+    STEP=$((STEP + 1))
+    printf '\n%s==> [%d/%d] %s%s\n' "$BOLD" "$STEP" "$STEPS" "$1" "$RESET"
+}
+info() { printf '    %s\n' "$@"; }
+warn() { printf '%sWARNING:%s %s\n' "$YELLOW" "$RESET" "$1" >&2; shift; [ $# -eq 0 ] || printf '         %s\n' "$@" >&2; }
+# die WHAT-FAILED [WHAT-TO-DO...]
+die() {
+    printf '\n%sERROR:%s %s\n' "$RED" "$RESET" "$1" >&2
+    shift
+    [ $# -eq 0 ] || printf '       %s\n' "$@" >&2
+    exit 1
+}
+usage_error() {
+    printf 'environment.sh: %s\nRun "bash Scripts/environment.sh --help" for the options.\n' "$1" >&2
+    exit 2
+}
+# shellcheck disable=SC2317  # called by the ERR trap
+on_unexpected_error() {
+    printf '\n%sERROR:%s step failed at line %s: %s\n' "$RED" "$RESET" "$1" "$2" >&2
+    printf '       Read the messages above, fix the cause, then run bash Scripts/environment.sh again.\n' >&2
+}
+trap 'on_unexpected_error "$LINENO" "$BASH_COMMAND"' ERR
+
+# ---------------------------------------------------------------- arguments
+USE_VENV=0
+PYTHON_ARG=""
+ACCEL=""        # cpu | gpu | metal; empty = detect
+FORCE=0
+FETCH_DATA=1
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --venv) USE_VENV=1 ;;
+        --python)
+            [ $# -ge 2 ] || usage_error "--python needs a path, e.g. --python /usr/bin/python3.12"
+            PYTHON_ARG="$2"; USE_VENV=1; shift ;;
+        --python=*) PYTHON_ARG="${1#--python=}"; USE_VENV=1 ;;
+        --cpu | --gpu | --metal)
+            [ -z "$ACCEL" ] || [ "$ACCEL" = "${1#--}" ] || usage_error "choose only one of --cpu, --gpu, --metal"
+            ACCEL="${1#--}" ;;
+        --force) FORCE=1 ;;
+        --no-data) FETCH_DATA=0 ;;
+        -h | --help) usage; exit 0 ;;
+        *) usage_error "unknown option: $1" ;;
+    esac
+    shift
+done
+
+REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$REPO_ROOT"
+if [ ! -f pyproject.toml ] || [ ! -f environment.yml ]; then
+    die "pyproject.toml or environment.yml is missing in $REPO_ROOT." \
+           "Run this script from a complete clone of the workshop repository."
+fi
+
+OS="$(uname -s)"
+ARCH="$(uname -m)"
+case "$OS" in
+    MINGW* | MSYS* | CYGWIN*)
+        die "This script is for Linux, macOS and WSL2." \
+            "On Windows run Scripts\\environment.bat from a Command Prompt or Anaconda Prompt," \
+            "or use WSL2 (the only way to use an NVIDIA GPU with TensorFlow on Windows)." ;;
+esac
+
+# Quiet, non-interactive pip.
+export PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_INPUT=1
+if [ "${CI:-}" = "true" ]; then export PIP_PROGRESS_BAR=off; fi
+
+# ---------------------------------------------------------------- helpers
+# Print "3.12.4" for an interpreter, or fail when it cannot run.
+py_version() {
+    "$1" -c 'import sys; print("%d.%d.%d" % sys.version_info[:3])' 2>/dev/null
+}
+is_supported() {  # is_supported 3.12.4
+    local major minor rest
+    IFS=. read -r major minor rest <<<"$1"
+    [ "$major" = 3 ] && [ "$minor" -ge "$MIN_MINOR" ] 2>/dev/null && [ "$minor" -le "$MAX_MINOR" ]
+}
+install_python_hint() {
+    printf '%s\n' \
+        "Install Python $SUPPORTED (3.12 recommended), then run this script again:" \
+        "  macOS:          brew install python@3.12   (or the installer from https://www.python.org/downloads/)" \
+        "  Ubuntu/Debian:  sudo apt install python3 python3-venv   (Ubuntu 22.04/24.04 ship 3.10/3.12;" \
+        "                  older releases: the deadsnakes PPA, or pyenv)" \
+        "  Any OS:         pyenv install 3.12  (https://github.com/pyenv/pyenv)" \
+        "  Or install Miniforge (https://conda-forge.org/download/) and let this script use conda." \
+        "An interpreter that is not on PATH can be passed with --python /path/to/python3.12."
+}
+# The stamp records what was installed: pyproject.toml, environment.yml and the chosen flags.
+stamp_of() {  # stamp_of PYTHON FLAGS
+    "$1" -c 'import hashlib, sys
+h = hashlib.sha256()
+for name in ("pyproject.toml", "environment.yml"):
+    with open(name, "rb") as f:
+        h.update(f.read())
+h.update(sys.argv[1].encode())
+print(h.hexdigest())' "$2"
+}
+installed_ok() {  # the editable labkit and TensorFlow are importable/installed
+    "$1" -c 'import importlib.metadata as m, labkit; m.version("tensorflow")' >/dev/null 2>&1
+}
+has_nvidia_gpu() {
+    command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L 2>/dev/null | grep -q '^GPU '
+}
+
+# ---------------------------------------------------------------- 1. check the platform
+step "Checking the platform and Python"
+CONDA_TOOL=""
+if [ "$USE_VENV" = 0 ]; then
+    if command -v mamba >/dev/null 2>&1; then CONDA_TOOL=mamba
+    elif command -v conda >/dev/null 2>&1; then CONDA_TOOL=conda
+    fi
+fi
+
+info "System: $OS $ARCH"
+if [ "$OS" = Linux ] && grep -qi microsoft /proc/version 2>/dev/null; then
+    info "WSL2 detected: the GPU needs only the NVIDIA driver on the Windows side."
+    case "$REPO_ROOT" in /mnt/*) warn "The repository is on the Windows drive ($REPO_ROOT): installs and notebooks are much slower there." \
+        "Clone it inside WSL instead, e.g. into ~/." ;; esac
+fi
+
+# Accelerator: validate overrides, detect otherwise.
+case "$ACCEL" in
+    metal)
+        if [ "$OS" != Darwin ] || [ "$ARCH" != arm64 ]; then
+            usage_error "--metal is only for macOS on Apple silicon (this is $OS $ARCH)"
+        fi ;;
+    gpu)
+        [ "$OS" = Linux ] || usage_error "--gpu is only for Linux/WSL2 with an NVIDIA GPU (macOS: try --metal; Windows: use WSL2)"
+        has_nvidia_gpu || warn "--gpu given but nvidia-smi does not list a GPU: TensorFlow may fall back to the CPU." \
+            "Check the NVIDIA driver with: nvidia-smi" ;;
+    cpu) ;;
+    "")
+        if [ "$OS" = Linux ] && has_nvidia_gpu; then
+            ACCEL=gpu
+            info "NVIDIA GPU found by nvidia-smi: installing TensorFlow with CUDA (use --cpu to avoid)."
+        else
+            ACCEL=cpu
+            if [ "$OS" = Darwin ] && [ "$ARCH" = arm64 ]; then
+                info "Apple silicon: CPU TensorFlow (add --metal to try the GPU through tensorflow-metal)."
+            fi
+        fi ;;
+esac
+if [ "$OS" = Darwin ] && [ "$ARCH" = x86_64 ] && [ "$(sysctl -n sysctl.proc_translated 2>/dev/null || echo 0)" = 1 ]; then
+    warn "This shell runs under Rosetta (x86_64 on Apple silicon)." \
+        "Use a native arm64 terminal and Python, or TensorFlow may not install."
+fi
+info "TensorFlow build: $ACCEL"
+
+EXTRAS=""
+case "$ACCEL" in gpu) EXTRAS="gpu" ;; metal) EXTRAS="metal" ;; esac
+
+PY=""          # the environment's interpreter, once known
+BASE_PY=""     # venv mode: the interpreter that creates .venv
+VENV_DIR="$REPO_ROOT/.venv"
+if [ -n "$CONDA_TOOL" ]; then
+    info "Using $CONDA_TOOL: conda environment '$ENV_NAME' from environment.yml (--venv for a virtual environment)."
+    # The environment's interpreter, when the environment already exists.
+    if out="$("$CONDA_TOOL" run -n "$ENV_NAME" python -c 'import sys; print(sys.executable)' 2>/dev/null)"; then
+        PY="$(printf '%s\n' "$out" | tail -n 1 | tr -d '\r')"
+        [ -x "$PY" ] || PY=""
+    fi
+else
+    if [ -n "$PYTHON_ARG" ]; then
+        command -v "$PYTHON_ARG" >/dev/null 2>&1 \
+            || die "--python $PYTHON_ARG: no such interpreter." "Pass the path of a Python $SUPPORTED executable."
+        ver="$(py_version "$PYTHON_ARG")" \
+            || die "--python $PYTHON_ARG: it did not run as a Python interpreter." "Pass the path of a Python $SUPPORTED executable."
+        if ! is_supported "$ver"; then
+            printf '\n%sERROR:%s %s is Python %s; the workshop needs Python %s (TensorFlow 2.21).\n' \
+                "$RED" "$RESET" "$PYTHON_ARG" "$ver" "$SUPPORTED" >&2
+            install_python_hint >&2
+            exit 1
+        fi
+        BASE_PY="$(command -v "$PYTHON_ARG")"
+    else
+        tried=""
+        for cand in python3.13 python3.12 python3.11 python3.10 python3 python; do
+            command -v "$cand" >/dev/null 2>&1 || continue
+            if ver="$(py_version "$cand")"; then
+                if is_supported "$ver"; then BASE_PY="$(command -v "$cand")"; break; fi
+                tried="$tried $cand=$ver"
+            fi
+        done
+        if [ -z "$BASE_PY" ]; then
+            if [ -n "$tried" ]; then
+                printf '\n%sERROR:%s no supported Python on PATH (found:%s); the workshop needs Python %s.\n' \
+                    "$RED" "$RESET" "$tried" "$SUPPORTED" >&2
+            else
+                printf '\n%sERROR:%s no Python found on PATH; the workshop needs Python %s.\n' "$RED" "$RESET" "$SUPPORTED" >&2
+            fi
+            install_python_hint >&2
+            exit 1
+        fi
+        ver="$(py_version "$BASE_PY")"
+    fi
+    info "Using a virtual environment in .venv, made with $BASE_PY (Python $ver)."
+fi
+
+# ---------------------------------------------------------------- 2. create the environment
+step "Creating or updating the environment"
+FLAGS="accel=$ACCEL"
+if [ -n "$CONDA_TOOL" ]; then
+    FLAGS="mode=conda $FLAGS"
+else
+    # Reuse .venv when it works and suits; recreate it when broken or of another Python.
+    if [ -e "$VENV_DIR" ]; then
+        if venv_ver="$(py_version "$VENV_DIR/bin/python")" && is_supported "$venv_ver"; then
+            if [ -n "$PYTHON_ARG" ] && [ "${venv_ver%.*}" != "${ver%.*}" ]; then
+                info "Recreating .venv: it has Python $venv_ver, --python asks for $ver."
+                rm -rf "$VENV_DIR"
+            else
+                PY="$VENV_DIR/bin/python"
+                info "Reusing .venv (Python $venv_ver)."
+            fi
+        else
+            info "Recreating .venv: it is broken or has an unsupported Python (${venv_ver:-does not run})."
+            rm -rf "$VENV_DIR"
+        fi
+    fi
+    if [ -z "$PY" ]; then
+        info "Creating .venv with $BASE_PY ..."
+        if ! "$BASE_PY" -m venv "$VENV_DIR"; then
+            rm -rf "$VENV_DIR"
+            minor="$(py_version "$BASE_PY" | cut -d. -f1,2)"
+            die "Could not create the virtual environment with $BASE_PY." \
+                "Debian/Ubuntu: install the venv module (sudo apt install python${minor}-venv), then run again." \
+                "Elsewhere: reinstall Python from python.org, or pass another one with --python."
+        fi
+        PY="$VENV_DIR/bin/python"
+    fi
+    FLAGS="mode=venv python=$(py_version "$PY") $FLAGS"
+fi
+
+# Skip the (slow) install when the stamp says nothing changed.
+UP_TO_DATE=0
+STAMP_FILE=""
+if [ -n "$PY" ]; then
+    STAMP_FILE="$(dirname "$(dirname "$PY")")/.labkit-stamp"
+    NEW_STAMP="$(stamp_of "$PY" "$FLAGS")" || die "Could not run $PY." \
+        "The environment looks broken: run again with --force, or delete it and run again."
+    if [ "$FORCE" = 0 ] && [ -f "$STAMP_FILE" ] && [ "$(cat "$STAMP_FILE")" = "$NEW_STAMP" ] && installed_ok "$PY"; then
+        UP_TO_DATE=1
+    fi
+fi
+
+if [ -n "$CONDA_TOOL" ]; then
+    if [ "$UP_TO_DATE" = 1 ]; then
+        info "Conda environment '$ENV_NAME' is up to date (pyproject.toml, environment.yml and flags unchanged; --force to update it anyway)."
+    elif [ -n "$PY" ]; then
+        info "Updating conda environment '$ENV_NAME' ($CONDA_TOOL env update --prune) ..."
+        "$CONDA_TOOL" env update -n "$ENV_NAME" -f environment.yml --prune \
+            || die "'$CONDA_TOOL env update' failed (see the messages above)." \
+                   "Check the network, or remove the environment (conda env remove -n $ENV_NAME) and run again."
+    else
+        info "Creating conda environment '$ENV_NAME' ($CONDA_TOOL env create) ..."
+        "$CONDA_TOOL" env create -n "$ENV_NAME" -f environment.yml \
+            || die "'$CONDA_TOOL env create' failed (see the messages above)." \
+                   "Check the network; if a half-made environment is left, remove it (conda env remove -n $ENV_NAME) and run again."
+        out="$("$CONDA_TOOL" run -n "$ENV_NAME" python -c 'import sys; print(sys.executable)')" \
+            || die "The new conda environment '$ENV_NAME' has no working python." \
+                   "Remove it (conda env remove -n $ENV_NAME) and run again."
+        PY="$(printf '%s\n' "$out" | tail -n 1 | tr -d '\r')"
+        STAMP_FILE="$(dirname "$(dirname "$PY")")/.labkit-stamp"
+        NEW_STAMP="$(stamp_of "$PY" "$FLAGS")"
+    fi
+    env_ver="$(py_version "$PY")" || die "The python of conda environment '$ENV_NAME' ($PY) does not run." \
+        "Remove the environment (conda env remove -n $ENV_NAME) and run again."
+    is_supported "$env_ver" || die "Conda environment '$ENV_NAME' has Python $env_ver; the workshop needs $SUPPORTED." \
+        "Remove it (conda env remove -n $ENV_NAME) and run again to get the Python of environment.yml."
+    info "Environment python: $PY (Python $env_ver)"
+fi
+
+# ---------------------------------------------------------------- 3. install packages
+step "Installing packages"
+pip_failed() {
+    local hints=("Check the internet connection (behind a proxy: export HTTPS_PROXY=...; local mirror: PIP_INDEX_URL=...)," "then run bash Scripts/environment.sh again.")
+    if [ "$OS" = Darwin ] && [ "$ARCH" = x86_64 ]; then
+        hints+=("Intel Macs: recent TensorFlow releases publish no macOS x86_64 wheels; use Colab or a Linux machine.")
+    fi
+    die "$1" "${hints[@]}"
+}
+if [ "$UP_TO_DATE" = 1 ]; then
+    info "Packages are up to date (stamp $STAMP_FILE matches; --force to reinstall)."
+else
+    # Written again only once everything below has worked.
+    [ -z "$STAMP_FILE" ] || rm -f "$STAMP_FILE"
+    if [ -z "$CONDA_TOOL" ]; then
+        spec=".[test${EXTRAS:+,$EXTRAS}]"
+        info "pip install --upgrade pip"
+        "$PY" -m pip install --upgrade pip || pip_failed "Upgrading pip in .venv failed."
+        info "pip install -e \"$spec\""
+        "$PY" -m pip install -e "$spec" || pip_failed "pip install -e \"$spec\" failed (see the messages above)."
+    elif [ -n "$EXTRAS" ]; then
+        # environment.yml installs CPU TensorFlow and labkit; add the accelerator extra on top.
+        info "pip install -e \".[$EXTRAS]\""
+        "$PY" -m pip install -e ".[$EXTRAS]" || pip_failed "pip install -e \".[$EXTRAS]\" failed (see the messages above)."
+    fi
+fi
+
+if [ "$ACCEL" = metal ]; then
+    info "Checking that TensorFlow sees the Apple GPU through tensorflow-metal ..."
+    if ! "$PY" -m pip show tensorflow-metal >/dev/null 2>&1; then
+        warn "tensorflow-metal is not installed: it was removed in an earlier run because it did not work." \
+            "Running on the CPU. Run with --metal --force to try again."
+    elif "$PY" -c 'import sys, tensorflow as tf; sys.exit(0 if tf.config.list_physical_devices("GPU") else 1)'; then
+        info "tensorflow-metal works: TensorFlow lists the GPU."
+    else
+        warn "tensorflow-metal does not work with this TensorFlow (it is known to break with 2.18+)." \
+            "Uninstalling it: the labs run on the CPU. Run with --metal --force to try again later."
+        "$PY" -m pip uninstall -y tensorflow-metal \
+            || die "Could not uninstall tensorflow-metal." "Run: $PY -m pip uninstall -y tensorflow-metal, then run again with --cpu."
+    fi
+fi
+
+if [ "$UP_TO_DATE" = 0 ]; then
+    printf '%s\n' "$NEW_STAMP" >"$STAMP_FILE"
+fi
+
+# Let Scripts/test.sh (and people) find the interpreter, whatever the kind of environment.
+tmp="$(mktemp "$REPO_ROOT/.labkit-python.XXXXXX")"
+printf '%s\n' "$PY" >"$tmp"
+mv -f "$tmp" "$REPO_ROOT/.labkit-python"
+info "Wrote .labkit-python ($PY)"
+
+# ---------------------------------------------------------------- 4. Jupyter kernel
+step "Registering the Jupyter kernel '$KERNEL_DISPLAY'"
+"$PY" -m ipykernel install --user --name "$ENV_NAME" --display-name "$KERNEL_DISPLAY" \
+    || die "Registering the Jupyter kernel failed." \
+           "Run: $PY -m ipykernel install --user --name $ENV_NAME, or run this script again with --force."
+
+# ---------------------------------------------------------------- 5. datasets
+step "Fetching the datasets"
+if [ "$FETCH_DATA" = 0 ]; then
+    info "Skipped (--no-data)."
+elif "$PY" -m labkit data fetch; then
+    info "Datasets are ready."
+else
+    warn "Some datasets could not be fetched (see the messages above); continuing." \
+        "Without internet, copy them from a USB stick or share and set LABKIT_DATA_DIR to that folder," \
+        "then run: $PY -m labkit data fetch"
+fi
+
+# ---------------------------------------------------------------- 6. check the install
+step "Checking the install (python main.py)"
+[ -f main.py ] || die "main.py is missing in $REPO_ROOT." "Update your clone of the repository (git pull), then run again."
+rc=0
+"$PY" main.py || rc=$?
+elapsed=$((SECONDS - START))
+if [ "$rc" = 0 ]; then
+    printf '\n%sDone in %ds.%s Start Jupyter with:  %s -m jupyter lab   (kernel "%s")\n' \
+        "$BOLD" "$elapsed" "$RESET" "$PY" "$KERNEL_DISPLAY"
+    info "Run the tests with: bash Scripts/test.sh"
+else
+    printf '\n%sERROR:%s main.py reported a problem (exit %d, after %ds): read its report above for the fix.\n' \
+        "$RED" "$RESET" "$rc" "$elapsed" >&2
+fi
+exit "$rc"

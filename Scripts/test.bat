@@ -1,0 +1,31 @@
+@echo off
+rem Run the workshop's tests with the environment made by Scripts\environment.bat.
+rem   Scripts\test.bat                      the whole suite
+rem   Scripts\test.bat tests\test_x.py -x   any pytest arguments
+setlocal EnableExtensions DisableDelayedExpansion
+cd /d "%~dp0.."
+if errorlevel 1 goto :not_set_up
+if /i "%~1"=="--help" goto :usage
+if not exist .labkit-python goto :not_set_up
+set "PY="
+set /p PY=<.labkit-python
+if not defined PY goto :not_set_up
+if not exist "%PY%" goto :broken
+"%PY%" -m pytest %*
+exit /b %ERRORLEVEL%
+
+:usage
+echo Usage: Scripts\test.bat [pytest arguments]
+echo Runs "python -m pytest" from the repository root with the interpreter that
+echo Scripts\environment.bat recorded in .labkit-python. Exit status: pytest's.
+exit /b 0
+
+:not_set_up
+echo ERROR: the workshop environment is not set up yet - no .labkit-python. 1>&2
+echo        Run Scripts\environment.bat, then run this script again. 1>&2
+exit /b 2
+
+:broken
+echo ERROR: the environment recorded in .labkit-python - %PY% - is missing. 1>&2
+echo        Run Scripts\environment.bat --force, then run this script again. 1>&2
+exit /b 2

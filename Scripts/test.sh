@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Run the workshop's tests with the environment made by Scripts/environment.sh.
+#
+#   bash Scripts/test.sh                 # the whole suite
+#   bash Scripts/test.sh tests/test_x.py -k name -x   # any pytest arguments
+set -euo pipefail
+
+REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$REPO_ROOT"
+
+case "${1:-}" in
+    -h | --help)
+        cat <<'USAGE'
+Usage: bash Scripts/test.sh [pytest arguments]
+
+Runs `python -m pytest [arguments]` from the repository root with the interpreter
+that Scripts/environment.sh recorded in .labkit-python (venv or conda alike).
+Examples:
+  bash Scripts/test.sh
+  bash Scripts/test.sh tests/test_setup_scripts.py -x
+  bash Scripts/test.sh -m "not notebook"
+The exit status is pytest's (5 means that no tests were collected).
+USAGE
+        exit 0 ;;
+esac
+
+if [ ! -f .labkit-python ]; then
+    echo "ERROR: the workshop environment is not set up yet (no .labkit-python)." >&2
+    echo "       Run: bash Scripts/environment.sh   then run this script again." >&2
+    exit 2
+fi
+py="$(head -n 1 .labkit-python | tr -d '\r')"
+if [ -z "$py" ] || ! "$py" -c 'import pytest' >/dev/null 2>&1; then
+    echo "ERROR: the environment recorded in .labkit-python ($py) is missing or has no pytest." >&2
+    echo "       Run: bash Scripts/environment.sh --force   then run this script again." >&2
+    exit 2
+fi
+
+exec "$py" -m pytest "$@"
