@@ -800,8 +800,8 @@ def diagnose_gpu(report: Report) -> list[Finding]:
             Finding(
                 "FAIL",
                 f"The NVIDIA driver sees {names}, but TensorFlow lists no GPU: "
-                f"training would run on the CPU.{said}",
-                "Likely cause: " + "\nLikely cause: ".join(causes),
+                f"training would run on the CPU (likely causes and fixes below).{said}",
+                "\n".join(f"{i}) {cause}" for i, cause in enumerate(causes, 1)),
             )
         ]
     if "driver.gpus" in report.reasons and report.reasons["driver.gpus"].startswith(
