@@ -20,10 +20,10 @@ from nbclient import NotebookClient
 from labkit import metrics, notebooks
 
 CHECKS_MARKER = "LABKIT-CHECKS:"
-REPORT_CELL = f"""\
+REPORT_CELL = """\
 import importlib as _importlib, json as _json
-_lab = _importlib.import_module("labkit.checks.lab{{number}}")
-print("{CHECKS_MARKER}" + _json.dumps({{q.id: q.result(globals()).status.name for q in _lab.EXERCISES}}))
+_lab = _importlib.import_module("labkit.checks.lab{number}")
+print("{marker}" + _json.dumps({{q.id: q.result(globals()).status.name for q in _lab.EXERCISES}}))
 """
 
 
@@ -42,7 +42,9 @@ def run_lab(lab: str, kind: str = "solution", timeout: int = 900) -> LabRun:
     nb = notebooks.read(path)
     if kind == "exercise":
         nb = notebooks.exercise_notebook(nb, lab)
-    nb.cells.append(nbformat.v4.new_code_cell(REPORT_CELL.format(number=lab[:2])))
+    nb.cells.append(
+        nbformat.v4.new_code_cell(REPORT_CELL.format(number=lab[:2], marker=CHECKS_MARKER))
+    )
     with tempfile.TemporaryDirectory() as tmp:
         metrics_file = Path(tmp) / "metrics.json"
         env = {"LABKIT_FAST": "1", "LABKIT_METRICS_FILE": str(metrics_file), "TF_CPP_MIN_LOG_LEVEL": "2",

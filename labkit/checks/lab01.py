@@ -1,0 +1,244 @@
+"""Checks for lab 01: TensorFlow operations (tensors, a dense layer, GradientTape, tf.function)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from labkit.checks.exercise import (
+    Exercise,
+    Incorrect,
+    Namespace,
+    as_numpy,
+    call_learner,
+    expect_close,
+    expect_shape,
+    learner_value,
+)
+
+LAB = "01_tensorflow_operations"
+IN_FEATURES, HIDDEN = 784, 100
+
+
+# ----------------------------------------------------------------- shared helpers
+def _tensor(value: Any, name: str, dtype: str, shape: tuple[int, ...]) -> np.ndarray:
+    """A learner's TensorFlow tensor with the right dtype and shape, as a NumPy array."""
+    import tensorflow as tf
+
+    if not tf.is_tensor(value):
+        raise Incorrect(
+            f"`{name}` is a {type(value).__name__}; make it a TensorFlow tensor "
+            "(tf.constant, tf.range, ...)."
+        )
+    if value.dtype.name != dtype:
+        raise Incorrect(
+            f"`{name}` has dtype {value.dtype.name}; it should be {dtype} "
+            "(pass dtype=... when you create it, or use tf.cast)."
+        )
+    return expect_shape(value, shape, f"`{name}`")
+
+
+def _dense_inputs(batch: int = 5, seed: int = 1) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Random x (batch, 784), W (784, 100) and b (100,) as float32; pre-activations of both signs."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(batch, IN_FEATURES)).astype(np.float32)
+    w = rng.normal(scale=0.05, size=(IN_FEATURES, HIDDEN)).astype(np.float32)
+    b = rng.normal(scale=0.5, size=(HIDDEN,)).astype(np.float32)
+    return x, w, b
+
+
+def _reference_grads(x, y, w, b) -> tuple[float, np.ndarray, np.ndarray]:
+    """Loss mean((relu(x @ W + b) - y)**2) and its gradients, by hand (backpropagation)."""
+    x, y, w, b = (np.asarray(a, dtype=np.float64) for a in (x, y, w, b))
+    z = x @ w + b
+    h = np.maximum(z, 0.0)
+    loss = np.mean((h - y) ** 2)
+    dz = 2.0 * (h - y) / h.size * (z > 0)
+    return loss, x.T @ dz, dz.sum(axis=0)
+
+
+def _call_with_shape_hint(func: Any, *args: Any) -> Any:
+    """call_learner, with a pointer to the shapes when matmul complains about them."""
+    try:
+        return call_learner(func, *args)
+    except Incorrect as exc:
+        text = str(exc)
+        if "incompatible" in text or "shape" in text.lower():
+            raise Incorrect(
+                f"{text}\nThe shapes do not fit: x has shape (batch, 784) and W has shape "
+                "(784, 100), so x @ W has shape (batch, 100). Keep that order and do not "
+                "transpose W."
+            ) from None
+        raise
+
+
+# ----------------------------------------------------------------- q1: tensors, broadcasting
+def _check_q1(ns: Namespace) -> str | None:
+    col = _tensor(learner_value(ns, "col"), "col", "float32", (3, 1))
+    row = _tensor(learner_value(ns, "row"), "row", "float32", (1, 4))
+    expect_close(col, np.arange(3.0).reshape(3, 1), "`col`")
+    expect_close(row, np.arange(4.0).reshape(1, 4), "`row`")
+    table = _tensor(learner_value(ns, "table"), "table", "float32", (3, 4))
+    expect_close(table, 10 * np.arange(3.0)[:, None] + np.arange(4.0), "`table`")
+    return "a (3, 1) column and a (1, 4) row broadcast to a (3, 4) table, without a loop."
+
+
+q1 = Exercise(
+    LAB,
+    "q1",
+    "Tensors and broadcasting",
+    _check_q1,
+    hints=[
+        "Make the numbers with `tf.range`, then give them the right shape with `tf.reshape`.",
+        "`tf.range(3, dtype=tf.float32)` has shape (3,); `tf.reshape(t, (3, 1))` makes it a "
+        "column. A row of shape (1, 4) is made the same way.",
+        "`col = tf.reshape(tf.range(3, dtype=tf.float32), (3, 1))`, `row = tf.reshape(tf.range(4, "
+        "dtype=tf.float32), (1, 4))`, then `table = 10 * col + row`.",
+    ],
+)
+
+
+# ----------------------------------------------------------------- q2: the dense layer
+def _check_q2(ns: Namespace) -> str | None:
+    import tensorflow as tf
+
+    dense = learner_value(ns, "dense")
+    x, w, b = _dense_inputs()
+    out = _call_with_shape_hint(dense, tf.constant(x), tf.constant(w), tf.constant(b))
+    got = as_numpy(out, "dense(x, W, b)")
+    if got.shape == (HIDDEN, len(x)):
+        raise Incorrect(
+            f"dense(x, W, b) has shape {got.shape}: that is (units, batch). "
+            "The batch comes first: x @ W has shape (batch, 100)."
+        )
+    expect_shape(got, (len(x), HIDDEN), "dense(x, W, b)")
+    if np.allclose(got, np.maximum(x @ w, 0) + b, rtol=1e-4, atol=1e-4):
+        raise Incorrect("the bias b is added after the ReLU; add it before: relu(x @ W + b).")
+    if (got < 0).any():
+        raise Incorrect(
+            "dense(x, W, b) has negative values: apply the ReLU (tf.nn.relu) to x @ W + b."
+        )
+    if np.allclose(got, np.maximum(x @ w, 0), rtol=1e-4, atol=1e-4):
+        raise Incorrect("dense(x, W, b) ignores the bias: add b before the ReLU.")
+    expect_close(got, np.maximum(x @ w + b, 0), "dense(x, W, b)", rtol=1e-4, atol=1e-4)
+    return "h = relu(x @ W + b) maps (batch, 784) to (batch, 100)."
+
+
+q2 = Exercise(
+    LAB,
+    "q2",
+    "The dense layer h = relu(x @ W + b)",
+    _check_q2,
+    hints=[
+        "Three steps: a matrix product, add the bias, then the ReLU. Mind the order of x and W.",
+        "`x @ W` (or `tf.matmul(x, W)`) takes (batch, 784) and (784, 100) to (batch, 100); "
+        "b of shape (100,) broadcasts over the batch.",
+        "`return tf.nn.relu(x @ W + b)`",
+    ],
+)
+
+
+# ----------------------------------------------------------------- q3: GradientTape
+def _grads_problem(seed: int = 3):
+    import tensorflow as tf
+
+    x, w, b = _dense_inputs(batch=8, seed=seed)
+    y = np.abs(np.random.default_rng(seed + 1).normal(size=(8, HIDDEN))).astype(np.float32)
+    return x, y, w, b, tf.Variable(w, name="W"), tf.Variable(b, name="b")
+
+
+def _check_q3(ns: Namespace) -> str | None:
+    import tensorflow as tf
+
+    loss_and_grads = learner_value(ns, "loss_and_grads")
+    x, y, w, b, w_var, b_var = _grads_problem()
+    out = call_learner(loss_and_grads, tf.constant(x), tf.constant(y), w_var, b_var)
+    if not isinstance(out, tuple | list) or len(out) != 3:
+        raise Incorrect("loss_and_grads should return three things: (loss, dW, db).")
+    loss, dw, db = out
+    if dw is None or db is None:
+        raise Incorrect(
+            "a gradient is None: the tape did not see the loss being computed from W and b. "
+            "Compute the loss inside the `with tf.GradientTape() as tape:` block."
+        )
+    ref_loss, ref_dw, ref_db = _reference_grads(x, y, w, b)
+    expect_shape(loss, (), "the loss")
+    got_loss = float(np.asarray(loss))
+    if np.isclose(got_loss, ref_loss * y.size, rtol=1e-3):
+        raise Incorrect(
+            f"the loss is {y.size} times too large: take the mean (tf.reduce_mean), not the sum."
+        )
+    expect_close(got_loss, ref_loss, "the loss", rtol=1e-4, atol=1e-5)
+    expect_shape(dw, (IN_FEATURES, HIDDEN), "dW (the gradient with respect to W)")
+    expect_shape(db, (HIDDEN,), "db (the gradient with respect to b)")
+    expect_close(dw, ref_dw, "dW", rtol=1e-3, atol=1e-6)
+    expect_close(db, ref_db, "db", rtol=1e-3, atol=1e-6)
+    return "the tape's gradients match backpropagation done by hand."
+
+
+q3 = Exercise(
+    LAB,
+    "q3",
+    "Gradients with GradientTape",
+    _check_q3,
+    hints=[
+        "Compute the loss inside `with tf.GradientTape() as tape:`, then ask the tape for "
+        "the gradient after the block.",
+        "The loss is `tf.reduce_mean(tf.square(dense(x, W, b) - y))`; "
+        "`tape.gradient(loss, [W, b])` returns [dW, db].",
+        "with tf.GradientTape() as tape:\n    loss = tf.reduce_mean(tf.square(dense(x, W, b) - y))"
+        "\ndW, db = tape.gradient(loss, [W, b])\nreturn loss, dW, db",
+    ],
+)
+
+
+# ----------------------------------------------------------------- q4: tf.function SGD step
+def _check_q4(ns: Namespace) -> str | None:
+    import tensorflow as tf
+
+    sgd_step = learner_value(ns, "sgd_step")
+    if not hasattr(sgd_step, "get_concrete_function"):
+        raise Incorrect(
+            "sgd_step is a plain Python function: keep the @tf.function line above `def` so "
+            "that TensorFlow turns it into a graph."
+        )
+    x, y, w, b, w_var, b_var = _grads_problem(seed=5)
+    lr = 0.5
+    loss = call_learner(sgd_step, tf.constant(x), tf.constant(y), w_var, b_var, tf.constant(lr))
+    ref_loss, ref_dw, ref_db = _reference_grads(x, y, w, b)
+    if loss is None:
+        raise Incorrect("sgd_step returns nothing: return the loss (computed before the update).")
+    expect_shape(loss, (), "the loss sgd_step returns")
+    new_w, new_b = w_var.numpy(), b_var.numpy()
+    if np.array_equal(new_w, w) and np.array_equal(new_b, b):
+        raise Incorrect(
+            "W and b did not change: update the variables in place with "
+            "W.assign_sub(...) and b.assign_sub(...) (W = W - ... only renames a local value)."
+        )
+    if np.allclose(new_w, w + lr * ref_dw, rtol=1e-3, atol=1e-6):
+        raise Incorrect(
+            "W moved along its gradient, uphill: gradient descent subtracts learning_rate * dW."
+        )
+    expect_close(new_w, w - lr * ref_dw, "W after one step", rtol=1e-3, atol=1e-6)
+    expect_close(new_b, b - lr * ref_db, "b after one step", rtol=1e-3, atol=1e-6)
+    expect_close(loss, ref_loss, "the loss sgd_step returns (the one before the update)",
+                 rtol=1e-4, atol=1e-5)  # fmt: skip
+    return "one graph-compiled step of gradient descent: loss, gradients and update."
+
+
+q4 = Exercise(
+    LAB,
+    "q4",
+    "A tf.function training step",
+    _check_q4,
+    hints=[
+        "Reuse loss_and_grads from q3, then move W and b a small step against their gradients.",
+        "Variables change in place: `W.assign_sub(learning_rate * dW)` computes W - lr * dW "
+        "and stores it in W.",
+        "loss, dW, db = loss_and_grads(x, y, W, b)\nW.assign_sub(learning_rate * dW)\n"
+        "b.assign_sub(learning_rate * db)\nreturn loss",
+    ],
+)
+
+EXERCISES = (q1, q2, q3, q4)

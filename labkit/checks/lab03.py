@@ -1,0 +1,275 @@
+"""Checks for lab 03: the multi-layer perceptron."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from labkit.checks.exercise import (
+    Exercise,
+    Incorrect,
+    as_numpy,
+    call_learner,
+    expect_close,
+    expect_shape,
+    learner_value,
+)
+
+LAB = "03_multilayer_perceptron"
+
+
+def reference_batch(n: int = 6, d: int = 12, h: int = 7, k: int = 10, seed: int = 3) -> dict:
+    """A small random batch and 2-layer MLP parameters (float32), the inputs of q1 and q2."""
+    rng = np.random.default_rng(seed)
+    f = lambda *shape: rng.normal(size=shape).astype(np.float32)  # noqa: E731
+    labels = rng.integers(0, k, size=n)
+    batch = {
+        "x": f(n, d),
+        "y": np.eye(k)[labels],
+        "W1": f(d, h) / np.sqrt(d),
+        "b1": f(h) * 0.5,
+        "W2": f(h, k) / np.sqrt(h),
+        "b2": f(k) * 0.5,
+    }
+    return {name: value.astype(np.float32) for name, value in batch.items()}
+
+
+def _tensors(batch: dict) -> dict:
+    import tensorflow as tf
+
+    return {name: tf.constant(value) for name, value in batch.items()}
+
+
+def _forward(x, W1, b1, W2, b2, relu=True):
+    z1 = x @ W1 + b1
+    h = np.maximum(z1, 0) if relu else z1
+    return h @ W2 + b2
+
+
+def reference_gradients(batch: dict) -> tuple[np.ndarray, ...]:
+    """dW1, db1, dW2, db2 of the mean softmax cross-entropy, computed by GradientTape."""
+    import tensorflow as tf
+
+    t = _tensors(batch)
+    params = [tf.Variable(t[k]) for k in ("W1", "b1", "W2", "b2")]
+    with tf.GradientTape() as tape:
+        W1, b1, W2, b2 = params
+        logits = tf.nn.relu(t["x"] @ W1 + b1) @ W2 + b2
+        loss = tf.reduce_mean(tf.nn.softmax_cross_entropy_with_logits(t["y"], logits))
+    return tuple(g.numpy() for g in tape.gradient(loss, params))
+
+
+def _check_q1(ns) -> str | None:
+    f = learner_value(ns, "mlp_forward")
+    b = reference_batch()
+    t = _tensors(b)
+    out = call_learner(f, t["x"], t["W1"], t["b1"], t["W2"], t["b2"])
+    out = expect_shape(out, (6, None), "mlp_forward(x, W1, b1, W2, b2) on 6 inputs")
+    if out.shape[1] == 7:
+        raise Incorrect(
+            "the output has 7 columns, the size of the hidden layer: multiply the hidden "
+            "activations by W2 and add b2 to get one score per class (10)."
+        )
+    expect_shape(out, (6, 10), "mlp_forward(x, W1, b1, W2, b2) on 6 inputs")
+    want = _forward(b["x"], b["W1"], b["b1"], b["W2"], b["b2"])
+    if np.allclose(
+        out, _forward(b["x"], b["W1"], b["b1"], b["W2"], b["b2"], relu=False), atol=1e-4
+    ):
+        raise Incorrect("the hidden layer is linear: apply ReLU to x @ W1 + b1.")
+    if np.allclose(out.sum(axis=1), 1.0, atol=1e-4) and (out >= 0).all():
+        raise Incorrect(
+            "each row sums to 1: that is a softmax. Return the logits (the raw scores); the "
+            "loss applies the softmax itself (from_logits=True)."
+        )
+    if np.allclose(out, np.maximum(want, 0), atol=1e-4):
+        raise Incorrect("the output has no negative values: the last layer has no ReLU.")
+    b_shift = {**b, "b1": b["b1"] + np.float32(1), "b2": b["b2"] - np.float32(1)}
+    t2 = _tensors(b_shift)
+    expect_close(out, want, "mlp_forward(x, W1, b1, W2, b2)", rtol=1e-3, atol=1e-4)
+    out2 = as_numpy(call_learner(f, t2["x"], t2["W1"], t2["b1"], t2["W2"], t2["b2"]), "the output")
+    want2 = _forward(b_shift["x"], b_shift["W1"], b_shift["b1"], b_shift["W2"], b_shift["b2"])
+    expect_close(out2, want2, "mlp_forward with other biases (are both b1 and b2 added?)",
+                 rtol=1e-3, atol=1e-4)  # fmt: skip
+    return "x -> ReLU(x W1 + b1) -> (.) W2 + b2: ten scores per image."
+
+
+_NAMES = ("dW1", "db1", "dW2", "db2")
+
+
+def _check_q2(ns) -> str | None:
+    f = learner_value(ns, "mlp_backward")
+    b = reference_batch()
+    t = _tensors(b)
+    out = call_learner(f, t["x"], t["y"], t["W1"], t["b1"], t["W2"], t["b2"])
+    if not isinstance(out, (tuple, list)) or len(out) != 4:
+        raise Incorrect("mlp_backward should return four gradients: dW1, db1, dW2, db2 (a tuple).")
+    got = [as_numpy(g, name) for g, name in zip(out, _NAMES, strict=True)]
+    want = reference_gradients(b)
+    n = b["x"].shape[0]
+    for g, w, name in zip(got, want, _NAMES, strict=True):
+        if g.shape != w.shape:
+            param = name[1:]
+            hint = " (transposed?)" if g.shape == w.shape[::-1] else ""
+            raise Incorrect(
+                f"{name} has shape {g.shape}{hint}; it must have the shape of {param}, {w.shape}."
+            )
+    close = lambda a, c: np.allclose(a, c, rtol=1e-3, atol=1e-5)  # noqa: E731
+    if all(close(g, -w) for g, w in zip(got, want, strict=True)):
+        raise Incorrect(
+            "every gradient has the wrong sign: the gradient of the loss at the logits is "
+            "softmax(logits) - y, not y - softmax(logits)."
+        )
+    if all(close(g, n * w) for g, w in zip(got, want, strict=True)):
+        raise Incorrect(
+            f"every gradient is {n} times too large ({n} = the batch size): the loss is a mean "
+            "over the batch, so divide dlogits by the batch size."
+        )
+    dW1, db1, dW2, db2 = got
+    if not close(dW2, want[2]) or not close(db2, want[3]):
+        which = "dW2" if not close(dW2, want[2]) else "db2"
+        raise Incorrect(
+            f"{which} is off. Start from dlogits = (softmax(logits) - y) / batch size; then "
+            "dW2 = h^T dlogits (h: the hidden activations after ReLU) and db2 = the column sums "
+            "of dlogits."
+        )
+    # The usual mistake in the first layer: forgetting the ReLU's derivative.
+    z1 = b["x"] @ b["W1"] + b["b1"]
+    h = np.maximum(z1, 0)
+    logits = h @ b["W2"] + b["b2"]
+    p = np.exp(logits - logits.max(1, keepdims=True))
+    p /= p.sum(1, keepdims=True)
+    dh = ((p - b["y"]) / n) @ b["W2"].T
+    if close(dW1, b["x"].T @ dh) or close(db1, dh.sum(0)):
+        raise Incorrect(
+            "the gradient for W1 (and b1) is off: did you multiply by the ReLU derivative? "
+            "dz1 = dh * (z1 > 0), where z1 = x W1 + b1."
+        )
+    if not close(dW1, want[0]):
+        raise Incorrect(
+            "dW1 is off (dW2 and db2 are right): dh = dlogits W2^T, dz1 = dh * (z1 > 0), "
+            "dW1 = x^T dz1."
+        )
+    if not close(db1, want[1]):
+        raise Incorrect("db1 is off (dW1 is right): it is the column sums of dz1.")
+    return "your gradients match GradientTape's: that is all backpropagation is."
+
+
+def _check_q3(ns) -> str | None:
+    import tensorflow as tf
+
+    z = tf.constant(np.linspace(-4, 4, 17, dtype=np.float32))
+    leaky = learner_value(ns, "leaky_relu")
+    out = expect_shape(call_learner(leaky, z), (17,), "leaky_relu(z) on 17 values")
+    expect_close(out[z.numpy() >= 0], z.numpy()[z.numpy() >= 0],
+                 "leaky_relu(z) for z >= 0 (it should be z itself)")  # fmt: skip
+    if np.allclose(out, 0.01 * z.numpy() * (z.numpy() < 0) + z.numpy() * (z.numpy() >= 0)):
+        raise Incorrect("leaky_relu ignores its `alpha` argument (default 0.1): use it for z < 0.")
+    expect_close(out, tf.nn.leaky_relu(z, alpha=0.1), "leaky_relu(z) for z < 0 (slope alpha=0.1)")
+    out = call_learner(leaky, z, alpha=0.3)
+    expect_close(out, tf.nn.leaky_relu(z, alpha=0.3), "leaky_relu(z, alpha=0.3)")
+    swish = learner_value(ns, "swish")
+    out = expect_shape(call_learner(swish, z), (17,), "swish(z) on 17 values")
+    if np.allclose(out, tf.sigmoid(z), atol=1e-5):
+        raise Incorrect("that is the sigmoid itself: swish multiplies it by z.")
+    expect_close(out, tf.nn.silu(z), "swish(z) = z * sigmoid(z)")
+    return "both keep a gradient for negative inputs, unlike ReLU."
+
+
+def _dense_layers(model) -> list:
+    import keras
+
+    return [la for la in model.layers if isinstance(la, keras.layers.Dense)]
+
+
+def _check_q4(ns) -> str | None:
+    import keras
+
+    build = learner_value(ns, "build_mlp")
+    model = call_learner(build)
+    if not isinstance(model, keras.Model):
+        raise Incorrect(f"build_mlp() should return a keras Model, not a {type(model).__name__}.")
+    if not model.built or isinstance(model.input_shape, list):
+        raise Incorrect("start the model with keras.Input(shape=(784,)), so it knows its input.")
+    if tuple(model.input_shape) != (None, 784):
+        raise Incorrect(
+            f"the model's input shape is {model.input_shape}; the flattened images are (None, 784)."
+        )
+    if tuple(model.output_shape) != (None, 10):
+        raise Incorrect(f"the model's output has shape {model.output_shape}; there are 10 classes.")
+    dense = _dense_layers(model)
+    hidden = dense[:-1]
+    if len(hidden) < 2:
+        raise Incorrect(
+            f"the model has {len(hidden)} hidden Dense layer(s) before the output: use two."
+        )
+    linear = keras.activations.linear
+    if any(la.activation is linear for la in hidden):
+        acts = [la for la in model.layers if isinstance(la, (keras.layers.Activation, keras.layers.ReLU, keras.layers.LeakyReLU))]  # fmt: skip
+        if not acts:
+            raise Incorrect(
+                "a hidden Dense layer has no activation: without one, stacked layers are one "
+                "linear map. Use activation='relu'."
+            )
+    if dense[-1].activation is not linear or isinstance(model.layers[-1], (keras.layers.Softmax, keras.layers.Activation)):  # fmt: skip
+        raise Incorrect(
+            "the model ends in a softmax (or another activation), but the loss of this lab takes "
+            "logits (from_logits=True): leave the last Dense layer linear."
+        )
+    drops = [la for la in model.layers if isinstance(la, keras.layers.Dropout)]
+    if not drops:
+        raise Incorrect("the model has no Dropout layer: add one after each hidden layer.")
+    if any(not 0.05 <= d.rate <= 0.6 for d in drops):
+        rates = ", ".join(f"{d.rate:g}" for d in drops)
+        raise Incorrect(f"dropout rate(s) {rates}: use something between 0.1 and 0.5.")
+    if model.count_params() > 3_000_000:
+        raise Incorrect(
+            f"the model has {model.count_params():,} parameters: too many to train in about a "
+            "minute on a CPU. Use hidden layers of a few hundred units."
+        )
+    return f"{len(hidden)} hidden layers, {len(drops)} dropout layers, {model.count_params():,} parameters."
+
+
+q1 = Exercise(
+    LAB, "q1", "Forward pass of a 2-layer MLP", _check_q1,
+    hints=[
+        "Two steps: the hidden layer h = ReLU(x W1 + b1), then the output layer h W2 + b2.",
+        "`x @ W1` multiplies a (batch, 784) matrix by a (784, hidden) one; adding `b1` broadcasts "
+        "over the batch. `tf.nn.relu` is the ReLU. Return the logits, with no softmax.",
+        "`h = tf.nn.relu(x @ W1 + b1)` then `return h @ W2 + b2`.",
+    ],
+)  # fmt: skip
+q2 = Exercise(
+    LAB, "q2", "Backpropagation by hand", _check_q2,
+    hints=[
+        "Redo the forward pass keeping z1 (before ReLU), h (after) and the logits; then go backwards "
+        "with the chain rule, one layer at a time.",
+        "For the mean softmax cross-entropy, dlogits = (softmax(logits) - y) / batch size. A layer "
+        "out = in @ W + b gives dW = in^T dout, db = the sum of dout over the batch, din = dout W^T. "
+        "Through ReLU: dz1 = dh * (z1 > 0).",
+        "`dlogits = (tf.nn.softmax(logits) - y) / n`; `dW2 = tf.transpose(h) @ dlogits`; "
+        "`db2 = tf.reduce_sum(dlogits, axis=0)`; `dh = dlogits @ tf.transpose(W2)`; "
+        "`dz1 = dh * tf.cast(z1 > 0, dh.dtype)`; `dW1 = tf.transpose(x) @ dz1`; "
+        "`db1 = tf.reduce_sum(dz1, axis=0)`.",
+    ],
+)  # fmt: skip
+q3 = Exercise(
+    LAB, "q3", "Leaky ReLU and swish", _check_q3,
+    hints=[
+        "Leaky ReLU is z for z >= 0 and alpha * z for z < 0. Swish is z times the sigmoid of z.",
+        "`tf.where(condition, a, b)` picks from a where the condition holds, from b elsewhere; "
+        "`tf.sigmoid(z)` is the sigmoid.",
+        "`return tf.where(z >= 0, z, alpha * z)` and `return z * tf.sigmoid(z)`.",
+    ],
+)  # fmt: skip
+q4 = Exercise(
+    LAB, "q4", "The MLP in Keras, with dropout", _check_q4,
+    hints=[
+        "keras.Input(shape=(784,)), two hidden Dense layers with ReLU, each followed by Dropout, "
+        "and a Dense(10) output with no activation (the loss takes logits).",
+        "Use the functional API: `x = layers.Dense(HIDDEN, activation='relu')(x)` then "
+        "`x = layers.Dropout(DROPOUT)(x)`, twice; `outputs = layers.Dense(10)(x)`.",
+        "`inputs = keras.Input(shape=(784,))`, `x = inputs`, a loop `for _ in range(2):` with the "
+        "Dense and Dropout lines, then `return keras.Model(inputs, layers.Dense(10)(x))`.",
+    ],
+)  # fmt: skip
+
+EXERCISES = (q1, q2, q3, q4)
