@@ -94,6 +94,21 @@ def notebooks_strip(args: argparse.Namespace) -> int:
     return 1 if args.check and changed else 0
 
 
+def bench(args: argparse.Namespace) -> int:
+    """Run every lab in full mode beside its reference model; write benchmarks/results/."""
+    from pathlib import Path
+
+    from labkit import bench as benchmark
+
+    labs = [lab for lab in benchmark.LABS if not args.labs or lab[:2] in args.labs]
+    results = benchmark.run(labs, smoke=args.smoke, out_dir=Path(args.out))
+    missed = [row["lab"] for row in results["labs"] if not row["meets_target"]]
+    if missed and not args.smoke:
+        print(f"below target: {', '.join(missed)}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m labkit", description="Tools of the deep-learning workshop kit."
@@ -135,6 +150,17 @@ def build_parser() -> argparse.ArgumentParser:
         "rest", nargs=argparse.REMAINDER, help="options of main.py (--json, --bench)"
     )
     check.set_defaults(func=doctor)
+
+    from labkit.bench import LABS, RESULTS_DIR
+
+    bench_parser = commands.add_parser("bench", help="benchmark the labs in full mode (long)")
+    bench_parser.add_argument("labs", nargs="*", choices=[[], *(lab[:2] for lab in LABS)],
+                              metavar="NN", help="lab numbers (default: all)")  # fmt: skip
+    bench_parser.add_argument(
+        "--smoke", action="store_true", help="fast mode and one epoch: proves it works, in minutes"
+    )
+    bench_parser.add_argument("--out", default=str(RESULTS_DIR), help="where the results go")
+    bench_parser.set_defaults(func=bench)
     return parser
 
 

@@ -10,6 +10,7 @@ NotImplementedError, and cells tagged ``solution-only`` are dropped.
 from __future__ import annotations
 
 import copy
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -204,3 +205,28 @@ def solution_code(lab: str, exercise: str, root: Path = REPO_ROOT) -> str:
             f"{lab}: no `# BEGIN SOLUTION {exercise}` region in the solution notebook."
         )
     return "\n\n".join(found)
+
+
+def execute(
+    nb: nbformat.NotebookNode,
+    cwd: Path,
+    env: dict[str, str],
+    timeout: int = 1800,
+    allow_errors: bool = False,
+) -> nbformat.NotebookNode:
+    """Run every cell of `nb` in a fresh python3 kernel started in `cwd` with `env` added to
+    the environment (the kernel inherits it); the outputs are stored in `nb`, which is returned."""
+    from nbclient import NotebookClient
+
+    old = {key: os.environ.get(key) for key in env}
+    os.environ.update(env)
+    try:
+        NotebookClient(nb, timeout=timeout, kernel_name="python3", allow_errors=allow_errors,
+                       resources={"metadata": {"path": str(cwd)}}).execute()  # fmt: skip
+    finally:
+        for key, value in old.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+    return nb

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import warnings
 
 from labkit import fastmode
 
@@ -35,6 +36,8 @@ def start_lab(seed: int = 42) -> None:
     import tensorflow as tf
 
     keras.utils.set_random_seed(seed)
+    # Keras warns at every fit() on a tf.data pipeline, which the labs shuffle themselves.
+    warnings.filterwarnings("ignore", message="`shuffle=True` was passed", category=UserWarning)
     gpus = tf.config.list_physical_devices("GPU")
     names = [tf.config.experimental.get_device_details(g).get("device_name", g.name) for g in gpus]
     print(

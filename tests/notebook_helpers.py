@@ -9,13 +9,11 @@ from __future__ import annotations
 
 import functools
 import json
-import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
-from nbclient import NotebookClient
 
 from labkit import metrics, notebooks
 
@@ -47,21 +45,9 @@ def run_lab(lab: str, kind: str = "solution", timeout: int = 900) -> LabRun:
     )
     with tempfile.TemporaryDirectory() as tmp:
         metrics_file = Path(tmp) / "metrics.json"
-        env = {"LABKIT_FAST": "1", "LABKIT_METRICS_FILE": str(metrics_file), "TF_CPP_MIN_LOG_LEVEL": "2",
+        env = {"LABKIT_FAST": "1", metrics.ENV_VAR: str(metrics_file), "TF_CPP_MIN_LOG_LEVEL": "2",
                "MPLBACKEND": "agg"}  # fmt: skip
-        old = {k: os.environ.get(k) for k in env}
-        os.environ.update(env)
-        try:
-            client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
-                                    allow_errors=kind == "exercise",
-                                    resources={"metadata": {"path": str(path.parent)}})  # fmt: skip
-            client.execute()
-        finally:
-            for k, v in old.items():
-                if v is None:
-                    os.environ.pop(k, None)
-                else:
-                    os.environ[k] = v
+        notebooks.execute(nb, path.parent, env, timeout=timeout, allow_errors=kind == "exercise")
         reported = metrics.read(metrics_file)
     errors, checks = [], {}
     for cell in nb.cells:

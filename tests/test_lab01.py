@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from notebook_helpers import check_outputs, run_lab
+from notebook_helpers import run_lab
 
 from labkit.checks import Status, lab01
 
@@ -18,21 +18,6 @@ def test_solution_runs_in_fast_mode_and_reports_sane_metrics() -> None:
     assert run.metrics["grad_max_error"] < 1e-6  # the tape == the chain rule by hand
     assert run.metrics["tf_function_speedup"] > 0.8  # noisy on a shared CPU; usually 2-4x
     assert run.metrics["fast_mode"]
-
-
-def test_every_check_passes_on_the_solution() -> None:
-    run = run_lab(LAB)
-    assert run.checks == {q.id: "CORRECT" for q in lab01.EXERCISES}
-    shown = check_outputs(run.nb)
-    assert len(shown) == len(lab01.EXERCISES)
-    assert all(text.startswith("Correct") for text in shown), shown
-
-
-def test_exercise_notebook_checks_say_not_attempted() -> None:
-    run = run_lab(LAB, "exercise")
-    assert set(run.checks.values()) <= {"NOT_ATTEMPTED", "INCORRECT"}
-    assert "NOT_ATTEMPTED" in run.checks.values()
-    assert any("NotImplementedError" in e for e in run.errors)
 
 
 # ------------------------------------------------------------- wrong answers, one by one

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from notebook_helpers import check_outputs, run_lab
+from notebook_helpers import run_lab
 
 from labkit.checks import Status, lab02
 
@@ -18,20 +18,6 @@ def test_solution_runs_in_fast_mode_and_reports_sane_metrics():
     assert 0.4 < run.metrics["handwritten_test_accuracy"] <= 1.0
     assert 0 < run.metrics["train_seconds"] < 120
     assert run.metrics["fast_mode"] is True
-
-
-def test_every_check_passes_on_the_solution():
-    run = run_lab(LAB)
-    assert run.checks == {q.id: "CORRECT" for q in lab02.EXERCISES}
-    shown = check_outputs(run.nb)
-    assert len(shown) == len(lab02.EXERCISES)
-    assert all(text.startswith("Correct") for text in shown), shown
-
-
-def test_exercise_notebook_checks_say_not_attempted():
-    run = run_lab(LAB, "exercise")
-    assert set(run.checks.values()) <= {"NOT_ATTEMPTED", "INCORRECT"}
-    assert run.checks["q1"] == "NOT_ATTEMPTED"
 
 
 # --- wrong answers, one namespace per exercise ---------------------------------------------
@@ -155,27 +141,26 @@ def test_q3_explains_mistakes():
     assert _status(lab02.q3, base)[0] is Status.NOT_ATTEMPTED
 
 
-def _model(units=10, activation=None, normalize=True, hidden=False, adapt=True):
+def _model(units=10, activation=None, normalize=False, hidden=False):
     import keras
     import numpy as np
     from keras import layers
 
-    normalizer = layers.Normalization()
-    if adapt:
-        normalizer.adapt(np.random.default_rng(0).uniform(size=(64, 784)).astype("float32"))
     stack = [keras.Input((28, 28)), layers.Flatten()]
-    stack += [normalizer] if normalize else []
+    if normalize:  # a learner's own extra step: allowed
+        normalizer = layers.Normalization()
+        normalizer.adapt(np.random.default_rng(0).uniform(size=(64, 784)).astype("float32"))
+        stack.append(normalizer)
     stack += [layers.Dense(32)] if hidden else []
     return keras.Sequential([*stack, layers.Dense(units, activation=activation)])
 
 
 def test_q4_explains_mistakes():
     assert _status(lab02.q4, {"model": _model()})[0] is Status.CORRECT
+    assert _status(lab02.q4, {"model": _model(normalize=True)})[0] is Status.CORRECT
     cases = [
         (_model(units=5), "10 classes"),
         (_model(activation="softmax"), "from_logits"),
-        (_model(normalize=False), "Normalization"),
-        (_model(adapt=False), "adapted"),
         (_model(hidden=True), "single linear layer"),
         ("a model", "keras Model"),
     ]

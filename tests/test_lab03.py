@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from notebook_helpers import check_outputs, run_lab
+from notebook_helpers import run_lab
 
 from labkit.checks import Status, lab03
 
@@ -19,20 +19,6 @@ def test_solution_runs_in_fast_mode_and_reports_sane_metrics():
     assert 0 < run.metrics["train_seconds"] < 120
     assert 1 <= run.metrics["epochs"] <= 2
     assert run.metrics["fast_mode"] is True
-
-
-def test_every_check_passes_on_the_solution():
-    run = run_lab(LAB)
-    assert run.checks == {q.id: "CORRECT" for q in lab03.EXERCISES}
-    shown = check_outputs(run.nb)
-    assert len(shown) == len(lab03.EXERCISES)
-    assert all(text.startswith("Correct") for text in shown), shown
-
-
-def test_exercise_notebook_checks_say_not_attempted():
-    run = run_lab(LAB, "exercise")
-    assert set(run.checks.values()) <= {"NOT_ATTEMPTED", "INCORRECT"}
-    assert run.checks["q1"] == "NOT_ATTEMPTED"
 
 
 # --- wrong answers, one namespace per exercise ---------------------------------------------

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from notebook_helpers import check_outputs, run_lab
+from notebook_helpers import run_lab
 
 from labkit.checks import Status, lab04
 
@@ -15,26 +15,11 @@ pytestmark = pytest.mark.notebook
 def test_solution_runs_in_fast_mode_and_reports_sane_metrics():
     run = run_lab(LAB)
     assert not run.errors
-    # 16 steps in fast mode: batch normalisation's running averages have barely settled, so
-    # the test accuracy is low (0.4-0.55 seen) but far above chance (0.1).
+    # 16 steps in fast mode: the test accuracy is low (0.4-0.55 seen) but far above chance (0.1).
     assert 0.3 < run.metrics["test_accuracy"] <= 1.0
     assert 0 < run.metrics["train_seconds"] < 120
     assert 10_000 < run.metrics["params"] < 2_000_000
     assert run.metrics["fast_mode"] is True
-
-
-def test_every_check_passes_on_the_solution():
-    run = run_lab(LAB)
-    assert run.checks == {q.id: "CORRECT" for q in lab04.EXERCISES}
-    shown = check_outputs(run.nb)
-    assert len(shown) == len(lab04.EXERCISES)
-    assert all(text.startswith("Correct") for text in shown), shown
-
-
-def test_exercise_notebook_checks_say_not_attempted():
-    run = run_lab(LAB, "exercise")
-    assert set(run.checks.values()) <= {"NOT_ATTEMPTED", "INCORRECT"}
-    assert run.checks["q1"] == "NOT_ATTEMPTED"
 
 
 # --- wrong answers, one namespace per exercise ---------------------------------------------

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from notebook_helpers import check_outputs, run_lab
+from notebook_helpers import run_lab
 
 from labkit.checks import Status, lab05
 
@@ -25,23 +25,6 @@ def test_solution_runs_in_fast_mode_and_reports_sane_metrics() -> None:
     assert m["mse_ratio"] == pytest.approx(m["conv_mse"] / m["dense_mse"], rel=1e-6)
     assert 0.005 < m["denoise_mse"] < 0.15
     assert 0 < m["train_seconds"] < 120
-
-
-@pytest.mark.notebook
-def test_every_check_passes_on_the_solution() -> None:
-    run = run_lab(LAB)
-    assert run.checks == {q.id: "CORRECT" for q in lab05.EXERCISES}
-    shown = check_outputs(run.nb)
-    assert len(shown) == len(lab05.EXERCISES)
-    assert all(text.startswith("Correct") for text in shown), shown
-
-
-@pytest.mark.notebook
-def test_exercise_notebook_checks_say_not_attempted() -> None:
-    run = run_lab(LAB, "exercise")
-    assert set(run.checks.values()) <= {"NOT_ATTEMPTED", "INCORRECT"}
-    assert "NOT_ATTEMPTED" in run.checks.values()
-    assert run.checks["q1"] == "NOT_ATTEMPTED"
 
 
 # ------------------------------------------------------------------ wrong answers

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from conftest import dataset_or_skip
-from notebook_helpers import check_outputs, run_lab
+from notebook_helpers import run_lab
 
 from labkit.checks import Status, lab06
 
@@ -25,24 +25,6 @@ def test_solution_runs_in_fast_mode_and_reports_sane_metrics() -> None:
     assert 0.25 < m["slot_f1"] <= 1.0, m
     assert 0.6 < m["intent_accuracy"] <= 1.0, m
     assert 0 < m["train_seconds"] < 120
-
-
-@pytest.mark.notebook
-def test_every_check_passes_on_the_solution() -> None:
-    dataset_or_skip("atis")
-    run = run_lab(LAB)
-    assert run.checks == {q.id: "CORRECT" for q in lab06.EXERCISES}
-    shown = check_outputs(run.nb)
-    assert len(shown) == len(lab06.EXERCISES)
-    assert all(text.startswith("Correct") for text in shown), shown
-
-
-@pytest.mark.notebook
-def test_exercise_notebook_checks_say_not_attempted() -> None:
-    dataset_or_skip("atis")
-    run = run_lab(LAB, "exercise")
-    assert set(run.checks.values()) <= {"NOT_ATTEMPTED", "INCORRECT"}
-    assert run.checks["q1"] == "NOT_ATTEMPTED"
 
 
 # ------------------------------------------------------------------ wrong answers

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import subprocess
 import sys
@@ -9,7 +10,8 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from conftest import REPO_ROOT
+from conftest import REPO_ROOT, dataset_or_skip
+from notebook_helpers import check_outputs, run_lab
 
 from labkit import notebooks
 from labkit.notebooks import NotebookError
@@ -159,3 +161,37 @@ def test_cli_build_check_passes() -> None:
     result = subprocess.run([sys.executable, "-m", "labkit", "notebooks", "build", "--check"],
                             capture_output=True, text=True, cwd=REPO_ROOT)  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+# ------------------------------------------------------------------ every lab, run in fast mode
+def _exercises(lab: str) -> tuple:
+    return importlib.import_module(f"labkit.checks.lab{lab[:2]}").EXERCISES
+
+
+def _skip_without_data(lab: str) -> None:
+    if lab.startswith("06"):
+        dataset_or_skip("atis")
+
+
+@pytest.mark.notebook
+@pytest.mark.parametrize("lab", notebooks.lab_names())
+def test_every_check_passes_on_the_solution(lab: str) -> None:
+    _skip_without_data(lab)
+    run = run_lab(lab)
+    assert not run.errors
+    assert run.checks == {q.id: "CORRECT" for q in _exercises(lab)}
+    shown = check_outputs(run.nb)
+    assert len(shown) == len(_exercises(lab))
+    assert all(text.startswith("Correct") for text in shown), shown
+
+
+@pytest.mark.notebook
+@pytest.mark.parametrize("lab", notebooks.lab_names())
+def test_exercise_notebook_runs_and_its_checks_say_not_attempted(lab: str) -> None:
+    _skip_without_data(lab)
+    run = run_lab(lab, "exercise")
+    assert set(run.checks.values()) <= {"NOT_ATTEMPTED", "INCORRECT"}
+    assert run.checks["q1"] == "NOT_ATTEMPTED"
+    # Only the placeholders fail, each with its message: no error of another kind.
+    assert run.errors and all(e.startswith("NotImplementedError: Exercise") or e.startswith("NameError")
+                              for e in run.errors), run.errors  # fmt: skip

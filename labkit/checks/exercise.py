@@ -94,6 +94,21 @@ def call_learner(func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         raise Incorrect(f"calling `{name}` raised {type(exc).__name__}: {exc}") from None
 
 
+def all_layers(model: Any) -> list:
+    """Every layer of a Keras model, looking inside nested models and wrappers (Bidirectional)."""
+    import keras
+
+    found = []
+    for layer in model.layers:
+        found.append(layer)
+        if isinstance(layer, keras.Model):
+            found += all_layers(layer)
+        inner = getattr(layer, "forward_layer", None) or getattr(layer, "layer", None)
+        if inner is not None and not isinstance(inner, keras.Model):
+            found.append(inner)
+    return found
+
+
 def as_numpy(value: Any, what: str) -> np.ndarray:
     """A tensor, variable or array-like as a NumPy array."""
     try:

@@ -9,6 +9,7 @@ import numpy as np
 from labkit.checks.exercise import (
     Exercise,
     Incorrect,
+    all_layers,
     as_numpy,
     call_learner,
     expect_close,
@@ -130,18 +131,6 @@ def _check_q3(ns) -> str | None:
     return "a 7x7 map becomes 4x4, and each value is the strongest response in its 2x2 window."
 
 
-def _layers(model) -> list:
-    """Every layer of a model, looking inside nested models (e.g. an augmentation Sequential)."""
-    import keras
-
-    found = []
-    for layer in model.layers:
-        found.append(layer)
-        if isinstance(layer, keras.Model):
-            found += _layers(layer)
-    return found
-
-
 def _check_q4(ns) -> str | None:
     import keras
 
@@ -154,7 +143,7 @@ def _check_q4(ns) -> str | None:
         raise Incorrect(f"the model's input shape is {model.input_shape}; the images are (28, 28, 1).")  # fmt: skip
     if tuple(model.output_shape) != (None, 10):
         raise Incorrect(f"the model's output has shape {model.output_shape}; there are 10 classes.")  # fmt: skip
-    layers = _layers(model)
+    layers = all_layers(model)
     convs = [la for la in layers if isinstance(la, keras.layers.Conv2D)]
     if len(convs) < 2:
         raise Incorrect(f"the model has {len(convs)} Conv2D layer(s); stack at least two.")
@@ -177,7 +166,7 @@ def _check_q5(ns) -> str | None:
     extractor = learner_value(ns, "feature_model")
     if not isinstance(extractor, keras.Model):
         raise Incorrect(f"`feature_model` should be a keras Model, not a {type(extractor).__name__}.")  # fmt: skip
-    convs = [la for la in _layers(model) if isinstance(la, keras.layers.Conv2D)]
+    convs = [la for la in all_layers(model) if isinstance(la, keras.layers.Conv2D)]
     outputs = extractor.outputs
     if len(outputs) != len(convs):
         raise Incorrect(
@@ -234,13 +223,14 @@ q3 = Exercise(
 q4 = Exercise(
     LAB, "q4", "A CNN in Keras", _check_q4,
     hints=[
-        "Input (28, 28, 1), then blocks of Conv2D -> BatchNormalization -> ReLU, a MaxPooling2D after "
-        "each block, Dropout, and a Dense(10) at the end.",
-        "Two blocks are enough: one with 32 filters, one with 64 (`padding='same'`), then Flatten, "
-        "Dense(128) + BatchNormalization + ReLU + Dropout, and Dense(10).",
-        "Use the helper `conv_block(x, filters)` of the cell above twice: `x = conv_block(x, 32)`, "
-        "`x = conv_block(x, 64)`, then `layers.Flatten()(x)`, a hidden Dense with BN, ReLU and "
-        "Dropout, and `outputs = layers.Dense(10)(x)`; return `keras.Model(inputs, outputs)`.",
+        "Input (28, 28, 1), the augmentation, then blocks of Conv2D (with ReLU) and "
+        "MaxPooling2D, Flatten, a hidden Dense layer with BatchNormalization, ReLU and Dropout, "
+        "and a Dense(10) at the end.",
+        "Use the helper of the cell above twice: `x = conv_block(x, 32)`, then "
+        "`x = conv_block(x, 64, dropout=0.1)`, then `layers.Flatten()(x)`.",
+        "Then `layers.Dense(128, use_bias=False)`, `layers.BatchNormalization()`, "
+        "`layers.ReLU()`, `layers.Dropout(0.3)` and `outputs = layers.Dense(10)(x)`; return "
+        "`keras.Model(inputs, outputs)`.",
     ],
 )  # fmt: skip
 q5 = Exercise(

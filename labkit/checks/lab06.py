@@ -11,6 +11,7 @@ from labkit.checks.exercise import (
     Exercise,
     Incorrect,
     Namespace,
+    all_layers,
     as_numpy,
     call_learner,
     expect_close,
@@ -232,19 +233,6 @@ def _check_q3(ns: Namespace) -> str | None:
 
 
 # ----------------------------------------------------------------- q4: the joint model
-def _layers(model) -> list:
-    """Every layer of a model, looking inside nested models and wrappers."""
-    import keras
-
-    found = []
-    for layer in model.layers:
-        found.append(layer)
-        if isinstance(layer, keras.Model):
-            found += _layers(layer)
-        inner = getattr(layer, "forward_layer", None) or getattr(layer, "layer", None)
-        if inner is not None and not isinstance(inner, keras.Model):
-            found.append(inner)
-    return found
 
 
 def _outputs(out: Any, what: str) -> tuple[np.ndarray, np.ndarray]:
@@ -290,7 +278,7 @@ def _check_q4(ns: Namespace) -> str | None:
                 f"the {name} output does not sum to 1: give its Dense layer activation='softmax' "
                 "(the losses below expect probabilities)."
             )
-    everything = _layers(model)
+    everything = all_layers(model)
     embeddings = [la for la in everything if isinstance(la, keras.layers.Embedding)]
     if not embeddings:
         raise Incorrect("the model has no Embedding layer: the words come in as ids.")

@@ -1,0 +1,42 @@
+"""TimeBudget: warm-up + cosine over steps or seconds, whichever ends first."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+keras = pytest.importorskip("keras")
+
+from labkit.timebudget import TimeBudget  # noqa: E402
+
+
+def _fit(budget: TimeBudget, epochs: int = 50) -> keras.callbacks.History:
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(64, 3)).astype("float32"), rng.normal(size=(64, 1)).astype("float32")
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="mse")
+    return model.fit(x, y, batch_size=16, epochs=epochs, callbacks=[budget], verbose=0)
+
+
+def test_learning_rate_warms_up_then_follows_a_cosine() -> None:
+    budget = TimeBudget(1e-2, steps=100, seconds=60, warmup=0.1, final_fraction=0.01)
+    assert budget.learning_rate(0.0) == pytest.approx(1e-4)
+    assert budget.learning_rate(0.05) == pytest.approx((1e-4 + 1e-2) / 2)
+    assert budget.learning_rate(0.1) == pytest.approx(1e-2)
+    assert budget.learning_rate(0.55) == pytest.approx((1e-4 + 1e-2) / 2)
+    assert budget.learning_rate(1.0) == pytest.approx(1e-4)
+
+
+def test_stops_after_its_steps_with_the_rate_annealed() -> None:
+    budget = TimeBudget(1e-2, steps=20, seconds=3600)
+    history = _fit(budget)
+    assert len(history.history["loss"]) == 5  # 4 steps an epoch: 20 steps, not 50 epochs
+    rates = [rate for _, rate in budget.history]
+    assert len(rates) == 20 and max(rates) == pytest.approx(1e-2, rel=0.2)
+    assert rates[0] < 2e-3 and rates[-1] < 1e-3
+
+
+def test_stops_when_the_time_is_up() -> None:
+    budget = TimeBudget(1e-2, steps=10_000, seconds=1e-9)
+    _fit(budget)
+    assert len(budget.history) == 1  # progress is 1 after the first step
