@@ -414,7 +414,15 @@ def run(labs: list[str] | None = None, smoke: bool = False, out_dir: Path = RESU
     for lab in chosen:
         spec = LABS[lab]
         log(f"{lab}: running the solution notebook{' in fast mode' if smoke else ''} ...")
-        ours = run_notebook(lab, fast=smoke)
+        try:
+            ours = run_notebook(lab, fast=smoke)
+        except Exception as exc:  # a failing notebook (missing data, ...) must not stop the rest
+            reason = (str(exc).strip().splitlines() or [type(exc).__name__])[-1]
+            log(f"    FAILED: {reason}")
+            results["labs"].append({"lab": lab, "metric": spec.metric, "value": None,
+                                    "target": spec.target, "meets_target": False,
+                                    "train_seconds": None, "error": reason})  # fmt: skip
+            continue
         log(f"    {spec.metric} = {_fmt(ours.get(spec.metric))}, "
             f"{_fmt(ours.get(spec.seconds), 1)} s of training, {ours['wall_seconds']:.0f} s in all")  # fmt: skip
         reference = None

@@ -130,3 +130,22 @@ def test_update_readme_replaces_only_the_marked_section(tmp_path) -> None:
     assert (
         readme.read_text() == f"intro\n{bench.README_BEGIN}\n| a table |\n{bench.README_END}\nend\n"
     )
+
+
+def test_a_failing_notebook_is_recorded_and_the_run_goes_on(tmp_path, monkeypatch) -> None:
+    def fail(lab, fast=False):
+        raise RuntimeError(
+            "Traceback ...\nLabkitError: ATIS is missing: run python -m labkit data fetch"
+        )
+
+    monkeypatch.setattr(bench, "run_notebook", fail)
+    monkeypatch.setattr(bench, "device_description", lambda: "test cpu")
+    monkeypatch.setattr(bench, "main_py_cost", lambda repeats: {"main_py_seconds": 1.0,
+                        "import_tensorflow_seconds": 1.0, "ratio": 1.0})  # fmt: skip
+    results = bench.run(["01_tensorflow_operations", "02_logistic_regression"], smoke=True,
+                        out_dir=tmp_path, log=lambda text: None)  # fmt: skip
+    assert [row["error"] for row in results["labs"]] == [
+        "LabkitError: ATIS is missing: run python -m labkit data fetch"
+    ] * 2
+    assert not any(row["meets_target"] for row in results["labs"])
+    assert (tmp_path / "test-cpu-smoke.md").is_file()
