@@ -102,11 +102,13 @@ def bench(args: argparse.Namespace) -> int:
 
     labs = [lab for lab in benchmark.LABS if not args.labs or lab[:2] in args.labs]
     results = benchmark.run(labs, smoke=args.smoke, out_dir=Path(args.out))
+    failed = [row["lab"] for row in results["labs"] if "error" in row]
     missed = [row["lab"] for row in results["labs"] if not row["meets_target"]]
-    if missed and not args.smoke:
+    if failed:
+        print(f"failed to run: {', '.join(failed)}", file=sys.stderr)
+    elif missed and not args.smoke:
         print(f"below target: {', '.join(missed)}", file=sys.stderr)
-        return 1
-    return 0
+    return 1 if failed or (missed and not args.smoke) else 0
 
 
 def build_parser() -> argparse.ArgumentParser:

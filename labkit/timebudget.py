@@ -43,6 +43,11 @@ class TimeBudget(keras.callbacks.Callback):
         return low + (self.peak - low) * cosine
 
     def on_train_begin(self, logs=None) -> None:
+        if not hasattr(self.model.optimizer.learning_rate, "assign"):
+            raise ValueError(
+                "TimeBudget sets the learning rate itself: give the optimizer a number "
+                "(e.g. keras.optimizers.Adam(3e-3)), not a learning-rate schedule."
+            )
         self.step, self.start = 0, time.perf_counter()
 
     def on_train_batch_begin(self, batch, logs=None) -> None:
@@ -55,8 +60,3 @@ class TimeBudget(keras.callbacks.Callback):
         self.step += 1
         if self.progress() >= 1:
             self.model.stop_training = True
-
-    @property
-    def elapsed(self) -> float:
-        """Seconds since training began."""
-        return time.perf_counter() - self.start

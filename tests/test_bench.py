@@ -10,6 +10,7 @@ import pytest
 from conftest import REPO_ROOT
 
 from labkit import bench
+from labkit.errors import LabkitError
 
 
 def test_time_to_reach_reads_the_curve_either_way() -> None:
@@ -149,3 +150,11 @@ def test_a_failing_notebook_is_recorded_and_the_run_goes_on(tmp_path, monkeypatc
     ] * 2
     assert not any(row["meets_target"] for row in results["labs"])
     assert (tmp_path / "test-cpu-smoke.md").is_file()
+
+
+def test_update_readme_without_its_markers_says_what_to_do(tmp_path) -> None:
+    readme = tmp_path / "README.md"
+    readme.write_text("no markers here\n")
+    with pytest.raises(LabkitError, match="put them back"):
+        bench.update_readme(tmp_path, readme)
+    assert readme.read_text() == "no markers here\n"

@@ -40,3 +40,12 @@ def test_stops_when_the_time_is_up() -> None:
     budget = TimeBudget(1e-2, steps=10_000, seconds=1e-9)
     _fit(budget)
     assert len(budget.history) == 1  # progress is 1 after the first step
+
+
+def test_a_schedule_in_the_optimizer_gets_a_clear_message() -> None:
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+    model.compile(optimizer=keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(1e-3, 10)),
+                  loss="mse")  # fmt: skip
+    with pytest.raises(ValueError, match="not a learning-rate schedule"):
+        model.fit(np.zeros((4, 3)), np.zeros((4, 1)), verbose=0,
+                  callbacks=[TimeBudget(1e-2, steps=10, seconds=60)])  # fmt: skip
