@@ -135,14 +135,20 @@ def test_q3_accepts_the_reference_and_explains_mistakes():
     assert _status(lab03.q3, {"leaky_relu": _todo, "swish": swish})[0] is Status.NOT_ATTEMPTED
 
 
-def _mlp(hidden=(64, 64), dropout=0.2, outputs=10, out_activation=None, activation="relu"):
+def _mlp(
+    hidden=(64, 64), dropout=0.2, outputs=10, out_activation=None, activation="relu", norm=True
+):
     import keras
     from keras import layers
 
     inputs = keras.Input((784,))
     x = inputs
     for units in hidden:
-        x = layers.Dense(units, activation=activation)(x)
+        x = layers.Dense(units, use_bias=not norm)(x)
+        if norm:
+            x = layers.BatchNormalization()(x)
+        if activation:
+            x = layers.Activation(activation)(x)
         if dropout:
             x = layers.Dropout(dropout)(x)
     return keras.Model(inputs, layers.Dense(outputs, activation=out_activation)(x))
@@ -153,6 +159,7 @@ def test_q4_accepts_the_reference_and_explains_mistakes():
     cases = [
         (lambda: _mlp(outputs=5), "10 classes"),
         (lambda: _mlp(dropout=0), "Dropout"),
+        (lambda: _mlp(norm=False), "BatchNormalization"),
         (lambda: _mlp(dropout=0.9), "between 0.1 and 0.5"),
         (lambda: _mlp(out_activation="softmax"), "from_logits"),
         (lambda: _mlp(hidden=(64,)), "two"),

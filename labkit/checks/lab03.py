@@ -214,6 +214,12 @@ def _check_q4(ns) -> str | None:
             "the model ends in a softmax (or another activation), but the loss of this lab takes "
             "logits (from_logits=True): leave the last Dense layer linear."
         )
+    norms = [la for la in model.layers if isinstance(la, keras.layers.BatchNormalization)]
+    if len(norms) < len(hidden):
+        raise Incorrect(
+            f"the model has {len(hidden)} hidden Dense layers but {len(norms)} "
+            "BatchNormalization layer(s): put one after each hidden Dense layer, before its ReLU."
+        )
     drops = [la for la in model.layers if isinstance(la, keras.layers.Dropout)]
     if not drops:
         raise Incorrect("the model has no Dropout layer: add one after each hidden layer.")
@@ -225,7 +231,10 @@ def _check_q4(ns) -> str | None:
             f"the model has {model.count_params():,} parameters: too many to train in about a "
             "minute on a CPU. Use hidden layers of a few hundred units."
         )
-    return f"{len(hidden)} hidden layers, {len(drops)} dropout layers, {model.count_params():,} parameters."
+    return (
+        f"{len(hidden)} hidden layers with batch normalization and dropout, "
+        f"{model.count_params():,} parameters."
+    )
 
 
 q1 = Exercise(
@@ -261,14 +270,15 @@ q3 = Exercise(
     ],
 )  # fmt: skip
 q4 = Exercise(
-    LAB, "q4", "The MLP in Keras, with dropout", _check_q4,
+    LAB, "q4", "The MLP in Keras, with batch normalization and dropout", _check_q4,
     hints=[
-        "keras.Input(shape=(784,)), two hidden Dense layers with ReLU, each followed by Dropout, "
-        "and a Dense(10) output with no activation (the loss takes logits).",
-        "Use the functional API: `x = layers.Dense(HIDDEN, activation='relu')(x)` then "
-        "`x = layers.Dropout(DROPOUT)(x)`, twice; `outputs = layers.Dense(10)(x)`.",
+        "keras.Input(shape=(784,)); then, twice, a Dense layer, BatchNormalization, ReLU and "
+        "Dropout; and a Dense(10) output with no activation (the loss takes logits).",
+        "Use the functional API, one layer per line: `x = layers.Dense(HIDDEN, use_bias=False)(x)`, "
+        "`x = layers.BatchNormalization()(x)`, `x = layers.ReLU()(x)`, "
+        "`x = layers.Dropout(DROPOUT)(x)`; then `outputs = layers.Dense(10)(x)`.",
         "`inputs = keras.Input(shape=(784,))`, `x = inputs`, a loop `for _ in range(2):` with the "
-        "Dense and Dropout lines, then `return keras.Model(inputs, layers.Dense(10)(x))`.",
+        "four layer lines, then `return keras.Model(inputs, layers.Dense(10)(x))`.",
     ],
 )  # fmt: skip
 
