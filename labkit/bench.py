@@ -347,8 +347,12 @@ def markdown(results: dict[str, Any]) -> str:
         if "reference_curve" in row:
             when = row.get("reference_time_to_our_value")
             reaches = "never" if when is None else f"after {when:.0f} s"
+        # a row kept from an earlier run (a partial rerun) says when it was measured
+        lab = row["lab"] + (
+            f" (run {row['date']})" if row.get("date", results["date"]) != results["date"] else ""
+        )
         lines.append(
-            f"| {row['lab']} | {row['metric']} | {'; '.join(ours)} | {'; '.join(target)} | "
+            f"| {lab} | {row['metric']} | {'; '.join(ours)} | {'; '.join(target)} | "
             f"{_fmt(row['meets_target'])} | {_fmt(row['train_seconds'], 1)} | "
             f"{row.get('reference', '-')} | {_fmt(row.get('reference_value'))} | "
             f"{_fmt(row.get('reference_seconds'), 1)} | "

@@ -67,6 +67,10 @@ def test_a_partial_rerun_keeps_the_other_labs_rows(tmp_path) -> None:
         "03_multilayer_perceptron",
     ]
     assert results["labs"][0]["date"] == "2026-11-01" and results["labs"][0]["meets_target"]
+    table = bench.markdown({**results, "smoke": False, "date": "2026-11-23", "tensorflow": "2.21",
+                            "keras": "3", "python": "3.12"})  # fmt: skip
+    assert "| 02_logistic_regression (run 2026-11-01) |" in table
+    assert "| 03_multilayer_perceptron |" in table
 
 
 def test_compare_lab05_against_the_dense_autoencoder_of_the_same_run() -> None:

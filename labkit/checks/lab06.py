@@ -233,8 +233,6 @@ def _check_q3(ns: Namespace) -> str | None:
 
 
 # ----------------------------------------------------------------- q4: the joint model
-
-
 def _outputs(out: Any, what: str) -> tuple[np.ndarray, np.ndarray]:
     if isinstance(out, (list, tuple)):
         raise Incorrect(
