@@ -161,3 +161,41 @@ def test_reference_padding_keeps_sequences_at_the_start() -> None:
     x, mask = lab06.reference_pad_batch([np.array([3, 4]), np.array([5])])
     np.testing.assert_array_equal(x, [[3, 4], [5, 0]])
     np.testing.assert_array_equal(mask, [[True, True], [True, False]])
+
+
+def _cnn(widths=(1, 2, 3), mask_inputs=True, mask_outputs=True, softmax=True, lstm=False):
+    import keras
+    from keras import layers, ops
+
+    def build():
+        inputs = keras.Input(shape=(None,), dtype="int32")
+        words = ops.expand_dims(ops.cast(ops.not_equal(inputs, 0), "float32"), -1)
+        x = layers.Embedding(50, 8)(inputs)
+        x = x * words if mask_inputs else x
+        if lstm:
+            x = layers.LSTM(8, return_sequences=True)(x)
+        pooled = []
+        for width in widths:
+            detectors = layers.Conv1D(6, width, padding="same", activation="relu")(x)
+            pooled.append(ops.max(detectors * words if mask_outputs else detectors, axis=1))
+        intent = layers.Dense(5, activation="softmax" if softmax else None)(
+            layers.Concatenate()(pooled)
+        )
+        return keras.Model(inputs, intent)
+
+    return build
+
+
+def _q5(build) -> object:
+    return lab06.q5.result({"build_intent_cnn": build, "VOCAB_SIZE": 50, "N_INTENTS": 5})
+
+
+def test_q5_intent_cnn() -> None:
+    assert _q5(_cnn()).status is Status.CORRECT
+    _assert_incorrect(_q5(_cnn(widths=(3,))), "(1, 2, 3)")
+    _assert_incorrect(_q5(_cnn(mask_inputs=False)), "padding changes the intent")
+    _assert_incorrect(_q5(_cnn(mask_outputs=False)), "padding changes the intent")
+    _assert_incorrect(_q5(_cnn(softmax=False)), "softmax")
+    _assert_incorrect(_q5(_cnn(lstm=True)), "LSTM")
+    _assert_incorrect(_q5(_joint()), "dict")
+    assert _q5(_placeholder).status is Status.NOT_ATTEMPTED

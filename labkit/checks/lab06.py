@@ -1,5 +1,5 @@
 """Checks for lab 06: recurrent networks (an RNN step, an LSTM step, padding and masking,
-a joint slot-filling and intent model on ATIS)."""
+a joint slot-filling and intent model on ATIS, an intent CNN)."""
 
 from __future__ import annotations
 
@@ -233,6 +233,28 @@ def _check_q3(ns: Namespace) -> str | None:
 
 
 # ----------------------------------------------------------------- q4: the joint model
+def _built_model(ns: Namespace, builder: str, seed: int) -> tuple[Any, np.ndarray]:
+    """The model the learner's `builder()` returns, and a batch of two sentences to feed it:
+    7 random word ids, and 4 words followed by 3 padding positions."""
+    import keras
+
+    model = call_learner(learner_value(ns, builder))
+    if not isinstance(model, keras.Model):
+        raise Incorrect(f"{builder}() should return a keras Model, not a {type(model).__name__}.")
+    vocab = int(learner_value(ns, "VOCAB_SIZE"))
+    x = np.random.default_rng(seed).integers(1, vocab, size=(2, 7)).astype(np.int32)
+    x[1, 4:] = 0
+    return model, x
+
+
+def _small_enough(model: Any) -> int:
+    """The number of parameters, when few enough to train on a CPU in minutes."""
+    params = model.count_params()
+    if params > MAX_PARAMS:
+        raise Incorrect(f"the model has {params:,} parameters: too many to train on a CPU in minutes.")  # fmt: skip
+    return params
+
+
 def _outputs(out: Any, what: str) -> tuple[np.ndarray, np.ndarray]:
     if isinstance(out, (list, tuple)):
         raise Incorrect(
@@ -249,16 +271,8 @@ def _outputs(out: Any, what: str) -> tuple[np.ndarray, np.ndarray]:
 def _check_q4(ns: Namespace) -> str | None:
     import keras
 
-    build = learner_value(ns, "build_joint_model")
-    vocab, n_slots, n_intents = (
-        int(learner_value(ns, name)) for name in ("VOCAB_SIZE", "N_SLOTS", "N_INTENTS")
-    )
-    model = call_learner(build)
-    if not isinstance(model, keras.Model):
-        raise Incorrect(f"build_joint_model() should return a keras Model, not a {type(model).__name__}.")  # fmt: skip
-    rng = np.random.default_rng(9)
-    x = rng.integers(1, vocab, size=(2, 7)).astype(np.int32)
-    x[1, 4:] = 0  # the second sentence has 4 words and 3 padding positions
+    n_slots, n_intents = (int(learner_value(ns, name)) for name in ("N_SLOTS", "N_INTENTS"))
+    model, x = _built_model(ns, "build_joint_model", seed=9)
     slots, intent = _outputs(call_learner(model, x, training=False), "the model")
     if slots.shape != (2, 7, n_slots):
         raise Incorrect(
@@ -300,10 +314,48 @@ def _check_q4(ns: Namespace) -> str | None:
             "more padding changes the slot predictions of the real words: the mask from the "
             "Embedding must reach the LSTM."
         )
-    params = model.count_params()
-    if params > MAX_PARAMS:
-        raise Incorrect(f"the model has {params:,} parameters: too many to train on a CPU in minutes.")  # fmt: skip
-    return f"two outputs, padding ignored, {params:,} parameters."
+    return f"two outputs, padding ignored, {_small_enough(model):,} parameters."
+
+
+# ----------------------------------------------------------------- q5: an intent CNN
+def _check_q5(ns: Namespace) -> str | None:
+    import keras
+
+    n_intents = int(learner_value(ns, "N_INTENTS"))
+    model, x = _built_model(ns, "build_intent_cnn", seed=10)
+    out = call_learner(model, x, training=False)
+    if isinstance(out, dict):
+        raise Incorrect(
+            "the model returns a dict; this one has a single output: "
+            "`keras.Model(inputs, intent)`, with intent the softmax layer's output."
+        )
+    intent = expect_shape(out, (2, n_intents), "the output (batch, N_INTENTS)")
+    if (intent < 0).any() or not np.allclose(intent.sum(-1), 1.0, atol=1e-3):
+        raise Incorrect(
+            "the output does not sum to 1: give the last Dense layer activation='softmax'."
+        )
+    everything = all_layers(model)
+    if any(isinstance(la, keras.layers.RNN | keras.layers.Bidirectional) for la in everything):
+        raise Incorrect("this model is a CNN: leave the LSTM out, the convolutions read the words.")
+    widths = sorted(la.kernel_size[0] for la in everything if isinstance(la, keras.layers.Conv1D))
+    if not {1, 2, 3} <= set(widths):
+        raise Incorrect(
+            f"the Conv1D widths are {widths}; use one Conv1D for each width in (1, 2, 3): "
+            "detectors of single words, of word pairs and of triples."
+        )
+    alone = as_numpy(call_learner(model, x[1:, :4], training=False), "the output")
+    longer = np.concatenate([x, np.zeros((2, 5), np.int32)], axis=1)
+    padded = as_numpy(call_learner(model, longer, training=False), "the output")
+    if not (np.allclose(alone[0], intent[1], atol=1e-4) and np.allclose(padded, intent, atol=1e-4)):
+        raise Incorrect(
+            "the padding changes the intent (a sentence alone and the same sentence padded in a "
+            "batch get different probabilities): multiply the embeddings by `words` before the "
+            "convolutions, and each convolution's output by `words` before the max."
+        )
+    params = _small_enough(model)
+    return (
+        f"n-gram detectors of widths {sorted(set(widths))}, padding ignored, {params:,} parameters."
+    )
 
 
 q1 = Exercise(
@@ -352,4 +404,19 @@ q4 = Exercise(
     ],
 )  # fmt: skip
 
-EXERCISES = (q1, q2, q3, q4)
+q5 = Exercise(
+    LAB, "q5", "An intent CNN", _check_q5,
+    hints=[
+        "Embedding -> SpatialDropout1D -> times `words`; then, for each width, "
+        "Conv1D(128, width, padding='same', activation='relu') -> times `words` -> the maximum "
+        "over the time axis; Concatenate the three, Dropout, Dense(N_INTENTS, softmax).",
+        "`x = layers.SpatialDropout1D(0.25)(layers.Embedding(VOCAB_SIZE, EMB_DIM)(inputs)) * words`; "
+        "then for each width: `detectors = layers.Conv1D(128, width, padding='same', "
+        "activation='relu')(x)` and `pooled.append(keras.ops.max(detectors * words, axis=1))`.",
+        "`sentence = layers.Dropout(0.5)(layers.Concatenate()(pooled))`, then `intent = "
+        "layers.Dense(N_INTENTS, activation='softmax')(sentence)` and `return "
+        "keras.Model(inputs, intent)`.",
+    ],
+)  # fmt: skip
+
+EXERCISES = (q1, q2, q3, q4, q5)
