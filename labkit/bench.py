@@ -8,9 +8,11 @@ itself), times ``main.py`` against a bare ``import tensorflow``, and writes
 (fast mode, one epoch) to prove that it works; its numbers mean nothing.
 
 Time to reach: a reference records its test metric after every epoch, so we know when it first
-reached any value. The notebooks report only their final metric, so when ours ends at least as
-good as the reference's final value, our time to reach that value is at most our training time,
-and the speed-up is at least (reference's time to its final value) / (our training time).
+reached any value. The notebook's own model gets the same curve without a line of notebook code:
+the benchmark runs the notebook with ``record_epochs()`` first, which keeps the model's weights
+after every epoch with the training time until then, and with ``write_curves()`` last, which
+evaluates the lab's metric on each of those weights (the notebook's own expression for it, named
+in ``LABS``). The speed-up is (the reference's time to its final value) / (our time to that value).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import weakref
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import date
@@ -52,14 +55,31 @@ class Lab:
     relative_target: float | None = None  # the target is this times the reference's value
     also: dict[str, float] = field(default_factory=dict)  # other metrics that must be >= these
     max_seconds: float | None = None  # the most training time the target allows
+    # (model variable, expression of the metric) in the notebook's namespace: evaluated on the
+    # model's weights after every epoch, for our curve (and for the notebook's own reference)
+    curve: tuple[str, str] | None = None
+    reference_curve: tuple[str, str] | None = None
 
 
 LABS: dict[str, Lab] = {
     "01_tensorflow_operations": Lab("dense_forward_max_error", 1e-5, higher_is_better=False),
     "02_logistic_regression": Lab("test_accuracy", 0.845),
-    "03_multilayer_perceptron": Lab("test_accuracy", 0.895, reference="tutorial_mlp"),
+    "03_multilayer_perceptron": Lab(
+        "test_accuracy",
+        0.895,
+        reference="tutorial_mlp",
+        curve=(
+            "model",
+            "np.mean(np.argmax(model.predict(x_test, batch_size=1024, verbose=0), "
+            "axis=1) == y_test)",
+        ),
+    ),
     "04_convolutional_networks": Lab(
-        "test_accuracy", 0.925, reference="keras_io_convnet", max_seconds=180
+        "test_accuracy",
+        0.925,
+        reference="keras_io_convnet",
+        max_seconds=180,
+        curve=("model", "model.evaluate(test_ds, verbose=0)[1]"),
     ),
     "05_autoencoders": Lab(
         "conv_mse",
@@ -71,9 +91,19 @@ LABS: dict[str, Lab] = {
         reference_seconds="dense_seconds",
         reference_name="dense autoencoder, 64-unit code, 10 epochs",
         relative_target=0.8,  # the conv autoencoder's MSE <= 0.8x the dense one's
-    ),  # fmt: skip
+        curve=("conv_ae", "test_mse(conv_ae, x_test)"),
+        reference_curve=("dense_ae", "test_mse(dense_ae, x_test)"),
+    ),
     "06_rnn_slot_filling": Lab(
-        "slot_f1", 0.955, reference="lstm_tagger", also={"intent_accuracy": 0.97}, max_seconds=300
+        "slot_f1",
+        0.955,
+        reference="lstm_tagger",
+        also={"intent_accuracy": 0.97},
+        max_seconds=300,
+        curve=(
+            "joint",
+            "f1_score(true_tags, iob_tags(predict(joint, test.queries, decode=viterbi)[0]))",
+        ),
     ),
 }
 
@@ -92,6 +122,10 @@ class Curve:
     def final(self) -> float:
         return self.values[-1]
 
+    @property
+    def time_to_final(self) -> float | None:
+        return self.time_to_reach(self.final)
+
     def time_to_reach(self, value: float) -> float | None:
         """The training time after which the metric first was at least as good as `value`."""
         for seconds, v in zip(self.seconds, self.values, strict=True):
@@ -101,19 +135,109 @@ class Curve:
 
 
 # ----------------------------------------------------------------- running the notebooks
+CURVES_ENV_VAR = "LABKIT_CURVES_FILE"
+# model -> [(training seconds until the end of an epoch, the weights then)], in the kernel
+_snapshots: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def record_epochs() -> None:
+    """In a notebook's kernel: from now on every ``fit`` keeps the model's weights after each
+    epoch, with the training time until then (the copying excluded)."""
+    import keras
+
+    class Snapshots(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            earlier = _snapshots.setdefault(self.model, [])
+            self.offset = earlier[-1][0] if earlier else 0.0  # a model trained again goes on
+            self.start, self.excluded = time.perf_counter(), 0.0
+
+        def on_epoch_end(self, epoch, logs=None):
+            now = time.perf_counter()
+            seconds = self.offset + now - self.start - self.excluded
+            _snapshots[self.model].append((seconds, _final_weights(self.model)))
+            self.excluded += time.perf_counter() - now
+
+    fit = keras.Model.fit
+
+    def fit_recording(model, *args, callbacks=None, **kwargs):
+        return fit(model, *args, callbacks=[*(callbacks or []), Snapshots()], **kwargs)
+
+    keras.Model.fit = fit_recording
+
+
+def _final_weights(model) -> list:
+    """The weights the model would end with if training stopped now: with ``use_ema=True``,
+    the optimizer's moving averages, which ``fit`` copies into the model at its end."""
+    optimizer = getattr(model, "optimizer", None)
+    if not getattr(optimizer, "use_ema", False):
+        return model.get_weights()
+    current = [v.numpy() for v in model.trainable_variables]
+    optimizer.finalize_variable_values(model.trainable_variables)
+    weights = model.get_weights()
+    for variable, value in zip(model.trainable_variables, current, strict=True):
+        variable.assign(value)
+    return weights
+
+
+def write_curves(curves: dict[str, tuple[str, str]]) -> None:
+    """In a notebook's kernel, after the notebook: for each name, (model variable, metric
+    expression) evaluated on the model's weights after every epoch; written as JSON to
+    ``$LABKIT_CURVES_FILE``. The model keeps its final weights."""
+    from IPython import get_ipython
+
+    start = time.perf_counter()
+    namespace = get_ipython().user_ns
+    found: dict[str, Any] = {}
+    for name, (variable, expression) in curves.items():
+        model = namespace[variable]
+        final = model.get_weights()
+        points = _snapshots.get(model, [])
+        found[name] = {"seconds": [seconds for seconds, _ in points], "values": []}
+        for _, weights in points:
+            model.set_weights(weights)
+            found[name]["values"].append(float(eval(expression, namespace)))  # noqa: S307
+        model.set_weights(final)
+    found["evaluation_seconds"] = time.perf_counter() - start  # not part of the notebook's time
+    Path(os.environ[CURVES_ENV_VAR]).write_text(json.dumps(found), encoding="utf-8")
+
+
+def _bench_cells(spec: Lab) -> tuple[str, str]:
+    """The code run before and after a notebook to record its curves."""
+    curves = {name: value for name, value in
+              (("ours", spec.curve), ("reference", spec.reference_curve)) if value}  # fmt: skip
+    return ("from labkit import bench as _bench\n_bench.record_epochs()",
+            f"from labkit import bench as _bench\n_bench.write_curves({curves!r})")  # fmt: skip
+
+
 def run_notebook(lab: str, fast: bool = False, timeout: int = 1800) -> dict[str, Any]:
-    """Execute a solution notebook; its reported metrics plus its wall time in seconds."""
+    """Execute a solution notebook; its reported metrics, its wall time in seconds and, for a
+    lab with curves in ``LABS``, the curves (``"curves"``)."""
+    import nbformat
+
     from labkit import notebooks
 
     path = notebooks.solution_path(lab)
+    nb = notebooks.read(path)
+    spec = LABS.get(lab)
+    if spec and spec.curve:
+        before, after = _bench_cells(spec)
+        first_code = next(i for i, cell in enumerate(nb.cells) if cell.cell_type == "code")
+        nb.cells.insert(first_code + 1, nbformat.v4.new_code_cell(before))  # after start_lab()
+        nb.cells.append(nbformat.v4.new_code_cell(after))
     with tempfile.TemporaryDirectory() as tmp:
-        metrics_file = Path(tmp) / "metrics.json"
-        env = {metrics.ENV_VAR: str(metrics_file), "LABKIT_FAST": "1" if fast else "0",
-               "TF_CPP_MIN_LOG_LEVEL": "2", "MPLBACKEND": "agg"}  # fmt: skip
+        metrics_file, curves_file = Path(tmp) / "metrics.json", Path(tmp) / "curves.json"
+        env = {metrics.ENV_VAR: str(metrics_file), CURVES_ENV_VAR: str(curves_file),
+               "LABKIT_FAST": "1" if fast else "0", "TF_CPP_MIN_LOG_LEVEL": "2",
+               "MPLBACKEND": "agg"}  # fmt: skip
         start = time.perf_counter()
-        notebooks.execute(notebooks.read(path), path.parent, env, timeout=timeout)
+        notebooks.execute(nb, path.parent, env, timeout=timeout)
         wall = time.perf_counter() - start
-        return {**metrics.read(metrics_file), "wall_seconds": wall}
+        result = {**metrics.read(metrics_file), "wall_seconds": wall}
+        if curves_file.is_file():
+            curves = json.loads(curves_file.read_text(encoding="utf-8"))
+            result["wall_seconds"] -= curves.pop("evaluation_seconds")
+            result["curves"] = curves
+        return result
 
 
 # ----------------------------------------------------------------- reference models
@@ -252,34 +376,49 @@ def meets_target(lab: str, row: dict[str, Any]) -> bool:
     return spec.max_seconds is None or (seconds is not None and seconds <= spec.max_seconds)
 
 
-def compare(lab: str, ours: dict[str, Any], reference: Curve | None) -> dict[str, Any]:
-    """One row of the results: our metrics and time, the reference's, and the speed-up."""
-    spec = LABS[lab]
+def _curve(name: str, metric: str, higher_is_better: bool, points: dict | None) -> Curve | None:
+    if not points or not points.get("values"):
+        return None
+    return Curve(name, metric, higher_is_better, points["seconds"], points["values"])
+
+
+def compare(lab: str, ours: dict[str, Any], reference: Curve | None,
+            curves: dict[str, Any] | None = None) -> dict[str, Any]:  # fmt: skip
+    """One row of the results: our metrics and time, the reference's, and the speed-up: (the
+    reference's time to its final value) / (our time to that value), from the two curves."""
+    spec, curves = LABS[lab], curves or {}
     value, seconds = ours.get(spec.metric), ours.get(spec.seconds)
-    better = (lambda a, b: a >= b) if spec.higher_is_better else (lambda a, b: a <= b)
     row: dict[str, Any] = {
         "lab": lab, "metric": spec.metric, "value": value, "target": spec.target,
         "train_seconds": seconds, "wall_seconds": ours.get("wall_seconds"), "metrics": ours,
     }  # fmt: skip
-    ref_value = None
     if spec.reference == "notebook":
-        ref_value, ref_seconds = ours.get(spec.reference_metric), ours.get(spec.reference_seconds)
-        ref_to_final, row["reference"] = ref_seconds, spec.reference_name
+        name, metric = spec.reference_name or "reference", spec.reference_metric or ""
+        ref_value, ref_seconds = ours.get(metric), ours.get(spec.reference_seconds or "")
+        reference = _curve(name, metric, spec.higher_is_better, curves.get("reference"))
+        if reference is None and ref_value is not None and ref_seconds is not None:
+            # no curve recorded: only the final point, which the notebook reports
+            reference = Curve(name, metric, spec.higher_is_better, [ref_seconds], [ref_value])
+        row["reference"] = name
         if spec.relative_target and ref_value:
             row["target"] = spec.relative_target * ref_value
-    elif reference is not None:
-        ref_value, ref_seconds = reference.final, reference.seconds[-1]
-        ref_to_final, row["reference"] = reference.time_to_reach(reference.final), reference.name
-        row["reference_curve"] = asdict(reference)
-        row["reference_time_to_our_value"] = (
-            reference.time_to_reach(value) if value is not None else None
-        )
     row["meets_target"] = meets_target(lab, row)
-    if ref_value is None:
+    ours_curve = _curve("ours", spec.metric, spec.higher_is_better, curves.get("ours"))
+    if ours_curve is not None:
+        row["curve"] = asdict(ours_curve)
+    if reference is None:
         return row
-    row.update(reference_value=ref_value, reference_seconds=ref_seconds)
-    if value is not None and better(value, ref_value) and seconds:
-        row["speedup_at_least"] = ref_to_final / seconds
+    row.update(reference=reference.name, reference_value=reference.final,
+               reference_seconds=reference.seconds[-1], reference_curve=asdict(reference))  # fmt: skip
+    row["reference_time_to_our_value"] = (
+        reference.time_to_reach(value) if value is not None else None
+    )
+    row["reference_time_to_final"] = reference.time_to_final
+    if ours_curve is not None:
+        ours_to_reference = ours_curve.time_to_reach(reference.final)
+        row["our_time_to_reference_value"] = ours_to_reference
+        if ours_to_reference:
+            row["speedup"] = (reference.time_to_final or 0.0) / ours_to_reference
     return row
 
 
@@ -324,6 +463,20 @@ def _fmt(value: Any, digits: int = 4) -> str:
     return str(value)
 
 
+def _speedup(row: dict[str, Any]) -> str:
+    """The speed-up cell: "2.3x (95 s / 41 s)", the reference's time to its final value over
+    ours; "ours never reaches it"; or a lower bound kept from a results file written before
+    the notebooks' curves were recorded."""
+    if "speedup" in row:
+        return (f"{row['speedup']:.1f}x ({row['reference_time_to_final']:.0f} s / "
+                f"{row['our_time_to_reference_value']:.0f} s)")  # fmt: skip
+    if "curve" in row and "reference_curve" in row:
+        return "ours never reaches it"
+    if row.get("speedup_at_least"):
+        return f">= {row['speedup_at_least']:.1f}x"
+    return "-"
+
+
 def markdown(results: dict[str, Any]) -> str:
     """The results as a Markdown table (what the README shows)."""
     lines = [
@@ -342,7 +495,7 @@ def markdown(results: dict[str, Any]) -> str:
         target = [("<= " if not spec.higher_is_better else ">= ") + _fmt(row["target"])]
         target += [f"{name} >= {least}" for name, least in spec.also.items()]
         target += [f"training <= {spec.max_seconds:.0f} s"] if spec.max_seconds else []
-        speedup = row.get("speedup_at_least")
+        speedup = _speedup(row)
         reaches = "-"
         if "reference_curve" in row:
             when = row.get("reference_time_to_our_value")
@@ -356,7 +509,7 @@ def markdown(results: dict[str, Any]) -> str:
             f"{_fmt(row['meets_target'])} | {_fmt(row['train_seconds'], 1)} | "
             f"{row.get('reference', '-')} | {_fmt(row.get('reference_value'))} | "
             f"{_fmt(row.get('reference_seconds'), 1)} | "
-            f"{'>= ' + format(speedup, '.1f') + 'x' if speedup else '-'} | {reaches} |"
+            f"{speedup} | {reaches} |"
         )
     cost = results.get("main_py")
     if cost:
@@ -444,7 +597,8 @@ def run(labs: list[str] | None = None, smoke: bool = False, out_dir: Path = RESU
             log(f"    training the reference ({spec.reference}) ...")
             reference = REFERENCES[spec.reference](smoke)
             log(f"    reference: {_fmt(reference.final)} after {reference.seconds[-1]:.0f} s")
-        results["labs"].append(compare(lab, ours, reference))
+        curves = ours.pop("curves", None)
+        results["labs"].append(compare(lab, ours, reference, curves))
     if not smoke and set(chosen) != set(LABS):
         merge_earlier(results, out_dir)
     log("timing main.py against a bare `import tensorflow` ...")
