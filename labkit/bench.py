@@ -189,6 +189,9 @@ def write_curves(curves: dict[str, tuple[str, str]]) -> None:
     namespace = get_ipython().user_ns
     found: dict[str, Any] = {}
     for name, (variable, expression) in curves.items():
+        if variable not in namespace:
+            raise LabkitError(f"The notebook has no variable `{variable}` for its {name} curve: "
+                              "update the lab's entry in LABS (labkit/bench.py).")  # fmt: skip
         model = namespace[variable]
         final = model.get_weights()
         points = _snapshots.get(model, [])
@@ -465,15 +468,12 @@ def _fmt(value: Any, digits: int = 4) -> str:
 
 def _speedup(row: dict[str, Any]) -> str:
     """The speed-up cell: "2.3x (95 s / 41 s)", the reference's time to its final value over
-    ours; "ours never reaches it"; or a lower bound kept from a results file written before
-    the notebooks' curves were recorded."""
+    ours, or "ours never reaches it"."""
     if "speedup" in row:
         return (f"{row['speedup']:.1f}x ({row['reference_time_to_final']:.0f} s / "
                 f"{row['our_time_to_reference_value']:.0f} s)")  # fmt: skip
     if "curve" in row and "reference_curve" in row:
         return "ours never reaches it"
-    if row.get("speedup_at_least"):
-        return f">= {row['speedup_at_least']:.1f}x"
     return "-"
 
 
