@@ -34,7 +34,9 @@ from pathlib import Path
 from typing import Any
 
 from labkit import metrics
+from labkit.devices import gpu_names
 from labkit.errors import LabkitError
+from labkit.files import write_atomic
 from labkit.paths import REPO_ROOT
 
 RESULTS_DIR = REPO_ROOT / "benchmarks" / "results"
@@ -444,10 +446,9 @@ def device_description() -> str:
 
     from labkit import doctor
 
-    gpus = tf.config.list_physical_devices("GPU")
-    if gpus:
-        details = tf.config.experimental.get_device_details(gpus[0])
-        return f"{details.get('device_name', 'GPU')} x{len(gpus)}"
+    names = gpu_names(tf)
+    if names:
+        return f"{names[0]} x{len(names)}"
     return f"{doctor.cpu_model()}, {os.cpu_count()} cores"
 
 
@@ -524,11 +525,8 @@ def write(results: dict[str, Any], out_dir: Path) -> tuple[Path, Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
     stem = out_dir / slug(results["device"] + ("-smoke" if results["smoke"] else ""))
     paths = stem.with_suffix(".json"), stem.with_suffix(".md")
-    for path, text in zip(paths, (json.dumps(results, indent=2) + "\n", markdown(results)),
-                          strict=True):  # fmt: skip
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
+    write_atomic(paths[0], json.dumps(results, indent=2) + "\n")
+    write_atomic(paths[1], markdown(results))
     return paths
 
 
@@ -561,9 +559,7 @@ def update_readme(out_dir: Path = RESULTS_DIR, readme: Path = REPO_ROOT / "READM
     head, rest = text.split(README_BEGIN, 1)
     _, tail = rest.split(README_END, 1)
     body = "\n\n".join(tables) or "No results yet: run `python -m labkit bench`."
-    tmp = readme.with_name(readme.name + ".tmp")
-    tmp.write_text(f"{head}{README_BEGIN}\n{body}\n{README_END}{tail}", encoding="utf-8")
-    os.replace(tmp, readme)
+    write_atomic(readme, f"{head}{README_BEGIN}\n{body}\n{README_END}{tail}")
 
 
 def run(labs: list[str] | None = None, smoke: bool = False, out_dir: Path = RESULTS_DIR,

@@ -31,6 +31,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from labkit.devices import gpu_details
+from labkit.errors import first_line
+
 SUPPORTED_PYTHON = ((3, 10), (3, 13))  # inclusive range of minor versions
 TESTED_TF = "2.21"  # the labs are tested with this TensorFlow minor version
 ENV_SCRIPT = "bash Scripts/environment.sh"
@@ -101,12 +104,6 @@ def probe(report: Report, key: str, fn: Callable[..., Any], *args: Any) -> Any:
     if reason is not None:
         report.reasons[key] = reason
     return value
-
-
-def first_line(exc: BaseException | str) -> str:
-    """The first non-empty line of an error message (TensorFlow's can be pages long)."""
-    lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
-    return lines[0] if lines else type(exc).__name__
 
 
 def dist_version(name: str) -> str:
@@ -430,18 +427,14 @@ def enable_memory_growth(tf: Any) -> None:
 
 def list_devices(tf: Any) -> list[dict[str, Any]]:
     """Physical devices TensorFlow lists, with GPU name and compute capability."""
+    gpus = {gpu["device"]: gpu for gpu in gpu_details(tf)}
     devices = []
     for dev in tf.config.list_physical_devices():
         entry: dict[str, Any] = {"name": dev.name.replace("/physical_device:", "")}
         entry["type"] = dev.device_type
         if dev.device_type == "GPU":
-            try:
-                details = tf.config.experimental.get_device_details(dev)
-            except Exception as exc:
-                details = {"error": first_line(exc)}
-            cc = details.get("compute_capability")
-            entry["gpu_name"] = details.get("device_name")
-            entry["compute"] = ".".join(map(str, cc)) if cc else None
+            gpu = gpus.get(entry["name"], {})
+            entry["gpu_name"], entry["compute"] = gpu.get("name"), gpu.get("compute")
         devices.append(entry)
     return devices
 

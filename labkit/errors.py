@@ -16,3 +16,10 @@ class LabkitError(Exception):
 
 class DataError(LabkitError):
     """A dataset is missing, corrupt, or could not be downloaded."""
+
+
+def first_line(exc: BaseException | str, limit: int = 300) -> str:
+    """The first non-empty line of an error message, at most ``limit`` characters (TensorFlow's
+    messages can be pages long); the exception's type when the message is empty."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return lines[0][:limit] if lines else type(exc).__name__

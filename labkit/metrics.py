@@ -12,10 +12,10 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
 from pathlib import Path
 
 from labkit import fastmode
+from labkit.files import write_atomic
 
 ENV_VAR = "LABKIT_METRICS_FILE"
 
@@ -43,8 +43,4 @@ def _merge_json(path: Path, values: dict) -> None:
     """Add ``values`` to the JSON object in ``path``, replacing the file atomically."""
     current = read(path)
     current.update(values)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "w") as f:
-        json.dump(current, f, indent=2, sort_keys=True)
-    os.replace(tmp, path)
+    write_atomic(path, json.dumps(current, indent=2, sort_keys=True))

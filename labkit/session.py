@@ -7,6 +7,7 @@ import sys
 import warnings
 
 from labkit import fastmode
+from labkit.devices import gpu_names
 
 # Where the kit is published; the Colab setup cell of every notebook clones it.
 REPOSITORY_URL = "https://github.com/dl-workshop/dl-workshop-kit"
@@ -38,8 +39,7 @@ def start_lab(seed: int = 42) -> None:
     keras.utils.set_random_seed(seed)
     # Keras warns at every fit() on a tf.data pipeline, which the labs shuffle themselves.
     warnings.filterwarnings("ignore", message="`shuffle=True` was passed", category=UserWarning)
-    gpus = tf.config.list_physical_devices("GPU")
-    names = [tf.config.experimental.get_device_details(g).get("device_name", g.name) for g in gpus]
+    names = gpu_names(tf)
     print(
         f"TensorFlow {tf.__version__}, Keras {keras.__version__} (backend: {keras.backend.backend()})"
     )
@@ -47,7 +47,7 @@ def start_lab(seed: int = 42) -> None:
     mode = "ON: small subset, few epochs (unset LABKIT_FAST to train fully)"
     print(f"Fast mode: {mode if fastmode.is_fast() else 'off'}")
     platform = hosted_platform()
-    if not gpus and platform:
+    if not names and platform:
         print(
             f"No GPU on {platform}: the labs run on the CPU, slower. To use one: {GPU_MENUS[platform]}."
         )

@@ -24,7 +24,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from labkit.errors import DataError
+from labkit.errors import DataError, first_line
 from labkit.paths import default_data_dir
 
 ENV_VAR = "LABKIT_DATA_DIR"
@@ -221,7 +221,7 @@ def _download_verified(url: str, sha256: str, dest: Path) -> None:
                     )
                 )
         except Exception as exc:  # noqa: BLE001 - get_file raises bare Exception on URL errors
-            raise DataError(_short(exc)) from None
+            raise DataError(first_line(exc)) from None
         read_verified(tmp, sha256)
         os.replace(tmp, dest)
     finally:
@@ -237,8 +237,3 @@ def _socket_timeout(seconds: float) -> Iterator[None]:
         yield
     finally:
         socket.setdefaulttimeout(previous)
-
-
-def _short(exc: BaseException) -> str:
-    text = str(exc).strip() or type(exc).__name__
-    return text.splitlines()[0][:300]
