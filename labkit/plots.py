@@ -43,8 +43,8 @@ def show_images(
         name = lambda k: class_names[int(k)] if class_names is not None else str(int(k))  # noqa: E731
         if labels is not None and predictions is not None:
             right = int(predictions[i]) == int(labels[i])
-            ax.set_title(name(predictions[i]) if right else f"{name(predictions[i])}\n(true: {name(labels[i])})",
-                         fontsize=8, color="black" if right else "red")  # fmt: skip
+            shown = name(predictions[i]) + ("" if right else f"\n(true: {name(labels[i])})")
+            ax.set_title(shown, fontsize=8, color="black" if right else "red")
         elif labels is not None:
             ax.set_title(name(labels[i]), fontsize=8)
     if title:
@@ -90,26 +90,28 @@ def compare_histories(histories: Mapping[str, Any], metric: str = "val_accuracy"
 def confusion_matrix(
     y_true: Any, y_pred: Any, class_names: Sequence[str], normalize: bool = True
 ) -> Figure:
-    """Which classes get mistaken for which: rows are the true class, columns the prediction."""
-    y_true, y_pred = np.asarray(y_true).astype(int), np.asarray(y_pred).astype(int)
+    """Which classes get mistaken for which: rows are the true class, columns the prediction
+    (drawn by scikit-learn's ``ConfusionMatrixDisplay``); ``normalize`` divides each row by the
+    number of its examples."""
+    from sklearn.metrics import ConfusionMatrixDisplay
+
     n = len(class_names)
-    counts = np.zeros((n, n), dtype=np.int64)
-    np.add.at(counts, (y_true, y_pred), 1)
-    values = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1) if normalize else counts
     fig, ax = plt.subplots(figsize=(0.6 * n + 2, 0.6 * n + 1.5))
-    ax.imshow(values, cmap="Blues")
-    ax.set_xticks(range(n), class_names, rotation=45, ha="right")
-    ax.set_yticks(range(n), class_names)
-    ax.set(
-        xlabel="predicted",
-        ylabel="true",
-        title="Confusion matrix" + (" (row-normalised)" if normalize else ""),
+    ConfusionMatrixDisplay.from_predictions(
+        np.asarray(y_true).astype(int),
+        np.asarray(y_pred).astype(int),
+        labels=list(range(n)),
+        display_labels=list(class_names),
+        normalize="true" if normalize else None,
+        values_format=".2f" if normalize else "d",
+        cmap="Blues",
+        colorbar=False,
+        text_kw={"fontsize": 7},
+        ax=ax,
     )
-    for i in range(n):
-        for j in range(n):
-            text = f"{values[i, j]:.2f}" if normalize else str(values[i, j])
-            ax.text(j, i, text, ha="center", va="center", fontsize=7,
-                    color="white" if values[i, j] > 0.6 * values.max() else "black")  # fmt: skip
+    plt.setp(ax.get_xticklabels(), rotation=45, ha="right")
+    title = "Confusion matrix" + (" (row-normalised)" if normalize else "")
+    ax.set(xlabel="predicted", ylabel="true", title=title)
     fig.tight_layout()
     return fig
 
