@@ -12,6 +12,6 @@ __version__ = "0.1.0"
 
 from labkit.fastmode import choose, is_fast
 from labkit.metrics import report
-from labkit.session import start_lab
+from labkit.session import lab_seed, start_lab
 
-__all__ = ["__version__", "choose", "is_fast", "report", "start_lab"]
+__all__ = ["__version__", "choose", "is_fast", "lab_seed", "report", "start_lab"]

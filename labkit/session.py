@@ -8,9 +8,13 @@ import warnings
 
 from labkit import fastmode
 from labkit.devices import gpu_names
+from labkit.errors import LabkitError
 
 # Where the kit is published; the Colab setup cell of every notebook clones it.
 REPOSITORY_URL = "https://github.com/dl-workshop/dl-workshop-kit"
+
+SEED_ENV_VAR = "LABKIT_SEED"
+DEFAULT_SEED = 42
 
 GPU_MENUS = {
     "Colab": "Runtime > Change runtime type > Hardware accelerator: T4 GPU, then run the notebook again",
@@ -27,8 +31,23 @@ def hosted_platform() -> str | None:
     return None
 
 
-def start_lab(seed: int = 42) -> None:
-    """Quiet TensorFlow's start-up log, seed every random generator, and say what runs the lab.
+def lab_seed() -> int:
+    """The seed of this run of the lab: ``$LABKIT_SEED`` when it is set (the benchmark's
+    repeats set 42, 43, ...), else 42."""
+    text = os.environ.get(SEED_ENV_VAR, "").strip()
+    if not text:
+        return DEFAULT_SEED
+    try:
+        return int(text)
+    except ValueError:
+        raise LabkitError(
+            f"{SEED_ENV_VAR}={text!r} is not a whole number: unset it, or set it to one (e.g. 43)."
+        ) from None
+
+
+def start_lab(seed: int | None = None) -> None:
+    """Quiet TensorFlow's start-up log, seed every random generator (with `seed`, else
+    ``lab_seed()``), and say what runs the lab.
 
     On Colab or Kaggle without a GPU it names the menu that enables one.
     """
@@ -36,6 +55,9 @@ def start_lab(seed: int = 42) -> None:
     import keras
     import tensorflow as tf
 
+    from labkit.timebudget import TIME_SCALE_ENV_VAR, time_scale
+
+    seed = lab_seed() if seed is None else seed
     keras.utils.set_random_seed(seed)
     # Keras warns at every fit() on a tf.data pipeline, which the labs shuffle themselves.
     warnings.filterwarnings("ignore", message="`shuffle=True` was passed", category=UserWarning)
@@ -46,6 +68,10 @@ def start_lab(seed: int = 42) -> None:
     print(f"Devices: CPU{''.join(f', GPU {n}' for n in names)}")
     mode = "ON: small subset, few epochs (unset LABKIT_FAST to train fully)"
     print(f"Fast mode: {mode if fastmode.is_fast() else 'off'}")
+    if seed != DEFAULT_SEED:
+        print(f"Seed: {seed} (not the usual {DEFAULT_SEED}: your figures will differ a little)")
+    if time_scale() != 1:
+        print(f"Time budgets: x{time_scale():g} (set by {TIME_SCALE_ENV_VAR})")
     platform = hosted_platform()
     if not names and platform:
         print(

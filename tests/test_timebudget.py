@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pytest
 
 keras = pytest.importorskip("keras")
 
-from labkit.timebudget import TimeBudget  # noqa: E402
+from labkit.errors import LabkitError  # noqa: E402
+from labkit.timebudget import TimeBudget, time_scale  # noqa: E402
 
 
 def _fit(budget: TimeBudget, epochs: int = 50) -> keras.callbacks.History:
@@ -44,8 +47,25 @@ def test_stops_when_the_time_is_up() -> None:
 
 def test_a_schedule_in_the_optimizer_gets_a_clear_message() -> None:
     model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
-    model.compile(optimizer=keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(1e-3, 10)),
-                  loss="mse")  # fmt: skip
+    schedule = keras.optimizers.schedules.CosineDecay(1e-3, 10)
+    model.compile(optimizer=keras.optimizers.Adam(schedule), loss="mse")
     with pytest.raises(ValueError, match="not a learning-rate schedule"):
-        model.fit(np.zeros((4, 3)), np.zeros((4, 1)), verbose=0,
-                  callbacks=[TimeBudget(1e-2, steps=10, seconds=60)])  # fmt: skip
+        budget = TimeBudget(1e-2, steps=10, seconds=60)
+        model.fit(np.zeros((4, 3)), np.zeros((4, 1)), verbose=0, callbacks=[budget])
+
+
+def test_labkit_time_scale_scales_every_budget(monkeypatch) -> None:
+    monkeypatch.delenv("LABKIT_TIME_SCALE", raising=False)
+    assert time_scale() == 1 and TimeBudget(1e-2, steps=10, seconds=100).seconds == 100
+    monkeypatch.setenv("LABKIT_TIME_SCALE", "0.6")
+    assert TimeBudget(1e-2, steps=10, seconds=100).seconds == pytest.approx(60)
+    budget = TimeBudget(1e-2, steps=100, seconds=100)
+    budget.start = time.perf_counter() - 30  # 30 s of 60 are gone: half of the budget
+    assert budget.progress() == pytest.approx(0.5, abs=0.01)
+
+
+@pytest.mark.parametrize("text", ["0", "-1", "fast", "nan", "inf"])
+def test_a_wrong_time_scale_says_what_to_set(monkeypatch, text: str) -> None:
+    monkeypatch.setenv("LABKIT_TIME_SCALE", text)
+    with pytest.raises(LabkitError, match="not a positive number: unset it, or set it to e.g. 0.6"):
+        TimeBudget(1e-2, steps=10, seconds=60)
