@@ -72,15 +72,18 @@ def notebooks_build(args: argparse.Namespace) -> int:
     """Write each exercise notebook from its solution notebook (--check: only report)."""
     from labkit import notebooks
 
-    changed = notebooks.build(check=args.check)
+    try:
+        changed = notebooks.build(check=args.check, repository_url=args.repository_url)
+    except notebooks.NotebookError as exc:
+        print(exc, file=sys.stderr)
+        return 1
     for path in changed:
         print(f"{'out of date' if args.check else 'wrote'}: {path}")
     if args.check and changed:
         print("Run `python -m labkit notebooks build` and commit the result.", file=sys.stderr)
         return 1
-    print(
-        f"{len(notebooks.lab_names())} labs, {len(changed)} exercise notebooks {'stale' if args.check else 'updated'}."
-    )
+    state = "out of date" if args.check else "written"
+    print(f"{len(notebooks.lab_names())} labs, {len(changed)} files {state}.")
     return 0
 
 
@@ -146,6 +149,17 @@ def build_parser() -> argparse.ArgumentParser:
             "--check", action="store_true", help="change nothing; exit 1 if anything would change"
         )
         sub.set_defaults(func=func)
+        if action == "build":
+            from labkit.paths import REPOSITORY_URL
+
+            sub.add_argument(
+                "--repository-url",
+                default=REPOSITORY_URL,
+                metavar="URL",
+                help="where the kit is published, https://github.com/OWNER/NAME: written into "
+                "every notebook, the README's Colab links and labkit/paths.py (a fork's once); "
+                f"default: {REPOSITORY_URL}",
+            )
 
     check = commands.add_parser("doctor", help="check the installation (what main.py runs)")
     check.add_argument(

@@ -1,4 +1,4 @@
-"""Where the kit lives on disk."""
+"""Where the kit lives: on disk (``REPO_ROOT``), and where it is published (``REPOSITORY_URL``)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,13 @@ from pathlib import Path
 PACKAGE_DIR = Path(__file__).resolve().parent
 # labkit is installed in editable mode from the repository, so its parent is the repo root.
 REPO_ROOT = PACKAGE_DIR.parent
+
+# Where the kit is published: the one place that names it, a placeholder until it is. The notebook
+# build writes it into every notebook's setup cell (which clones the kit on Colab and Kaggle),
+# their "Open in Colab" links and the README's. A fork sets its own, once, with
+# `python -m labkit notebooks build --repository-url https://github.com/OWNER/NAME`, which
+# rewrites this line and all of those.
+REPOSITORY_URL = "https://github.com/dl-workshop/dl-workshop-kit"
 
 
 def in_checkout() -> bool:

@@ -10,9 +10,6 @@ from labkit import fastmode
 from labkit.devices import gpu_names
 from labkit.errors import LabkitError
 
-# Where the kit is published; the Colab setup cell of every notebook clones it.
-REPOSITORY_URL = "https://github.com/dl-workshop/dl-workshop-kit"
-
 SEED_ENV_VAR = "LABKIT_SEED"
 DEFAULT_SEED = 42
 

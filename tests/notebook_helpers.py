@@ -9,13 +9,11 @@ from __future__ import annotations
 
 import functools
 import json
-import tempfile
 from dataclasses import dataclass
-from pathlib import Path
 
 import nbformat
 
-from labkit import metrics, notebooks
+from labkit import notebooks
 
 CHECKS_MARKER = "LABKIT-CHECKS:"
 REPORT_CELL = """\
@@ -39,16 +37,13 @@ def run_lab(lab: str, kind: str = "solution", timeout: int = 900) -> LabRun:
     path = notebooks.solution_path(lab)
     nb = notebooks.read(path)
     if kind == "exercise":
-        nb = notebooks.exercise_notebook(nb, lab)
+        nb = notebooks.exercise_notebook(nb, f"solutions/{lab}/{lab}.ipynb")
     nb.cells.append(
         nbformat.v4.new_code_cell(REPORT_CELL.format(number=lab[:2], marker=CHECKS_MARKER))
     )
-    with tempfile.TemporaryDirectory() as tmp:
-        metrics_file = Path(tmp) / "metrics.json"
-        env = {"LABKIT_FAST": "1", metrics.ENV_VAR: str(metrics_file), "TF_CPP_MIN_LOG_LEVEL": "2",
-               "MPLBACKEND": "agg"}  # fmt: skip
-        notebooks.execute(nb, path.parent, env, timeout=timeout, allow_errors=kind == "exercise")
-        reported = metrics.read(metrics_file)
+    done = notebooks.run(
+        nb, path.parent, fast=True, timeout=timeout, allow_errors=kind == "exercise"
+    )
     errors, checks = [], {}
     for cell in nb.cells:
         for out in cell.get("outputs", []):
@@ -56,7 +51,7 @@ def run_lab(lab: str, kind: str = "solution", timeout: int = 900) -> LabRun:
                 errors.append(f"{out['ename']}: {out['evalue']}")
             if out.get("output_type") == "stream" and CHECKS_MARKER in out.get("text", ""):
                 checks = json.loads(out["text"].split(CHECKS_MARKER, 1)[1])
-    return LabRun(reported, checks, errors, nb)
+    return LabRun(done.metrics, checks, errors, nb)
 
 
 def check_outputs(nb: nbformat.NotebookNode) -> list[str]:

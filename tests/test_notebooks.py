@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -30,7 +32,7 @@ def make_solution(tmp_path: Path, lab: str = "09_example") -> Path:
     nb = nbformat.v4.new_notebook()
     nb.cells = [
         nbformat.v4.new_markdown_cell("# Lab 09"),
-        nbformat.v4.new_code_cell(notebooks.SETUP_CELL),
+        nbformat.v4.new_code_cell(notebooks.setup_cell()),
         nbformat.v4.new_code_cell(SOLUTION_CELL),
         nbformat.v4.new_code_cell("# BEGIN SOLUTION q2\ny = 2\n# END SOLUTION"),
         nbformat.v4.new_code_cell("q1.check()"),
@@ -40,7 +42,7 @@ def make_solution(tmp_path: Path, lab: str = "09_example") -> Path:
     nb.cells[4].execution_count = 7
     path = notebooks.solution_path(lab, tmp_path)
     path.parent.mkdir(parents=True)
-    path.write_text(nbformat.writes(nb))
+    path.write_text(notebooks.render(nb))
     return path
 
 
@@ -81,6 +83,9 @@ def test_build_writes_stripped_exercise_and_check_mode(tmp_path: Path) -> None:
     notebooks.build(tmp_path)
     exercise = nbformat.read(notebooks.exercise_path("09_example", tmp_path), as_version=4)
     sources = [c.source for c in exercise.cells]
+    assert sources[0].startswith(
+        "<!-- Generated from solutions/09_example/09_example.ipynb by `python -m labkit notebooks"
+    )
     assert not any("secret" in s for s in sources)  # solution-only cell dropped
     assert not any("np.exp" in s or "y = 2" in s for s in sources)
     assert all(
@@ -89,6 +94,89 @@ def test_build_writes_stripped_exercise_and_check_mode(tmp_path: Path) -> None:
         if c.cell_type == "code"
     )
     assert notebooks.build(tmp_path, check=True) == []  # up to date now
+
+
+def test_build_is_all_or_nothing(tmp_path: Path) -> None:
+    make_solution(tmp_path, "08_fine")
+    broken = make_solution(tmp_path, "09_broken")
+    nb = nbformat.read(broken, as_version=4)
+    nb.cells[3].source = "# BEGIN SOLUTION q2\ny = 2"  # never closed
+    broken.write_text(notebooks.render(nb))
+    with pytest.raises(NotebookError) as error:
+        notebooks.build(tmp_path)
+    assert str(error.value).startswith(
+        "solutions/09_broken/09_broken.ipynb, cell 4: `# BEGIN SOLUTION` is never closed"
+    )
+    assert "Nothing was written" in str(error.value)
+    assert not (tmp_path / "labs").exists()  # not even the lab without a fault
+
+
+def test_the_build_command_names_the_faulty_cell_without_a_traceback(tmp_path: Path) -> None:
+    """In a copy of the kit with one broken solution notebook: exit 1, one message, no file."""
+    shutil.copytree(
+        REPO_ROOT / "labkit", tmp_path / "labkit", ignore=shutil.ignore_patterns("__pycache__")
+    )
+    (tmp_path / "pyproject.toml").write_text("")
+    make_solution(tmp_path, "08_fine")
+    broken = make_solution(tmp_path, "09_broken")
+    broken.write_text(broken.read_text().replace("# END SOLUTION", "# BEGIN SOLUTION q3", 1))
+    before = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+    done = subprocess.run(
+        [sys.executable, "-m", "labkit", "notebooks", "build"],
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(tmp_path)},
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "solutions/09_broken/09_broken.ipynb, cell 3: `# BEGIN SOLUTION` inside another" in (
+        done.stderr
+    )
+    assert "Traceback" not in done.stderr and done.stdout == ""
+    after = {
+        p: p.read_bytes()
+        for p in tmp_path.rglob("*")
+        if p.is_file() and "__pycache__" not in p.parts
+    }
+    assert after == before
+
+
+def test_build_writes_the_repository_url_everywhere_once(tmp_path: Path) -> None:
+    path = make_solution(tmp_path)
+    nb = nbformat.read(path, as_version=4)
+    link = notebooks.colab_url(notebooks.exercise_path("09_example", tmp_path), tmp_path)
+    nb.cells[0].source += f"\n\n[Open in Colab]({link})"
+    path.write_text(notebooks.render(nb))
+    (tmp_path / "labkit").mkdir()
+    paths_module = tmp_path / "labkit" / "paths.py"
+    paths_module.write_text((REPO_ROOT / "labkit" / "paths.py").read_text())
+    (tmp_path / "README.md").write_text(f"| 09 | [Open in Colab]({link}) |\n")
+    fork = "https://github.com/a-fork/kit"
+    changed = notebooks.build(tmp_path, repository_url=fork)
+    assert sorted(p.name for p in changed) == ["09_example.ipynb"] * 2 + ["README.md", "paths.py"]
+    new_link = notebooks.colab_url(notebooks.exercise_path("09_example", tmp_path), tmp_path, fork)
+    assert new_link.startswith("https://colab.research.google.com/github/a-fork/kit/blob/main/")
+    assert f'REPOSITORY_URL = "{fork}"' in paths_module.read_text()
+    assert (tmp_path / "README.md").read_text() == f"| 09 | [Open in Colab]({new_link}) |\n"
+    for nb_path in (path, notebooks.exercise_path("09_example", tmp_path)):
+        cells = nbformat.read(nb_path, as_version=4).cells
+        assert cells[1].source == notebooks.setup_cell(fork) and new_link in cells[0].source
+    assert notebooks.build(tmp_path, check=True, repository_url=fork) == []
+    with pytest.raises(NotebookError, match="not a GitHub repository"):
+        notebooks.build(tmp_path, repository_url="https://gitlab.com/a/b")
+
+
+def test_execute_gives_the_kernel_its_environment_and_leaves_ours_alone(tmp_path: Path) -> None:
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_code_cell("import os\nprint(os.environ['LABKIT_PROBE'], os.getcwd())"),
+        nbformat.v4.new_code_cell("import labkit\nlabkit.report(answer=42)"),
+    ]
+    assert "LABKIT_PROBE" not in os.environ
+    done = notebooks.run(nb, tmp_path, fast=True, env={"LABKIT_PROBE": "seen"}, timeout=120)
+    assert done.nb.cells[0].outputs[0].text.split() == ["seen", str(tmp_path)]
+    assert done.metrics == {"answer": 42.0, "fast_mode": True} and done.wall_seconds > 0
+    assert "LABKIT_PROBE" not in os.environ and "LABKIT_METRICS_FILE" not in os.environ
 
 
 def test_strip_all(tmp_path: Path) -> None:
@@ -137,9 +225,14 @@ def test_every_notebook_opens_with_the_setup_cell_and_a_colab_link() -> None:
     for path in committed_notebooks():
         nb = nbformat.read(path, as_version=4)
         code = [c for c in nb.cells if c.cell_type == "code"]
-        assert code[0].source == notebooks.SETUP_CELL, f"{path}: first code cell is not SETUP_CELL"
-        assert nb.cells[0].cell_type == "markdown" and nb.cells[0].source.startswith("# Lab ")
+        assert code[0].source == notebooks.setup_cell(), f"{path}: first code cell is not the setup"
         lab = path.parent.name
+        title = nb.cells[0].source
+        if path.parts[-3] == "labs":  # generated: says so first, where Jupyter does not show it
+            source = f"solutions/{lab}/{lab}.ipynb"
+            assert title.startswith(notebooks.GENERATED_NOTE.format(source=source)), path
+            title = title.removeprefix(notebooks.GENERATED_NOTE.format(source=source))
+        assert nb.cells[0].cell_type == "markdown" and title.startswith("# Lab ")
         assert notebooks.colab_url(notebooks.exercise_path(lab)) in nb.cells[0].source, (
             f"{path}: Colab link"
         )
@@ -158,8 +251,8 @@ def test_every_exercise_has_a_check_cell_and_a_solution_region() -> None:
 
 
 def test_cli_build_check_passes() -> None:
-    result = subprocess.run([sys.executable, "-m", "labkit", "notebooks", "build", "--check"],
-                            capture_output=True, text=True, cwd=REPO_ROOT)  # fmt: skip
+    command = [sys.executable, "-m", "labkit", "notebooks", "build", "--check"]
+    result = subprocess.run(command, capture_output=True, text=True, cwd=REPO_ROOT)
     assert result.returncode == 0, result.stdout + result.stderr
 
 
