@@ -1,11 +1,11 @@
 """labkit: the shared package of the TensorFlow/Keras deep-learning workshop.
 
 One module per concern: ``datasets`` (find, download and load the data), ``checks``
-(exercise feedback), ``notebooks`` (build exercise notebooks from solutions),
+(exercise feedback), ``notebooks`` (build exercise notebooks from solutions, run them),
 ``plots``, ``fastmode``, ``metrics``, ``timebudget`` (a learning-rate schedule that fits a
-time budget), ``bench`` (the labs in full mode against reference models), ``doctor`` (what
-``main.py`` reports).
-Importing ``labkit`` is cheap: TensorFlow is imported only by code that needs it.
+time budget), ``session`` (``start_lab``), ``doctor`` (what ``main.py`` reports).
+Importing ``labkit`` is cheap: TensorFlow is imported only by code that needs it. The
+benchmark is maintainer tooling outside the package (``benchmarks/`` in the repository).
 """
 
 __version__ = "0.1.0"

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import importlib
+import math
 import sys
 from collections.abc import Callable, Sequence
+from types import ModuleType
 
 from labkit.errors import LabkitError
 
@@ -97,21 +100,46 @@ def notebooks_strip(args: argparse.Namespace) -> int:
     return 1 if args.check and changed else 0
 
 
+def _benchmarks() -> ModuleType:
+    """The benchmark's runner. The benchmark is maintainer tooling that lives beside labkit in
+    a checkout (benchmarks/), not in the package, so that nothing a learner imports loads it."""
+    from labkit.paths import REPO_ROOT
+
+    if not (REPO_ROOT / "benchmarks" / "run.py").is_file():
+        raise LabkitError(
+            f"The benchmark runs from a clone of the workshop repository: {REPO_ROOT} has no "
+            "benchmarks/run.py."
+        )
+    if str(REPO_ROOT) not in sys.path:  # e.g. the `labkit` command started from another folder
+        sys.path.insert(0, str(REPO_ROOT))
+    return importlib.import_module("benchmarks.run")
+
+
 def bench(args: argparse.Namespace) -> int:
     """Run every lab in full mode beside its reference model; write benchmarks/results/."""
-    from pathlib import Path
+    try:
+        return _benchmarks().main(
+            args.labs, args.smoke, args.out, repeat=args.repeat, time_scale=args.time_scale
+        )
+    except LabkitError as exc:
+        print(exc, file=sys.stderr)
+        return 1
 
-    from labkit import bench as benchmark
 
-    labs = [lab for lab in benchmark.LABS if not args.labs or lab[:2] in args.labs]
-    results = benchmark.run(labs, smoke=args.smoke, out_dir=Path(args.out))
-    failed = [row["lab"] for row in results["labs"] if "error" in row]
-    missed = [row["lab"] for row in results["labs"] if not row["meets_target"]]
-    if failed:
-        print(f"failed to run: {', '.join(failed)}", file=sys.stderr)
-    elif missed and not args.smoke:
-        print(f"below target: {', '.join(missed)}", file=sys.stderr)
-    return 1 if failed or (missed and not args.smoke) else 0
+def _positive(kind: type[int] | type[float]) -> Callable[[str], int | float]:
+    """An argparse type: a number of `kind` above 0."""
+
+    def parse(text: str) -> int | float:
+        try:
+            value = kind(text)
+        except ValueError:
+            value = 0
+        if not (value > 0 and math.isfinite(value)):
+            what = "whole number" if kind is int else "number"
+            raise argparse.ArgumentTypeError(f"{text!r} is not a {what} above 0")
+        return value
+
+    return parse
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -167,15 +195,37 @@ def build_parser() -> argparse.ArgumentParser:
     )
     check.set_defaults(func=doctor)
 
-    from labkit.bench import LABS, RESULTS_DIR
+    from labkit.notebooks import lab_names
 
     bench_parser = commands.add_parser("bench", help="benchmark the labs in full mode (long)")
-    bench_parser.add_argument("labs", nargs="*", choices=[[], *(lab[:2] for lab in LABS)],
-                              metavar="NN", help="lab numbers (default: all)")  # fmt: skip
+    bench_parser.add_argument(
+        "labs",
+        nargs="*",
+        choices=[[], *(lab[:2] for lab in lab_names())],
+        metavar="NN",
+        help="lab numbers (default: all)",
+    )
     bench_parser.add_argument(
         "--smoke", action="store_true", help="fast mode and one epoch: proves it works, in minutes"
     )
-    bench_parser.add_argument("--out", default=str(RESULTS_DIR), help="where the results go")
+    bench_parser.add_argument(
+        "--repeat",
+        type=_positive(int),
+        default=1,
+        metavar="N",
+        help="run each lab N times, with the seeds 42, 43, ...; the tables give the median and "
+        "the min-max (default: 1)",
+    )
+    bench_parser.add_argument(
+        "--time-scale",
+        type=_positive(float),
+        metavar="S",
+        help="multiply every time budget by S, e.g. 0.6 for a machine 1.7x slower; the results "
+        "go to their own files (default: $LABKIT_TIME_SCALE, else 1)",
+    )
+    bench_parser.add_argument(
+        "--out", metavar="DIR", help="where the results go (default: benchmarks/results)"
+    )
     bench_parser.set_defaults(func=bench)
     return parser
 

@@ -1,0 +1,86 @@
+"""What the benchmark measures in each lab: the metric its target is about, the target, the
+reference model, and the notebook's own expression for its metric after every epoch.
+
+A lab's entry names things of its solution notebook (the metrics it reports with
+``labkit.report``, the variables and functions its curve expressions use):
+``tests/test_bench.py`` checks them against the notebook, so a rename fails there in seconds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Lab:
+    """How to read one lab's result from the metrics its notebook reports."""
+
+    metric: str  # the metric the target is about
+    target: float
+    higher_is_better: bool = True
+    seconds: str | None = "train_seconds"  # the metric holding our training time (None: none)
+    reference: str | None = None  # a reference trainer of benchmarks/references.py, or "notebook"
+    reference_metric: str | None = None  # for "notebook": the metric holding the reference's value
+    reference_seconds: str | None = None
+    reference_name: str | None = None  # for "notebook": what the notebook's reference is
+    relative_target: float | None = None  # the target is this times the reference's value
+    also: dict[str, float] = field(default_factory=dict)  # other metrics that must be >= these
+    max_seconds: float | None = None  # the most training time the target allows (time scale 1)
+    # (model variable, expression of the metric) in the notebook's namespace: evaluated on the
+    # model's weights after every epoch, for our curve (and for the notebook's own reference)
+    curve: tuple[str, str] | None = None
+    reference_curve: tuple[str, str] | None = None
+
+    def reported_metrics(self) -> list[str]:
+        """The names this entry reads from the metrics the notebook reports."""
+        names = [self.metric, self.seconds, self.reference_metric, self.reference_seconds]
+        return [name for name in [*names, *self.also] if name]
+
+
+LABS: dict[str, Lab] = {
+    "01_tensorflow_operations": Lab(
+        "dense_forward_max_error", 1e-5, higher_is_better=False, seconds=None
+    ),
+    "02_logistic_regression": Lab("test_accuracy", 0.845),
+    "03_multilayer_perceptron": Lab(
+        "test_accuracy",
+        0.895,
+        reference="tutorial_mlp",
+        curve=(
+            "model",
+            "np.mean(np.argmax(model.predict(x_test, batch_size=1024, verbose=0), "
+            "axis=1) == y_test)",
+        ),
+    ),
+    "04_convolutional_networks": Lab(
+        "test_accuracy",
+        0.925,
+        reference="keras_io_convnet",
+        max_seconds=180,
+        curve=("model", "model.evaluate(test_ds, verbose=0)[1]"),
+    ),
+    "05_autoencoders": Lab(
+        "conv_mse",
+        0.0,
+        higher_is_better=False,
+        seconds="conv_seconds",
+        reference="notebook",
+        reference_metric="dense_mse",
+        reference_seconds="dense_seconds",
+        reference_name="dense autoencoder, 64-unit code, 10 epochs",
+        relative_target=0.8,  # the conv autoencoder's MSE <= 0.8x the dense one's
+        curve=("conv_ae", "test_mse(conv_ae, x_test)"),
+        reference_curve=("dense_ae", "test_mse(dense_ae, x_test)"),
+    ),
+    "06_rnn_slot_filling": Lab(
+        "slot_f1",
+        0.955,
+        reference="lstm_tagger",
+        also={"intent_accuracy": 0.97},
+        max_seconds=300,
+        curve=(
+            "joint",
+            "f1_score(true_tags, iob_tags(predict(joint, test.queries, decode=viterbi)[0]))",
+        ),
+    ),
+}
