@@ -31,7 +31,7 @@ from benchmarks.compare import Curve, compare, summarize
 from benchmarks.labs import LABS
 from benchmarks.references import REFERENCES
 from benchmarks.report import RESULTS_DIR, fmt, merge_earlier, update_readme, write
-from labkit import notebooks, timebudget
+from labkit import notebooks
 from labkit.devices import gpu_names
 from labkit.errors import LabkitError, first_line
 from labkit.paths import REPO_ROOT
@@ -45,6 +45,8 @@ def run_notebook(
 ) -> dict[str, Any]:
     """Execute a solution notebook; its reported metrics, its wall time in seconds and, for a
     lab with curves in ``LABS``, the curves (``"curves"``)."""
+    from labkit.timebudget import TIME_SCALE_ENV_VAR  # imports Keras
+
     path, spec = notebooks.solution_path(lab), LABS[lab]
     nb = notebooks.read(path)
     with tempfile.TemporaryDirectory() as tmp:
@@ -60,7 +62,7 @@ def run_notebook(
         python_path = os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))
         env = {
             SEED_ENV_VAR: str(seed),
-            timebudget.TIME_SCALE_ENV_VAR: f"{time_scale:g}",
+            TIME_SCALE_ENV_VAR: f"{time_scale:g}",
             "PYTHONPATH": python_path,
         }
         done = notebooks.run(nb, path.parent, fast=fast, env=env)
@@ -138,6 +140,8 @@ def run(
     import keras
     import tensorflow as tf
 
+    from labkit import timebudget
+
     scale = timebudget.time_scale() if time_scale is None else time_scale
     chosen = labs or list(LABS)
     results: dict[str, Any] = {
@@ -183,10 +187,12 @@ def main(
 ) -> int:
     """``python -m labkit bench``: the labs numbered `numbers` (all when empty); exit status 1
     when a notebook failed, or (outside a smoke run) a target was missed."""
-    unknown = sorted(set(numbers) - {lab[:2] for lab in LABS})
+    known = [lab[:2] for lab in LABS]
+    unknown = sorted(set(numbers) - set(known))
     if unknown:
         raise LabkitError(
-            f"No benchmark entry for lab {', '.join(unknown)}: add it to LABS in benchmarks/labs.py."
+            f"The benchmark has no lab {', '.join(unknown)}: it knows {', '.join(known)} "
+            "(a new lab needs its entry in LABS, benchmarks/labs.py)."
         )
     labs = [lab for lab in LABS if not numbers or lab[:2] in numbers]
     out_dir = Path(out) if out else RESULTS_DIR
