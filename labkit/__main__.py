@@ -106,9 +106,9 @@ def data_where(args: argparse.Namespace) -> int:
 
 def doctor(args: argparse.Namespace) -> int:
     """The environment check that main.py runs."""
-    from labkit.doctor import main as doctor_main
+    from labkit.doctor.cli import run
 
-    return doctor_main(args.rest)
+    return run(args)
 
 
 def notebooks_build(args: argparse.Namespace) -> int:
@@ -210,10 +210,10 @@ def build_parser() -> argparse.ArgumentParser:
         )
         sub.set_defaults(func=func)
 
+    from labkit.doctor.cli import add_arguments
+
     check = commands.add_parser("doctor", help="check the installation (what main.py runs)")
-    check.add_argument(
-        "rest", nargs=argparse.REMAINDER, help="options of main.py (--json, --bench)"
-    )
+    add_arguments(check)
     check.set_defaults(func=doctor)
 
     from labkit.bench import LABS, RESULTS_DIR
