@@ -13,7 +13,6 @@ import os
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import tracemalloc
@@ -333,8 +332,9 @@ class Deny:
     """Unreadable files and unwritable folders, real where permissions bind.
 
     As root (CI, containers) chmod binds nothing, so the PermissionError the operating system
-    would raise is injected where labkit opens a file for reading (``Path.open``) or creates one
-    in a folder (``tempfile.mkstemp``, ``Path.mkdir``). Either way labkit sees the same error.
+    would raise is injected where labkit opens a file (``Path.open``: reading an unreadable
+    file, creating one in an unwritable folder) or makes a folder (``Path.mkdir``). Either way
+    labkit sees the same error.
     """
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -363,7 +363,7 @@ class Deny:
             path.chmod(mode)
 
     def _inject(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        real_open, real_mkstemp, real_mkdir = Path.open, tempfile.mkstemp, Path.mkdir
+        real_open, real_mkdir = Path.open, Path.mkdir
 
         def denied(path: object) -> PermissionError:
             return PermissionError(13, "Permission denied", str(path))
@@ -371,12 +371,9 @@ class Deny:
         def fake_open(path: Path, mode: str = "r", *args, **kwargs):  # type: ignore[no-untyped-def]
             if path in self.unreadable and "r" in mode:
                 raise denied(path)
+            if path.parent in self.unwritable and not path.exists() and set(mode) & set("wxa"):
+                raise denied(path)
             return real_open(path, mode, *args, **kwargs)
-
-        def fake_mkstemp(*args, dir=None, **kwargs):  # type: ignore[no-untyped-def]  # noqa: A002
-            if dir is not None and Path(dir) in self.unwritable:
-                raise denied(dir)
-            return real_mkstemp(*args, dir=dir, **kwargs)
 
         def fake_mkdir(path: Path, *args, **kwargs):  # type: ignore[no-untyped-def]
             if any(parent in self.unwritable for parent in path.parents) and not path.exists():
@@ -384,7 +381,6 @@ class Deny:
             return real_mkdir(path, *args, **kwargs)
 
         monkeypatch.setattr(Path, "open", fake_open)
-        monkeypatch.setattr(tempfile, "mkstemp", fake_mkstemp)
         monkeypatch.setattr(Path, "mkdir", fake_mkdir)
 
 
@@ -491,8 +487,20 @@ def test_a_verified_system_copy_is_used_where_it_is(tmp_path: Path, isolated: Pa
     system = write_tiny(tmp_path / "usr-share" / "tiny")
     dataset = dataclasses.replace(tiny_dataset(), system_dirs=(system,))
     assert store.fetch(dataset, say=lambda _: None) == system
+    assert store.fetch(dataset, sources=[tmp_path / "usb"], say=lambda _: None) == system
     assert list(isolated.iterdir()) == []
     assert store.fetch(dataset, isolated, say=lambda _: None) == isolated / "tiny"  # explicit
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX file modes")
+def test_fetched_files_get_the_usual_permissions(tmp_path: Path, isolated: Path) -> None:
+    write_tiny(tmp_path / "usb")
+    umask = os.umask(0o022)
+    try:
+        folder = store.fetch(tiny_dataset(), sources=[tmp_path / "usb"], say=lambda _: None)
+    finally:
+        os.umask(umask)
+    assert {oct(p.stat().st_mode & 0o777) for p in folder.iterdir()} == {"0o644"}
 
 
 def test_cli_fetch_refuses_a_corrupt_copy_and_says_where_it_would_go(

@@ -24,8 +24,8 @@ import contextlib
 import gzip
 import hashlib
 import os
+import secrets
 import shutil
-import tempfile
 import zlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -258,17 +258,17 @@ def fetch(
 
     A file already verified there is kept. Any other is copied from the first folder that
     holds a verified copy (``sources``, then the search path: ``LABKIT_DATA_DIR``, system
-    folders), else downloaded from the mirrors. Exception: with no ``data_dir`` and no
-    ``sources``, a verified copy in a system folder (``/usr/share/datasets``) is used where it
-    is when ``data/`` holds none of the files: it is found from anywhere with no setting.
-    ``say`` receives one line per file copied or downloaded.
+    folders), else downloaded from the mirrors. Exception: with no ``data_dir``, a verified
+    copy in a system folder (``/usr/share/datasets``) is used where it is when ``data/`` holds
+    none of the dataset's files: it is found from anywhere with no setting, and copying it
+    would only duplicate it. ``say`` receives one line per file copied or downloaded.
     """
     target = download_target(dataset, data_dir)
     here = [target] if data_dir is None else [target, target.parent]
     for folder in here:
         if holds_verified(dataset, folder):
             return folder
-    if data_dir is None and not sources and not any((target / n).exists() for n in dataset.files):
+    if data_dir is None and not any((target / n).exists() for n in dataset.files):
         for folder in dataset.system_dirs:
             if holds_verified(dataset, folder.expanduser()):
                 return folder.expanduser()
@@ -376,13 +376,17 @@ def _staged_sha256(dataset: Dataset, staged: Path, name: str) -> str:
 
 @contextlib.contextmanager
 def _staging_file(target: Path, name: str) -> Iterator[Path]:
-    """A new hidden file in ``target`` for ``name``; removed on exit unless renamed into place."""
-    fd, tmp = tempfile.mkstemp(dir=target, prefix=f".{name}.", suffix=".part")
-    os.close(fd)
+    """A new hidden file in ``target`` for ``name``, removed on exit unless renamed into place.
+
+    Created with ``open(mode="x")``, not ``tempfile.mkstemp``, so that it gets the usual
+    permissions (the umask's) rather than owner-only ones once it is the dataset's file.
+    """
+    staged = target / f".{name}.{secrets.token_hex(4)}.part"
+    staged.open("xb").close()
     try:
-        yield Path(tmp)
+        yield staged
     finally:
-        Path(tmp).unlink(missing_ok=True)
+        staged.unlink(missing_ok=True)
 
 
 def _make_folder(folder: Path) -> list[Path]:
