@@ -25,17 +25,20 @@ def _data_names(args: argparse.Namespace) -> list[str]:
 
 
 @contextlib.contextmanager
-def _sigterm_as_interrupt() -> Iterator[None]:
-    """Let SIGTERM unwind like Ctrl-C, so that a fetch removes its temporary files."""
+def _signals_as_interrupt() -> Iterator[None]:
+    """Let SIGTERM (kill) and SIGHUP (a closed terminal) unwind like Ctrl-C, so that an
+    interrupted fetch removes its temporary files."""
 
     def interrupt(signum: int, frame: object) -> None:
         raise KeyboardInterrupt
 
-    previous = signal.signal(signal.SIGTERM, interrupt)
+    signals = [getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name)]
+    previous = {sig: signal.signal(sig, interrupt) for sig in signals}
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def data_fetch_or_verify(args: argparse.Namespace) -> int:
@@ -48,7 +51,7 @@ def data_fetch_or_verify(args: argparse.Namespace) -> int:
         print(f"--from {missing[0]}: no such folder.", file=sys.stderr)
         return 2
     failed = 0
-    with _sigterm_as_interrupt():
+    with _signals_as_interrupt():
         for name in _data_names(args):
             dataset = DATASETS[name]
             try:

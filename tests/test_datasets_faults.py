@@ -271,7 +271,11 @@ sys.exit(main(["data", "fetch", "tiny", "--data-dir", {target!r}]))
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "Ctrl-C"])
+@pytest.mark.parametrize(
+    "sig",
+    [getattr(signal, "SIGTERM", 15), getattr(signal, "SIGINT", 2), getattr(signal, "SIGHUP", 1)],
+    ids=["SIGTERM", "Ctrl-C", "closed-terminal"],
+)
 @pytest.mark.parametrize("first_files_done", [False, True], ids=["first-file", "third-file"])
 def test_an_interrupted_fetch_leaves_no_partial_file(
     server: Server, tmp_path: Path, sig: int, first_files_done: bool
