@@ -297,10 +297,15 @@ def test_an_interrupted_fetch_leaves_no_partial_file(
         [sys.executable, "-c", script], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
     )
     try:
+
+        def stalled() -> bool:  # words.txt is being downloaded (a.txt and b.txt are done)
+            done = not first_files_done or (target / "tiny" / "b.txt").exists()
+            return done and bool(leftovers(target))
+
         deadline = time.monotonic() + 60
-        while not leftovers(target) and proc.poll() is None and time.monotonic() < deadline:
+        while not stalled() and proc.poll() is None and time.monotonic() < deadline:
             time.sleep(0.05)
-        assert leftovers(target), "the download never started"
+        assert stalled(), "the download never reached words.txt"
         time.sleep(0.2)  # mid-download: the staging file holds the first 100 bytes
         proc.send_signal(sig)
         out, err = proc.communicate(timeout=30)

@@ -530,7 +530,8 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[int, str, 
 
     "json": ``main.py --json --debug`` as is; "human": ``python -m labkit doctor --bench``
     with a fake ``nvidia-smi`` on PATH that lists a GPU (which TensorFlow cannot see on this
-    machine) and a copy of ATIS with one empty file as the only one it can find; "mpl" and
+    machine), run from a copy of labkit without data/, so that a copy of ATIS with one empty
+    file (in LABKIT_DATA_DIR) is the only one it can find; "mpl" and
     "jax": ``python -m labkit doctor --json`` with MPLBACKEND=nonsense (TensorFlow's import
     fails in matplotlib) and with KERAS_BACKEND=jax (not installed).
     """
@@ -545,6 +546,9 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[int, str, 
     for name in probes_atis_files():
         (corrupt / "atis" / name).write_text("0\n")
     (corrupt / "atis" / "atis.test.intent.csv").write_bytes(b"")
+    checkout = tmp_path_factory.mktemp("checkout")  # no data/ there: the corrupt copy is found
+    shutil.copytree(REPO / "labkit", checkout / "labkit", ignore=shutil.ignore_patterns("__py*"))
+    shutil.copy(REPO / "pyproject.toml", checkout)
     commands = {
         "json": ([str(MAIN), "--json", "--debug"], main_env()),
         "human": (
@@ -562,14 +566,14 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[int, str, 
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
-            env={**env, "PYTHONPATH": str(REPO)},
-            cwd=REPO,
+            env={**env, "PYTHONPATH": str(checkout if name == "human" else REPO)},
+            cwd=checkout if name == "human" else REPO,
         )
         for name, (args, env) in commands.items()
     }
     results = {}
     for name, proc in procs.items():
-        out, err = proc.communicate(timeout=180)
+        out, err = proc.communicate(timeout=300)
         results[name] = (proc.returncode, out, err)
     return results
 
