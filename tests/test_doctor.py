@@ -653,7 +653,8 @@ def test_main_with_fake_driver_gpu_fails_with_fix(runs: dict) -> None:
     assert "NVIDIA GeForce RTX 3060, 12288 MiB, compute capability 8.6" in out
     assert "FAIL  The NVIDIA driver sees NVIDIA GeForce RTX 3060" in out
     assert 'pip install "tensorflow[and-cuda]==' in out
-    assert "start-up log" in out and "Could not find cuda drivers" in out  # notable here
+    if re.search(r"cuda build +: yes", out):  # tensorflow-cpu prints no CUDA message at all
+        assert "start-up log" in out and "Could not find cuda drivers" in out  # notable here
 
 
 def test_a_bad_mplbackend_is_named_as_the_cause_of_the_failed_import(runs: dict) -> None:

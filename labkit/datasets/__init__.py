@@ -64,6 +64,7 @@ def fetch(
     data_dir: str | os.PathLike | None = None,
     sources: Sequence[str | os.PathLike] = (),
 ) -> Path:
-    """Put a verified copy of the dataset in the repository's ``data/`` (or ``data_dir``),
-    copied from ``sources`` or another folder that holds one, else downloaded."""
+    """Make the dataset available, verified; returns its folder: a copy in the repository's
+    ``data/`` (or ``data_dir``), copied from ``sources`` or another folder that holds one,
+    else downloaded. A verified copy in a system folder is used where it is."""
     return store.fetch(_dataset(name), data_dir, sources)

@@ -128,6 +128,8 @@ def build_section(report: Report) -> Rows:
     build = t.get("build")
     if build is None:
         rows = [("build", shown(report, "tensorflow.build", None))]
+    elif build.get("is_cuda_build") is False:
+        rows = [("cuda build", "no: a CPU-only TensorFlow")]
     else:
         rows = [
             ("cuda build", shown(report, "", build.get("is_cuda_build"))),
