@@ -261,7 +261,9 @@ def test_a_gzip_bomb_on_disk_is_refused_by_verify_and_loaders(
 # ---------------------------------------------------------------------------- interruptions
 
 INTERRUPTED_FETCH = """
-import dataclasses, sys
+import signal, sys
+# Ctrl-C as in a terminal, also where the test runs as a background job (SIGINT ignored).
+signal.signal(signal.SIGINT, signal.default_int_handler)
 from labkit.__main__ import main
 from labkit.datasets import DATASETS
 from labkit.datasets.store import Dataset
