@@ -1,14 +1,17 @@
 """Check that this Python environment is ready for the workshop: ``python main.py``.
 
 Prints versions, system facts, the devices TensorFlow sees, what the NVIDIA driver
-reports, a smoke test and a diagnosis (PASS/WARN/FAIL, each problem with its fix).
-``--json`` for machine-readable output, ``--bench`` for a short benchmark. Exit status
-0 when everything required works, 1 otherwise. The checks live in ``labkit/doctor.py``.
+reports, whether the datasets match their checksums, a smoke test and a diagnosis
+(PASS/WARN/FAIL, each problem with its fix). ``--json`` for machine-readable output,
+``--bench`` for a short benchmark. Exit status 0 when everything required works, 1
+otherwise. The checks live in ``labkit/doctor/``.
 
 This file must run with any Python (even one without the workshop packages), so it
-uses no syntax newer than Python 3.0 before handing over to labkit.
+uses no syntax newer than Python 2.7 before handing over to labkit, and its early
+failures are printed as JSON too when ``--json`` is given.
 """
 
+import json
 import os
 import sys
 
@@ -17,12 +20,24 @@ SETUP_HINT = (
     "(Windows: Scripts\\environment.bat), then run `python main.py` with its Python."
 )
 
-if sys.version_info < (3, 8):  # noqa: UP036 (this file must run on any Python)
-    sys.stdout.write(
-        "FAIL  Python " + ".".join(map(str, sys.version_info[:2])) + " is too old for the "
-        "workshop (it needs Python 3.10-3.13).\n      fix: " + SETUP_HINT + "\n"
-    )
+
+def fail_early(message, fix):
+    """Report a failure that stops the check before labkit runs, then exit with 1."""
+    if "--json" in sys.argv[1:]:
+        finding = {"level": "FAIL", "message": message, "fix": fix}
+        report = {"ok": False, "exit_code": 1, "diagnosis": [finding]}
+        sys.stdout.write(json.dumps(report, indent=2) + "\n")
+    else:
+        sys.stdout.write("FAIL  " + message + "\n      fix: " + fix + "\n")
     raise SystemExit(1)
+
+
+if sys.version_info < (3, 10):  # noqa: UP036 (this file must run on any Python)
+    fail_early(
+        "Python " + ".".join(map(str, sys.version_info[:3])) + " is too old for the "
+        "workshop (it needs Python 3.10-3.13).",
+        SETUP_HINT,
+    )
 
 # Let `import labkit` work from a checkout, even when labkit is not installed.
 REPO_ROOT = os.path.dirname(os.path.abspath(__file__))
@@ -30,15 +45,12 @@ sys.path.insert(0, REPO_ROOT)
 
 try:
     from labkit.doctor import main
-except ImportError as exc:
-    sys.stdout.write(
-        "FAIL  Cannot import labkit from " + REPO_ROOT + " (" + str(exc) + ").\n"
-        "      fix: run main.py from the workshop repository (the folder with labkit/).\n"
-        "           " + SETUP_HINT + "\n"
+except Exception as exc:  # ImportError, or a broken labkit
+    detail = type(exc).__name__ + ": " + str(exc)
+    fail_early(
+        "Cannot import labkit from " + REPO_ROOT + " (" + detail + ").",
+        "Run main.py from the workshop repository (the folder with labkit/). " + SETUP_HINT,
     )
-    main = None
 
-if main is None:
-    raise SystemExit(1)
 if __name__ == "__main__":
     raise SystemExit(main())

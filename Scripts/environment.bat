@@ -247,13 +247,15 @@ if errorlevel 1 goto :err_kernel
 
 echo.
 echo === [5/6] Fetching the datasets
+rem A dataset that cannot be fetched is not fatal here: main.py below reports it as a FAIL,
+rem so the attendee sees the whole report and setup still ends NOT READY - exit 1.
 if "%FETCH_DATA%"=="0" goto :data_skipped
 "%PY%" -m labkit data fetch
 if errorlevel 1 call :warn_data
 goto :check
 
 :data_skipped
-echo     Skipped - --no-data.
+echo     Skipped - --no-data. main.py below reports any dataset that is missing.
 
 :check
 echo.
@@ -264,13 +266,14 @@ set "RC=%ERRORLEVEL%"
 del "%TMPF%" "%STAMP_NEW%" >nul 2>&1
 if not "%RC%"=="0" goto :main_failed
 echo.
-echo Done. Start Jupyter with:  "%PY%" -m jupyter lab   - kernel "Python (dl-workshop)"
-echo Run the tests with: Scripts\test.bat
+echo READY. Start Jupyter with:
+echo     "%PY%" -m jupyter lab labs\
+echo and open a lab with the kernel "Python (dl-workshop)". Run the tests with: Scripts\test.bat
 exit /b 0
 
 :main_failed
 echo.
-echo ERROR: main.py reported a problem - exit %RC%: read its report above for the fix. 1>&2
+echo NOT READY - main.py exit %RC%: do what each FAIL line above says after "fix:", then check again with: "%PY%" main.py 1>&2
 exit /b %RC%
 
 rem ------------------------------------------------------------------ subroutines
@@ -290,9 +293,9 @@ set "UP_TO_DATE=1"
 exit /b 0
 
 :warn_data
-echo WARNING: some datasets could not be fetched - see the messages above; continuing. 1>&2
-echo          Without internet, copy them from a USB stick or share, set LABKIT_DATA_DIR 1>&2
-echo          to that folder, then run: "%PY%" -m labkit data fetch 1>&2
+echo WARNING: some datasets could not be fetched - see the messages above; continuing to the check. 1>&2
+echo          Without internet, copy the data from the instructor's USB stick or share, then run: 1>&2
+echo            "%PY%" -m labkit data fetch --from D:\path\to\that\folder 1>&2
 exit /b 0
 
 rem ------------------------------------------------------------------ errors

@@ -18,6 +18,8 @@ exit /b %ERRORLEVEL%
 echo Usage: Scripts\test.bat [pytest arguments]
 echo Runs "python -m pytest" from the repository root with the interpreter that
 echo Scripts\environment.bat recorded in .labkit-python. Exit status: pytest's.
+echo Tests that need a dataset this machine does not have are skipped, and a WARNING
+echo at the end of the run names the datasets and the command that fetches them.
 exit /b 0
 
 :not_set_up

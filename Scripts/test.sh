@@ -19,6 +19,8 @@ Examples:
   bash Scripts/test.sh
   bash Scripts/test.sh tests/test_setup_scripts.py -x
   bash Scripts/test.sh -m "not notebook"
+Tests that need a dataset this machine does not have are skipped, and a WARNING at the
+end of the run names the datasets and the command that fetches them.
 The exit status is pytest's (5 means that no tests were collected).
 USAGE
         exit 0 ;;

@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import math
+import signal
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
 from types import ModuleType
+from typing import TYPE_CHECKING
 
 from labkit.errors import LabkitError
+
+if TYPE_CHECKING:
+    from labkit.datasets.store import Dataset
 
 
 def _data_names(args: argparse.Namespace) -> list[str]:
@@ -20,55 +27,94 @@ def _data_names(args: argparse.Namespace) -> list[str]:
     return list(DATASETS) if args.all else [n for n, d in DATASETS.items() if d.required]
 
 
-def data_fetch(args: argparse.Namespace) -> int:
-    """Make datasets available: use a verified copy where one exists, download otherwise."""
-    from labkit.datasets import fetch
+@contextlib.contextmanager
+def _signals_as_interrupt() -> Iterator[None]:
+    """Let SIGTERM (kill) and SIGHUP (a closed terminal) unwind like Ctrl-C, so that an
+    interrupted fetch removes its temporary files."""
 
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signals = [getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name)]
+    previous = {sig: signal.signal(sig, interrupt) for sig in signals}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def data_fetch_or_verify(args: argparse.Namespace) -> int:
+    """Fetch (copy or download, then verify) or verify the datasets: one line each."""
+    from labkit.datasets import DATASETS, store
+
+    fetching = args.action == "fetch"
+    missing = [s for s in getattr(args, "sources", []) if not Path(s).is_dir()]
+    if missing:
+        print(f"--from {missing[0]}: no such folder.", file=sys.stderr)
+        return 2
     failed = 0
-    for name in _data_names(args):
-        try:
-            print(f"{name}: ready in {fetch(name, args.data_dir)}")
-        except LabkitError as exc:
-            failed += 1
-            print(f"{name}: FAILED\n{exc}\n", file=sys.stderr)
+    with _signals_as_interrupt():
+        for name in _data_names(args):
+            dataset = DATASETS[name]
+            try:
+                if fetching:
+                    folder = store.fetch(dataset, args.data_dir, args.sources)
+                else:
+                    folder = store.verify(dataset, args.data_dir)
+            except LabkitError as exc:
+                failed += 1
+                print(f"{name}: FAILED\n{exc}\n", file=sys.stderr)
+                continue
+            except KeyboardInterrupt:
+                print(f"{name}: interrupted; no partial file was left behind.", file=sys.stderr)
+                return 130
+            where = _where_note(dataset, folder, args.data_dir)
+            print(f"{name}: {'ready' if fetching else 'verified'} in {folder}{where}")
     return 1 if failed else 0
 
 
-def data_verify(args: argparse.Namespace) -> int:
-    """Check every file of the datasets against its checksum."""
-    from labkit.datasets import verify
+def _where_note(dataset: Dataset, folder: Path, data_dir: str | None) -> str:
+    """Why a dataset is found in ``folder``, when that matters to the reader."""
+    from labkit.datasets import store
 
-    failed = 0
-    for name in _data_names(args):
-        try:
-            print(f"{name}: OK ({verify(name, args.data_dir)})")
-        except LabkitError as exc:
-            failed += 1
-            print(f"{name}: FAILED\n{exc}\n", file=sys.stderr)
-    return 1 if failed else 0
+    why = store.origin(dataset, folder, data_dir)
+    if why == "system":
+        return " (a system folder: found with no setting; `data fetch` leaves it there)"
+    if why == store.ENV_VAR:
+        target = store.download_target(dataset, data_dir)
+        return (
+            f" (only through {store.ENV_VAR}: `python -m labkit data fetch` copies it into "
+            f"{target}, where it is found with no setting)"
+        )
+    return ""
 
 
 def data_where(args: argparse.Namespace) -> int:
-    """Say where each dataset was found (existence only, no checksums), and where we looked."""
+    """Say where each dataset is found (existence only, no checksums) and where fetch puts it."""
     from labkit.datasets import DATASETS, store
 
-    names = args.names or list(DATASETS)
-    for name in names:
+    for name in args.names or list(DATASETS):
         dataset = DATASETS[name]
         folder = store.find(dataset, args.data_dir)
-        print(f"{name}: {folder if folder else 'not found'}")
+        if folder is None:
+            print(f"{name}: not found")
+        else:
+            print(f"{name}: {folder}{_where_note(dataset, folder, args.data_dir)}")
         if folder is None or args.verbose:
             for d in store.candidate_dirs(dataset, args.data_dir):
                 print(f"    looked in {d}")
-    print(f"Downloads go to {store.download_target(args.data_dir)}")
+        if folder is None:
+            target = store.download_target(dataset, args.data_dir)
+            print(f"    `python -m labkit data fetch {name}` puts it in {target}")
     return 0
 
 
 def doctor(args: argparse.Namespace) -> int:
     """The environment check that main.py runs."""
-    from labkit.doctor import main as doctor_main
+    from labkit.doctor.cli import run
 
-    return doctor_main(args.rest)
+    return run(args)
 
 
 def notebooks_build(args: argparse.Namespace) -> int:
@@ -150,13 +196,36 @@ def build_parser() -> argparse.ArgumentParser:
 
     data = commands.add_parser("data", help="fetch, verify or locate the datasets")
     data_commands = data.add_subparsers(dest="action", required=True, metavar="ACTION")
-    actions: dict[str, Callable[[argparse.Namespace], int]] = {
-        "fetch": data_fetch, "verify": data_verify, "where": data_where,
-    }  # fmt: skip
     from labkit.datasets import DATASETS
 
-    for action, func in actions.items():
-        sub = data_commands.add_parser(action, help=func.__doc__.splitlines()[0].lower())
+    fetch = data_commands.add_parser(
+        "fetch", help="put a verified copy of the datasets in data/ (copied, else downloaded)"
+    )
+    fetch.add_argument(
+        "--from",
+        dest="sources",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="copy from DIR (a USB stick, a share) first; DIR holds <name>/ folders or the "
+        "files; may be repeated",
+    )
+    fetch.add_argument(
+        "--data-dir", metavar="DIR", help="put the datasets in DIR/<name>/ instead of data/"
+    )
+    fetch.set_defaults(func=data_fetch_or_verify)
+    verify = data_commands.add_parser("verify", help="check every file against its checksum")
+    verify.set_defaults(func=data_fetch_or_verify)
+    where = data_commands.add_parser(
+        "where", help="say where each dataset is found and where fetch puts it"
+    )
+    where.add_argument("-v", "--verbose", action="store_true", help="list every folder searched")
+    where.set_defaults(func=data_where)
+    for sub in (verify, where):
+        sub.add_argument(
+            "--data-dir", metavar="DIR", help="look in DIR first (DIR/<name>/, or the files in DIR)"
+        )
+    for sub in (fetch, verify, where):
         sub.add_argument(
             "names",
             nargs="*",
@@ -164,10 +233,7 @@ def build_parser() -> argparse.ArgumentParser:
             metavar="NAME",
             help=f"datasets ({', '.join(DATASETS)}); default: those the labs use",
         )
-        sub.add_argument("--data-dir", help="look here first, and download here")
         sub.add_argument("--all", action="store_true", help="every dataset, MNIST included")
-        sub.add_argument("-v", "--verbose", action="store_true", help="list every folder searched")
-        sub.set_defaults(func=func)
 
     nbs = commands.add_parser("notebooks", help="build exercise notebooks, strip outputs")
     nb_commands = nbs.add_subparsers(dest="action", required=True, metavar="ACTION")
@@ -189,10 +255,10 @@ def build_parser() -> argparse.ArgumentParser:
                 f"default: {REPOSITORY_URL}",
             )
 
+    from labkit.doctor.cli import add_arguments
+
     check = commands.add_parser("doctor", help="check the installation (what main.py runs)")
-    check.add_argument(
-        "rest", nargs=argparse.REMAINDER, help="options of main.py (--json, --bench)"
-    )
+    add_arguments(check)
     check.set_defaults(func=doctor)
 
     bench_parser = commands.add_parser("bench", help="benchmark the labs in full mode (long)")

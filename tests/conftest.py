@@ -1,15 +1,18 @@
-"""Shared test set-up: real datasets are used where present, never downloaded."""
+"""Shared test set-up: real datasets are used where present, never downloaded, and a test
+skipped for a missing dataset is reported in a warning at the end of the run."""
 
 from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATASETS = REPO_ROOT.parent / "shared" / "datasets"
+MISSING_DATASET = "missing dataset"  # the start of every skip reason dataset_or_skip gives
 
 # The benchmark (benchmarks/) is maintainer tooling beside the installed package: its tests
 # import it from the checkout, whichever way pytest was started.
@@ -27,5 +30,33 @@ def dataset_or_skip(name: str) -> Path:
 
     folder = find(name)
     if folder is None:
-        pytest.skip(f"the real {name} data is not on this machine")
+        pytest.skip(f"{MISSING_DATASET} {name}: not on this machine")
     return folder
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> Iterator[None]:
+    """A skip for missing data is never silent: after pytest's own summary (tryfirst makes this
+    wrapper the outermost), a warning names the datasets and the command that fixes it."""
+    yield
+    missing: dict[str, int] = {}
+    for report in terminalreporter.stats.get("skipped", []):
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else ""
+        if f"Skipped: {MISSING_DATASET} " in reason:
+            name = reason.split(f"{MISSING_DATASET} ", 1)[1].split(":", 1)[0]
+            missing[name] = missing.get(name, 0) + 1
+    if not missing:
+        return
+    count = sum(missing.values())
+    names = ", ".join(missing)
+    tests = "test" if count == 1 else "tests"
+    terminalreporter.write_sep(
+        "=", f"WARNING: {count} {tests} skipped: dataset missing", yellow=True
+    )
+    terminalreporter.write_line(
+        f"Not on this machine: {names}. Those tests did not run. Fetch the data, then run the "
+        f"tests again:\n  python -m labkit data fetch {' '.join(missing)}\n"
+        "  (without internet: python -m labkit data fetch --from FOLDER, with a copy from a "
+        "USB stick or a share)",
+        yellow=True,
+    )

@@ -129,6 +129,14 @@ def test_search_order(tiny_idx, tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     )
     assert store.find(system) == env_root / "tiny"  # LABKIT_DATA_DIR before system folders
     assert store.find(system, folder) == folder  # an explicit data_dir wins, files directly in it
+    repo_copy = tmp_path / "repo-data" / "tiny"
+    repo_copy.mkdir(parents=True)
+    for name in dataset.files:
+        (repo_copy / name).write_bytes((folder / name).read_bytes())
+    assert store.find(system) == repo_copy  # data/, where fetch puts it, before LABKIT_DATA_DIR
+    assert store.origin(system, repo_copy) == "repository"
+    assert store.origin(system, env_root / "tiny") == "LABKIT_DATA_DIR"
+    assert store.origin(system, folder) == "system"
 
 
 def test_missing_file_means_not_found(tiny_idx) -> None:
@@ -144,8 +152,9 @@ def test_missing_file_means_not_found(tiny_idx) -> None:
 def test_checksum_mismatch(tiny_idx) -> None:
     dataset, folder, _ = tiny_idx
     write_gz(folder / "train-labels-idx1-ubyte.gz", idx_bytes(np.ones(6)))
-    with pytest.raises(DataError, match="does not match its checksum"):
+    with pytest.raises(DataError, match="corrupt or incomplete") as info:
         store.verify(dataset, folder.parent)
+    assert "python -m labkit data fetch tiny" in str(info.value)
 
 
 def test_truncated_gzip(tiny_idx) -> None:
@@ -204,7 +213,7 @@ def test_no_network(tiny_idx, tmp_path: Path) -> None:
         store.fetch(offline, tmp_path / "fetched")
     message = str(info.value)
     assert "Could not download" in message and "internet connection" in message
-    assert "LABKIT_DATA_DIR" in message
+    assert "--from FOLDER" in message
     assert not (tmp_path / "fetched" / "tiny").exists()  # no empty folder left behind
 
 
@@ -305,7 +314,7 @@ def test_cli_verify_and_where(real_search) -> None:
     dataset_or_skip("atis")
     result = run_cli("data", "verify", "fashion-mnist", "atis")
     assert result.returncode == 0, result.stderr
-    assert "fashion-mnist: OK" in result.stdout and "atis: OK" in result.stdout
+    assert "fashion-mnist: verified in" in result.stdout and "atis: verified in" in result.stdout
     where = run_cli("data", "where")
     assert where.returncode == 0 and "atis: " in where.stdout
 

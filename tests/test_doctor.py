@@ -2,27 +2,30 @@
 
 The diagnosis is tested on constructed reports; main.py itself runs in subprocesses:
 with TensorFlow (JSON and human report), with a fake ``nvidia-smi`` that lists a GPU
-TensorFlow cannot see, and with a Python that cannot import TensorFlow.
+TensorFlow cannot see, with a Python that cannot import TensorFlow, and with Pythons or
+checkouts where labkit cannot run at all (the JSON stays valid).
 """
 
 from __future__ import annotations
 
-import importlib.metadata
 import importlib.util
 import json
 import os
+import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from conftest import REPO_ROOT, SHARED_DATASETS
 
-from labkit import doctor
-from labkit.doctor import Finding, Report, cc_support, diagnose, exit_code
+from labkit.doctor import Finding, Report, diagnose, exit_code, probes, render, startup_log
+from labkit.doctor.diagnosis import cc_support
+from labkit.doctor.report import Unavailable, probe
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = REPO_ROOT
 MAIN = REPO / "main.py"
-SHARED_DATA = Path("/work/shared/datasets")
 BUILD_CAPS = ["sm_60", "sm_70", "sm_80", "sm_89", "compute_90"]
 HAS_TF = importlib.util.find_spec("tensorflow") is not None
 FAKE_GPU = {"name": "NVIDIA GeForce RTX 3060", "driver_version": "550.54", "memory": "12288 MiB"}
@@ -39,6 +42,9 @@ def healthy_report() -> Report:
         "keras_backend_configured": "tensorflow",
         "numpy": "2.1.0",
         "tensorflow-metal": None,
+        "tensorflow_distributions": {"tensorflow": "2.21.0"},
+        "keras_backend_source": "the default",
+        "keras_backend_installed": True,
     }
     report.system = {
         "platform": "Linux",
@@ -46,7 +52,7 @@ def healthy_report() -> Report:
         "wsl": False,
         "ram_total_gib": 16.0,
         "python_executable": "/home/me/.venv/bin/python",
-        "env": dict.fromkeys(doctor.ENV_VARS),
+        "env": dict.fromkeys(probes.ENV_VARS),
     }
     report.tensorflow = {
         "status": "ok",
@@ -60,13 +66,15 @@ def healthy_report() -> Report:
         },
         "cuda_wheels": {},
         "log": [],
+        "log_harmless": [],
     }
     report.driver = {"gpus": None}
-    report.reasons["driver.gpus"] = "nvidia-smi not found (no NVIDIA driver, or not on PATH)"
+    report.reasons["driver.gpus"] = "no NVIDIA driver found (nvidia-smi is not on PATH)"
+    found = {"verified": True, "error": None, "found_through": "repository", "files": ["a"]}
     report.datasets = {
-        "fashion-mnist": {"required": True, "path": "/data/fashion-mnist", "files": []},
-        "atis": {"required": True, "path": "/data/atis", "files": []},
-        "mnist": {"required": False, "path": None, "files": []},
+        "fashion-mnist": {"required": True, "path": "/repo/data/fashion-mnist", **found},
+        "atis": {"required": True, "path": "/repo/data/atis", **found},
+        "mnist": {"required": False, "path": None, "verified": None, "files": []},
     }
     report.smoke = [{"device": "CPU:0", "ok": True, "rel_error": 1e-7, "error": None, "ms": 2.0}]
     return report
@@ -199,30 +207,67 @@ def test_ptx_only_gpu_warns() -> None:
     assert exit_code(findings) == 0
 
 
-def test_keras_on_another_backend_warns() -> None:
+def test_keras_on_another_backend_fails() -> None:
     report = healthy_report()
     report.versions["keras_backend"] = "jax"
+    report.versions["keras_backend_source"] = "the KERAS_BACKEND variable"
     findings = diagnose(report)
-    warn = only(findings, "WARN")
-    assert "'jax'" in warn.message
-    assert "export KERAS_BACKEND=tensorflow" in warn.fix and "keras.json" in warn.fix
-    assert exit_code(findings) == 0
+    fail = only(findings, "FAIL")
+    assert "'jax'" in fail.message and "the KERAS_BACKEND variable" in fail.message
+    assert "export KERAS_BACKEND=tensorflow" in fail.fix and "keras.json" in fail.fix
+    assert exit_code(findings) == 1
+
+
+def test_keras_backend_that_is_not_installed_fails() -> None:
+    report = healthy_report()
+    report.versions.update(
+        keras_backend=None, keras_backend_configured="jax", keras_backend_installed=False
+    )
+    report.system["platform"] = "Windows"
+    fail = only(diagnose(report), "FAIL")
+    assert "'jax' is not installed, so `import keras` fails in every lab" in fail.message
+    assert "set KERAS_BACKEND=tensorflow" in fail.fix  # the Windows form
 
 
 def test_keras_backend_falls_back_to_configured_when_keras_does_not_import() -> None:
     report = healthy_report()
     report.versions["keras_backend"] = None
     report.versions["keras_backend_configured"] = "torch"
-    assert "'torch'" in only(diagnose(report), "WARN").message
+    assert "'torch'" in only(diagnose(report), "FAIL").message
 
 
 def test_missing_required_dataset_fails_with_fetch_command() -> None:
     report = healthy_report()
-    report.datasets["atis"]["path"] = None
+    report.datasets["atis"].update(path=None, verified=None)
     findings = diagnose(report)
     fail = only(findings, "FAIL")
     assert "atis" in fail.message and "python -m labkit data fetch" in fail.fix
+    assert "--from FOLDER" in fail.fix
     assert exit_code(findings) == 1
+
+
+@pytest.mark.parametrize("required", [True, False])
+def test_corrupt_dataset_fails_when_required(required: bool) -> None:
+    report = healthy_report()
+    report.datasets["atis"].update(
+        required=required, verified=False, error="/repo/data/atis/x.csv is corrupt\nRun ..."
+    )
+    findings = diagnose(report)
+    finding = only(findings, "FAIL" if required else "WARN")
+    assert "Dataset atis in /repo/data/atis is corrupt" in finding.message
+    assert "x.csv is corrupt" in finding.message
+    assert "python -m labkit data fetch atis" in finding.fix
+    assert exit_code(findings) == (1 if required else 0)
+
+
+def test_verified_dataset_passes_and_one_found_only_through_the_variable_warns() -> None:
+    report = healthy_report()
+    report.datasets["atis"]["found_through"] = "LABKIT_DATA_DIR"
+    findings = diagnose(report)
+    assert any(f.message.startswith("Dataset atis verified") for f in levels(findings, "PASS"))
+    warn = only(findings, "WARN")
+    assert "only through LABKIT_DATA_DIR" in warn.message and "copies it into data/" in warn.fix
+    assert exit_code(findings) == 0
 
 
 def test_missing_optional_dataset_is_informational() -> None:
@@ -233,16 +278,19 @@ def test_missing_optional_dataset_is_informational() -> None:
     )
 
 
-def test_datasets_module_failure_warns_without_failing() -> None:
+def test_datasets_that_cannot_be_checked_fail() -> None:
     report = healthy_report()
     report.datasets = None
     report.reasons["datasets"] = "unavailable (labkit.datasets did not import: ImportError: x)"
     findings = diagnose(report)
-    assert "labkit.datasets did not import" in only(findings, "WARN").message
-    assert exit_code(findings) == 0
+    assert "labkit.datasets did not import" in only(findings, "FAIL").message
+    assert exit_code(findings) == 1
 
 
-@pytest.mark.parametrize(("version", "ok"), [("3.9.18", False), ("3.10.0", True), ("3.13.1", True), ("3.14.0", False)])  # fmt: skip
+@pytest.mark.parametrize(
+    ("version", "ok"),
+    [("3.9.18", False), ("3.10.0", True), ("3.13.1", True), ("3.14.0", False)],
+)
 def test_python_support(version: str, ok: bool) -> None:
     report = healthy_report()
     report.versions["python"] = version
@@ -264,12 +312,35 @@ def test_tensorflow_not_installed() -> None:
     assert "/repo/.venv/bin/python main.py" in only(diagnose(report), "FAIL").fix
 
 
-def test_tensorflow_import_failure_shows_error() -> None:
+def failed_import(error: str, origin: str, **details: str) -> Report:
+    """A report where ``import tensorflow`` raised ``error`` in the package ``origin``."""
     report = healthy_report()
-    report.tensorflow = {"status": "import failed", "error": "ImportError: DLL load failed"}
+    report.tensorflow = {"status": "import failed", "error": error, "error_origin": origin}
+    report.tensorflow.update(details)
     report.smoke = None
+    return report
+
+
+def test_tensorflow_import_failure_shows_error() -> None:
+    report = failed_import("ImportError: DLL load failed", "tensorflow")
     fail = only(diagnose(report), "FAIL")
     assert "DLL load failed" in fail.message and "Visual C++" in fail.fix
+
+
+def test_import_failure_caused_by_an_environment_variable_names_it() -> None:
+    error = "ValueError: Key backend: 'nonsense' is not a valid value for backend; ..."
+    report = failed_import(error, "matplotlib")
+    report.system["env"]["MPLBACKEND"] = "nonsense"
+    fail = only(diagnose(report), "FAIL")
+    assert "(raised by matplotlib)" in fail.message
+    assert "unset MPLBACKEND" in fail.fix and "--force" not in fail.fix
+
+
+def test_import_failure_in_another_package_says_to_reinstall_that_package() -> None:
+    error = "AttributeError: module 'google.protobuf' has no attribute 'x'"
+    fail = only(diagnose(failed_import(error, "google", error_origin_dist="protobuf")), "FAIL")
+    assert "reinstalling TensorFlow will not fix it" in fail.fix
+    assert "install --force-reinstall protobuf" in fail.fix
 
 
 def test_smoke_test_mismatch_fails() -> None:
@@ -287,34 +358,123 @@ def test_metal_installed_without_gpu_warns() -> None:
     assert "tensorflow-metal" in warn.message and "pip uninstall" in warn.fix
 
 
+# ---------------------------------------------------------------------------- TensorFlow wheels
+
+
+def test_two_tensorflow_distributions_fail_with_the_fix() -> None:
+    report = healthy_report()
+    report.versions["tensorflow_distributions"] = {
+        "tensorflow": "2.21.0",
+        "tensorflow-cpu": "2.21.0",
+    }
+    findings = diagnose(report)
+    fail = only(findings, "FAIL")
+    assert "tensorflow 2.21.0 and tensorflow-cpu 2.21.0" in fail.message
+    assert "overwrite each other's files" in fail.message
+    assert "-m pip uninstall -y tensorflow tensorflow-cpu" in fail.fix
+    assert "bash Scripts/environment.sh --force" in fail.fix
+    assert exit_code(findings) == 1
+
+
+def fake_distribution(site: Path, name: str, version: str, files: list[str]) -> None:
+    """A ``NAME-VERSION.dist-info`` folder whose RECORD lists ``files``."""
+    info = site / f"{name.replace('-', '_')}-{version}.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n")
+    (info / "RECORD").write_text("".join(f"{f},,\n" for f in [*files, f"{info.name}/RECORD"]))
+
+
+def test_tensorflow_distributions_counts_those_that_install_tensorflow(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake_distribution(tmp_path, "tensorflow-cpu", "2.21.0", ["tensorflow/__init__.py"])
+    fake_distribution(tmp_path, "tensorflow-macos", "2.16.2", [])  # a shim: installs nothing
+    monkeypatch.setattr(sys, "path", [str(tmp_path)])
+    assert probes.tensorflow_distributions() == {"tensorflow-cpu": "2.21.0"}
+    assert probes.tensorflow_dist({"tensorflow-cpu": "2.21.0"}) == "2.21.0 (tensorflow-cpu)"
+
+
+def test_cpu_only_wheel_with_a_driver_gpu_says_to_uninstall_it_first() -> None:
+    report = with_driver_gpu(healthy_report())
+    report.versions["tensorflow_distributions"] = {"tensorflow-cpu": "2.21.0"}
+    report.tensorflow["build"] = {"is_cuda_build": False}
+    fail = only(diagnose(report), "FAIL")
+    assert "CPU-only build" in fail.fix
+    assert (
+        'pip uninstall -y tensorflow-cpu && pip install "tensorflow[and-cuda]==2.21.0"' in fail.fix
+    )
+
+
+@pytest.mark.parametrize("cuda_build", [True, False], ids=["tensorflow", "tensorflow-cpu"])
+def test_report_of_a_machine_without_gpu_shows_no_gpu_problem(cuda_build: bool) -> None:
+    report = healthy_report()
+    report.versions["tensorflow_distributions"] = {
+        ("tensorflow" if cuda_build else "tensorflow-cpu"): "2.21.0"
+    }
+    report.tensorflow["build"]["is_cuda_build"] = cuda_build
+    startup = (
+        "I0000 00:00:1.2 42 cudart_stub.cc:31] Could not find cuda drivers on your machine.\n"
+        "E0000 00:00:1.3 42 cuda_executor.cc:1] failed call to cuInit: UNKNOWN ERROR (303)\n"
+        "I0000 00:00:1.4 42 port.cc:153] oneDNN custom operations are on.\n"
+    )
+    report.tensorflow["log"], report.tensorflow["log_harmless"] = startup_log.sort_lines(
+        startup, gpu_expected=False
+    )
+    report.diagnosis = diagnose(report)
+    text = render.format_human(report)
+    assert "READY (0 FAIL, 0 WARN)" in text
+    for gpu_problem in ("cuda build", "cuInit", "Could not find cuda", "NVIDIA driver =="):
+        assert gpu_problem not in text, gpu_problem
+    assert "3 routine TensorFlow start-up messages, known to be harmless" in text
+    assert ("CPU-only build" in text) != cuda_build
+    assert f"2.21.0 ({'tensorflow' if cuda_build else 'tensorflow-cpu'})" in text
+
+
+def test_startup_lines_about_cuda_are_notable_only_where_a_gpu_is_expected() -> None:
+    text = (
+        "WARNING: All log messages before absl::InitializeLog() is called are written to STDERR\n"
+        "I0000 00:00:1.2 42 cudart_stub.cc:31] Could not find cuda drivers on your machine.\n"
+        "E0000 00:00:1.3 42 cuda_executor.cc:1] failed call to cuInit: UNKNOWN ERROR (303)\n"
+        "W0000 00:00:1.4 42 trt.cc:1] TF-TRT Warning: Could not find TensorRT\n"
+        "E0000 00:00:1.5 42 something.cc:9] Something else broke\n"
+    )
+    notable, harmless = startup_log.sort_lines(text, gpu_expected=False)
+    assert notable == ["Something else broke"] and len(harmless) == 4
+    notable, _ = startup_log.sort_lines(text, gpu_expected=True)
+    assert notable == [
+        "Could not find cuda drivers on your machine.",
+        "failed call to cuInit: UNKNOWN ERROR (303)",
+        "Something else broke",
+    ]
+
+
 # ---------------------------------------------------------------------------- plumbing
 
 
-def test_probe_records_reason_and_strict_mode_raises(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_probe_records_reason_and_strict_mode_raises() -> None:
     report = Report()
 
     def broken() -> None:
         raise OSError("disk on fire")
 
     def explained() -> None:
-        raise doctor.Unavailable("not installed")
+        raise Unavailable("not installed")
 
-    assert doctor.probe(report, "system.cpu", broken) is None
+    assert probe(report, "system.cpu", broken) is None
     assert report.system["cpu"] is None
     assert report.reasons["system.cpu"] == "unavailable (OSError: disk on fire)"
-    doctor.probe(report, "versions.pandas", explained)
+    probe(report, "versions.pandas", explained)
     assert report.reasons["versions.pandas"] == "not installed"
-    monkeypatch.setattr(doctor, "_STRICT", True)
     with pytest.raises(OSError):
-        doctor.probe(report, "system.cpu", broken)
+        probe(report, "system.cpu", broken, strict=True)
 
 
 def test_captured_stderr_catches_native_writes() -> None:
     sink: list[str] = []
-    with doctor.captured_stderr(sink):
-        os.write(2, b"I0000 00:00:1.2 42 cudart_stub.cc:31] Could not find cuda drivers\n")
+    with startup_log.captured_stderr(sink):
+        os.write(2, b"E0000 00:00:1.2 42 cudart_stub.cc:31] Could not find cuda drivers\n")
     assert "cudart_stub" in sink[0]
-    assert doctor.notable_log_lines(sink[0]) == ["Could not find cuda drivers"]
+    assert startup_log.sort_lines(sink[0], gpu_expected=True)[0] == ["Could not find cuda drivers"]
 
 
 @pytest.mark.skipif(os.name == "nt", reason="uses a shell script as fake nvidia-smi")
@@ -323,7 +483,7 @@ def test_nvidia_smi_parsing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     fake.write_text("#!/bin/sh\necho 'NVIDIA A100-SXM4-80GB, 550.54.15, 81920 MiB, 8.0'\n")
     fake.chmod(0o755)
     monkeypatch.setenv("PATH", str(tmp_path))
-    gpus = doctor.nvidia_smi_gpus(doctor.start_nvidia_smi())
+    gpus = probes.nvidia_smi_gpus(probes.start_nvidia_smi())
     assert gpus == [
         {
             "name": "NVIDIA A100-SXM4-80GB",
@@ -337,13 +497,14 @@ def test_nvidia_smi_parsing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
 def test_json_and_human_rendering_of_constructed_report() -> None:
     report = with_driver_gpu(healthy_report())
     report.diagnosis = diagnose(report)
-    data = json.loads(doctor.to_json(report))
+    data = json.loads(render.to_json(report))
     assert data["exit_code"] == 1 and data["ok"] is False
     assert data["diagnosis"][0].keys() == {"level", "message", "fix"}
-    text = doctor.format_human(report)
+    text = render.format_human(report)
     for title in ("Versions", "System", "TensorFlow devices", "NVIDIA driver", "Build"):
         assert f"== {title} ==" in text
     assert "RTX 3060" in text and "fix: 1) " in text and "NOT READY" in text
+    assert "notebook" not in text  # the labs use JupyterLab only
 
 
 # ---------------------------------------------------------------------------- main.py
@@ -352,8 +513,8 @@ def test_json_and_human_rendering_of_constructed_report() -> None:
 def main_env(**env: str) -> dict[str, str]:
     environ = {**os.environ, **env}
     environ.pop("TF_CPP_MIN_LOG_LEVEL", None)  # main.py must quiet TensorFlow itself
-    if SHARED_DATA.is_dir():
-        environ["LABKIT_DATA_DIR"] = str(SHARED_DATA)
+    if "LABKIT_DATA_DIR" not in env and SHARED_DATASETS.is_dir():
+        environ["LABKIT_DATA_DIR"] = str(SHARED_DATASETS)
     return environ
 
 
@@ -365,10 +526,14 @@ def run_main(*args: str, python: str = sys.executable, **env: str) -> subprocess
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[int, str, str]]:
-    """main.py twice, concurrently (each takes about a TensorFlow import):
+    """The report four times, concurrently (each takes about a TensorFlow import):
 
-    "json": ``--json --debug`` as is; "human": ``--bench`` with a fake ``nvidia-smi`` on
-    PATH that lists a GPU (which TensorFlow cannot see on this machine).
+    "json": ``main.py --json --debug`` as is; "human": ``python -m labkit doctor --bench``
+    with a fake ``nvidia-smi`` on PATH that lists a GPU (which TensorFlow cannot see on this
+    machine), run from a copy of labkit without data/, so that a copy of ATIS with one empty
+    file (in LABKIT_DATA_DIR) is the only one it can find; "mpl" and
+    "jax": ``python -m labkit doctor --json`` with MPLBACKEND=nonsense (TensorFlow's import
+    fails in matplotlib) and with KERAS_BACKEND=jax (not installed).
     """
     if not HAS_TF:
         pytest.skip("TensorFlow is not installed")
@@ -376,12 +541,24 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[int, str, 
     fake = fake_dir / "nvidia-smi"
     fake.write_text("#!/bin/sh\necho 'NVIDIA GeForce RTX 3060, 550.54, 12288 MiB, 8.6'\n")
     fake.chmod(0o755)
+    corrupt = tmp_path_factory.mktemp("corrupt-data")
+    (corrupt / "atis").mkdir()
+    for name in probes_atis_files():
+        (corrupt / "atis" / name).write_text("0\n")
+    (corrupt / "atis" / "atis.test.intent.csv").write_bytes(b"")
+    checkout = tmp_path_factory.mktemp("checkout")  # no data/ there: the corrupt copy is found
+    shutil.copytree(REPO / "labkit", checkout / "labkit", ignore=shutil.ignore_patterns("__py*"))
+    shutil.copy(REPO / "pyproject.toml", checkout)
     commands = {
         "json": ([str(MAIN), "--json", "--debug"], main_env()),
         "human": (
-            [str(MAIN), "--bench", "--debug"],
-            main_env(PATH=f"{fake_dir}{os.pathsep}{os.environ['PATH']}"),
+            ["-m", "labkit", "doctor", "--bench", "--debug"],
+            main_env(
+                PATH=f"{fake_dir}{os.pathsep}{os.environ['PATH']}", LABKIT_DATA_DIR=str(corrupt)
+            ),
         ),
+        "mpl": (["-m", "labkit", "doctor", "--json"], main_env(MPLBACKEND="nonsense")),
+        "jax": (["-m", "labkit", "doctor", "--json"], main_env(KERAS_BACKEND="jax")),
     }
     procs = {
         name: subprocess.Popen(
@@ -389,22 +566,30 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[int, str, 
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
-            env=env,
-            cwd=REPO,
-        )  # fmt: skip
+            env={**env, "PYTHONPATH": str(checkout if name == "human" else REPO)},
+            cwd=checkout if name == "human" else REPO,
+        )
         for name, (args, env) in commands.items()
     }
     results = {}
     for name, proc in procs.items():
-        out, err = proc.communicate(timeout=120)
+        out, err = proc.communicate(timeout=300)
         results[name] = (proc.returncode, out, err)
     return results
+
+
+def probes_atis_files() -> list[str]:
+    from labkit.datasets import atis
+
+    return list(atis.DATASET.files)
 
 
 def test_main_json_reports_tensorflow_and_cpu(runs: dict) -> None:
     rc, out, err = runs["json"]
     data = json.loads(out)
-    assert data["versions"]["tensorflow"] == importlib.metadata.version("tensorflow")
+    installed = probes.tensorflow_distributions()
+    assert data["versions"]["tensorflow_distributions"] == installed
+    assert data["versions"]["tensorflow"] == next(iter(installed.values()))
     assert data["tensorflow"]["status"] == "ok"
     assert {"name": "CPU:0", "type": "CPU"} in data["tensorflow"]["devices"]
     assert data["smoke"][0]["ok"] is True
@@ -417,20 +602,31 @@ def test_main_json_reports_tensorflow_and_cpu(runs: dict) -> None:
                 assert f"{section}.{key}" in data["reasons"], (section, key)
 
 
-def test_main_json_exit_code_follows_datasets(runs: dict) -> None:
+def test_main_json_exit_code_follows_verified_datasets(runs: dict) -> None:
     rc, out, _ = runs["json"]
     data = json.loads(out)
     assert isinstance(data["datasets"], dict), data["reasons"].get("datasets")
     required = [d for d in data["datasets"].values() if d["required"]]
     fails = [f for f in data["diagnosis"] if f["level"] == "FAIL"]
-    if all(d["path"] for d in required):
+    if all(d["path"] and d["verified"] for d in required):
         assert rc == 0, fails
     else:
         assert rc == 1
         assert any("python -m labkit data fetch" in f["fix"] for f in fails)
 
 
-def test_main_human_report_has_no_tensorflow_noise(runs: dict) -> None:
+def test_main_without_a_gpu_classifies_the_cuda_startup_messages(runs: dict) -> None:
+    _, out, _ = runs["json"]
+    data = json.loads(out)
+    if data["driver"]["gpus"] or probes.find_nvidia_smi():
+        pytest.skip("this machine has an NVIDIA driver")
+    assert not [line for line in data["tensorflow"]["log"] if "cuda" in line.lower()]
+    assert not [
+        f for f in data["diagnosis"] if f["level"] in ("WARN", "FAIL") and "GPU" in f["message"]
+    ]
+
+
+def test_labkit_doctor_human_report_has_no_tensorflow_noise(runs: dict) -> None:
     _, out, err = runs["human"]
     for title in ("System", "TensorFlow devices", "NVIDIA driver", "Benchmark", "Diagnosis"):
         assert f"== {title} ==" in out, title
@@ -440,15 +636,41 @@ def test_main_human_report_has_no_tensorflow_noise(runs: dict) -> None:
     assert err.strip() == ""
 
 
+def test_labkit_doctor_reports_a_corrupt_dataset_as_a_failure(runs: dict) -> None:
+    rc, out, _ = runs["human"]
+    assert rc == 1
+    assert re.search(r"\n  atis +: CORRUPT or unreadable, in ", out)
+    assert "FAIL  Dataset atis in " in out and "is corrupt or unreadable" in out
+    assert "fix: python -m labkit data fetch atis" in out
+
+
 @pytest.mark.skipif(os.name == "nt", reason="fake nvidia-smi is a shell script")
 def test_main_with_fake_driver_gpu_fails_with_fix(runs: dict) -> None:
     rc, out, _ = runs["human"]
-    if "TensorFlow uses the GPU" in out or doctor.cuda_wheels():
+    if "TensorFlow uses the GPU" in out or "cuda wheels    : nvidia" in out:
         pytest.skip("needs a machine where TensorFlow sees no GPU and lacks the CUDA wheels")
     assert rc == 1
     assert "NVIDIA GeForce RTX 3060, 12288 MiB, compute capability 8.6" in out
     assert "FAIL  The NVIDIA driver sees NVIDIA GeForce RTX 3060" in out
     assert 'pip install "tensorflow[and-cuda]==' in out
+    if re.search(r"cuda build +: yes", out):  # tensorflow-cpu prints no CUDA message at all
+        assert "start-up log" in out and "Could not find cuda drivers" in out  # notable here
+
+
+def test_a_bad_mplbackend_is_named_as_the_cause_of_the_failed_import(runs: dict) -> None:
+    rc, out, _ = runs["mpl"]
+    fail = next(f for f in json.loads(out)["diagnosis"] if f["level"] == "FAIL")
+    assert rc == 1 and "TensorFlow fails to import (raised by matplotlib)" in fail["message"]
+    assert "unset MPLBACKEND" in fail["fix"] and "--force" not in fail["fix"]
+
+
+def test_keras_backend_jax_without_jax_fails(runs: dict) -> None:
+    rc, out, _ = runs["jax"]
+    data = json.loads(out)
+    if data["versions"]["keras_backend_installed"]:
+        pytest.skip("JAX is installed here")
+    messages = [f["message"] for f in data["diagnosis"] if f["level"] == "FAIL"]
+    assert rc == 1 and any("'jax' is not installed" in m for m in messages), messages
 
 
 def test_main_without_tensorflow_is_plain() -> None:
@@ -468,10 +690,35 @@ def test_main_with_system_python_without_tensorflow() -> None:
     python = "/usr/bin/python3"
     if not Path(python).is_file():
         pytest.skip("no system python3")
-    probe = subprocess.run([python, "-c", "import tensorflow"], capture_output=True)
-    if probe.returncode == 0:
+    probe_tf = subprocess.run([python, "-c", "import tensorflow"], capture_output=True)
+    if probe_tf.returncode == 0:
         pytest.skip("the system python3 has TensorFlow")
     proc = run_main(str(MAIN), python=python)
     assert proc.returncode == 1
     assert "Traceback" not in proc.stdout + proc.stderr
     assert "TensorFlow is not installed" in proc.stdout or "Cannot import labkit" in proc.stdout
+
+
+def test_main_json_is_valid_when_python_is_too_old() -> None:
+    code = (
+        "import runpy, sys; sys.version_info = (3, 9, 18, 'final', 0); "
+        f"sys.argv = [{str(MAIN)!r}, '--json']; runpy.run_path({str(MAIN)!r}, run_name='__main__')"
+    )
+    proc = run_main("-c", code)
+    data = json.loads(proc.stdout)
+    assert proc.returncode == 1 and data["exit_code"] == 1 and data["ok"] is False
+    assert "Python 3.9.18 is too old" in data["diagnosis"][0]["message"]
+    human = run_main("-c", code.replace(", '--json'", ""))
+    assert human.stdout.startswith("FAIL  Python 3.9.18 is too old")
+
+
+def test_main_json_is_valid_when_labkit_cannot_be_imported(tmp_path: Path) -> None:
+    lonely = tmp_path / "main.py"
+    shutil.copy(MAIN, lonely)
+    env = {k: v for k, v in main_env().items() if k != "PYTHONPATH"}
+    proc = subprocess.run(  # -S: no site-packages, so no installed labkit either
+        [sys.executable, "-S", str(lonely), "--json"], capture_output=True, text=True, env=env
+    )
+    data = json.loads(proc.stdout)
+    assert proc.returncode == 1 and data["exit_code"] == 1
+    assert "Cannot import labkit" in data["diagnosis"][0]["message"]

@@ -3,13 +3,15 @@
 >>> from labkit.datasets import load_fashion_mnist
 >>> (x_train, y_train), (x_test, y_test) = load_fashion_mnist()
 
-Where files are looked for, in order: the ``data_dir`` argument, ``LABKIT_DATA_DIR``,
-the repository's ``data/``, then system folders (see ``labkit.datasets.store``).
+Where files are looked for, in order: the ``data_dir`` argument, the repository's ``data/``
+(where ``fetch`` puts a verified copy), ``LABKIT_DATA_DIR``, then system folders (see
+``labkit.datasets.store``).
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 from labkit.datasets import atis, fashion_mnist, mnist, store
@@ -25,9 +27,19 @@ DATASETS: dict[str, Dataset] = {
 }
 
 __all__ = [
-    "DATASETS", "FASHION_MNIST_CLASSES", "Atis", "AtisSplit", "DataError", "Dataset",
-    "fetch", "find", "load_atis", "load_fashion_mnist", "load_mnist", "verify",
-]  # fmt: skip
+    "DATASETS",
+    "FASHION_MNIST_CLASSES",
+    "Atis",
+    "AtisSplit",
+    "DataError",
+    "Dataset",
+    "fetch",
+    "find",
+    "load_atis",
+    "load_fashion_mnist",
+    "load_mnist",
+    "verify",
+]
 
 
 def _dataset(name: str) -> Dataset:
@@ -47,6 +59,12 @@ def verify(name: str, data_dir: str | os.PathLike | None = None) -> Path:
     return store.verify(_dataset(name), data_dir)
 
 
-def fetch(name: str, data_dir: str | os.PathLike | None = None) -> Path:
-    """Make the dataset available and verified, downloading what is missing."""
-    return store.fetch(_dataset(name), data_dir)
+def fetch(
+    name: str,
+    data_dir: str | os.PathLike | None = None,
+    sources: Sequence[str | os.PathLike] = (),
+) -> Path:
+    """Make the dataset available, verified; returns its folder: a copy in the repository's
+    ``data/`` (or ``data_dir``), copied from ``sources`` or another folder that holds one,
+    else downloaded. A verified copy in a system folder is used where it is."""
+    return store.fetch(_dataset(name), data_dir, sources)

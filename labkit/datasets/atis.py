@@ -99,7 +99,7 @@ def load_atis(data_dir: str | os.PathLike | None = None, download: bool = True) 
     folder = store.obtain(DATASET, data_dir, download)
 
     def lines(name: str) -> list[str]:
-        text = store.read_verified(folder / name, DATASET.files[name]).decode("utf-8")
+        text = store.read_file(DATASET, folder, name).decode("utf-8")
         return text.splitlines()
 
     words = tuple(lines("atis.dict.vocab.csv"))

@@ -11,9 +11,17 @@ from labkit.datasets.idx import load_idx_dataset
 from labkit.datasets.store import Dataset
 
 CLASS_NAMES = (
-    "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
-    "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
-)  # fmt: skip
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
+)
 
 DATASET = Dataset(
     name="fashion-mnist",
@@ -29,10 +37,10 @@ DATASET = Dataset(
         "https://storage.googleapis.com/tensorflow/tf-keras-datasets",
     ),
     system_dirs=(
-        Path(
-            "/usr/share/datasets/fashion-mnist"
-        ),  # Debian/Ubuntu: apt install dataset-fashion-mnist
-        Path("~/.keras/datasets/fashion-mnist"),  # left by keras.datasets.fashion_mnist.load_data()
+        # Debian/Ubuntu: sudo apt install dataset-fashion-mnist
+        Path("/usr/share/datasets/fashion-mnist"),
+        # left by keras.datasets.fashion_mnist.load_data()
+        Path("~/.keras/datasets/fashion-mnist"),
     ),
 )
 

@@ -21,18 +21,22 @@ _DTYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E
 def parse_idx(content: bytes, source: str = "IDX data") -> np.ndarray:
     """Decode IDX bytes into an array (uint8 images are returned as ``uint8``)."""
     if len(content) < 4 or content[:2] != b"\x00\x00" or content[2] not in _DTYPES:
-        raise DataError(f"{source} is not an IDX file (bad header). Delete it and fetch it again.")
+        raise DataError(
+            f"{source} is not an IDX file (bad header). Run `python -m labkit data fetch` to replace it."
+        )
     dtype = np.dtype(_DTYPES[content[2]])
     ndim = content[3]
     header = 4 + 4 * ndim
     if len(content) < header:
-        raise DataError(f"{source} is truncated (incomplete header). Delete it and fetch it again.")
+        raise DataError(
+            f"{source} is truncated (incomplete header). Run `python -m labkit data fetch` to replace it."
+        )
     shape = struct.unpack(f">{ndim}I", content[4:header])
     expected = header + int(np.prod(shape)) * dtype.itemsize
     if len(content) != expected:
         raise DataError(
             f"{source} has {len(content)} bytes but its header announces {expected}: the file "
-            "is truncated or corrupt. Delete it and fetch it again."
+            "is truncated or corrupt. Run `python -m labkit data fetch` to replace it."
         )
     array = np.frombuffer(content, dtype=dtype, offset=header).reshape(shape)
     return array.astype(dtype.newbyteorder("="))  # native byte order, writable copy
@@ -44,10 +48,9 @@ def load_idx_dataset(
     """``(x_train, y_train), (x_test, y_test)`` from the four standard IDX files, verified."""
     folder = store.obtain(dataset, data_dir, download)
     arrays = {}
-    for name, sha256 in dataset.files.items():
-        arrays[name.split("-idx")[0]] = parse_idx(
-            store.read_verified(folder / name, sha256), source=str(folder / name)
-        )
+    for name in dataset.files:
+        content = store.read_file(dataset, folder, name)
+        arrays[name.split("-idx")[0]] = parse_idx(content, source=str(folder / name))
     splits = []
     for split in ("train", "t10k"):
         images, labels = arrays[f"{split}-images"], arrays[f"{split}-labels"]

@@ -1,13 +1,21 @@
-"""Find, verify and download dataset files.
+"""Find, verify, copy and download dataset files.
 
-A dataset is a folder of files with known SHA-256 checksums. The checksum is of
-the file's *content* (the decompressed bytes for ``.gz`` files), so a mirror or a
-Linux distribution that recompresses the same data still verifies.
+A dataset is a folder of files with known SHA-256 checksums. The checksum is of the file's
+*content* (the decompressed bytes of a ``.gz``), so a mirror or a Linux distribution that
+recompresses the same data still verifies. Files are read in 1 MiB pieces and no file may hold
+more than ``Dataset.max_bytes``: hashing takes constant memory, even for a gzip bomb.
 
-Search order: an explicit ``data_dir``, the roots in ``LABKIT_DATA_DIR``
-(separated by ``os.pathsep``), the repository's ``data/``, then system folders
-such as Debian's ``/usr/share/datasets``. Each root may hold the dataset in a
-sub-folder named after it (``ROOT/fashion-mnist/``) or the files directly.
+Search order: an explicit ``data_dir``; the repository's ``data/``, where ``fetch`` puts every
+dataset so that any shell or Jupyter kernel finds it with no setting; the roots in
+``LABKIT_DATA_DIR`` (separated by ``os.pathsep``); then system folders such as Debian's
+``/usr/share/datasets/fashion-mnist``. Each root may hold the dataset in a sub-folder named after
+it (``ROOT/atis/``) or the files directly.
+
+``fetch`` makes a verified copy in ``data/`` (or an explicit ``data_dir``): each file missing or
+corrupt there is copied from another folder that holds a verified copy, else downloaded. A file
+is written under a temporary name beside its destination and renamed into place only once it is
+verified; an error or an interruption (Ctrl-C, or SIGTERM, which the CLI turns into one) removes
+the temporary file and every folder the call created that is still empty.
 """
 
 from __future__ import annotations
@@ -16,19 +24,24 @@ import contextlib
 import gzip
 import hashlib
 import os
+import secrets
 import shutil
-import socket
-import tempfile
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeAlias
 
+from labkit.datasets.download import Limits, download
 from labkit.errors import DataError, first_line
 from labkit.paths import default_data_dir
 
 ENV_VAR = "LABKIT_DATA_DIR"
-DOWNLOAD_TIMEOUT_S = 30
+FETCH_CMD = "python -m labkit data fetch"
+READ_CHUNK = 1 << 20
+
+PathLike: TypeAlias = "str | os.PathLike[str]"
+Say = Callable[[str], None]
 
 
 @dataclass(frozen=True)
@@ -41,63 +54,76 @@ class Dataset:
     mirrors: tuple[str, ...]  # base URLs; a file's URL is base + "/" + file name
     required: bool = True  # needed by the labs (fetched by default, checked by main.py)
     system_dirs: tuple[Path, ...] = field(default=())
+    max_bytes: int = 100_000_000  # no file may be larger, compressed or not
 
 
-def data_roots(data_dir: str | os.PathLike | None = None) -> list[Path]:
-    """The roots searched for datasets, in order (system folders excluded)."""
-    roots: list[Path] = []
+# ---------------------------------------------------------------------------- searching
+
+
+def env_roots() -> list[Path]:
+    """The folders named in ``LABKIT_DATA_DIR``."""
+    value = os.environ.get(ENV_VAR, "")
+    return [Path(p).expanduser() for p in value.split(os.pathsep) if p.strip()]
+
+
+def labelled_dirs(dataset: Dataset, data_dir: PathLike | None = None) -> list[tuple[Path, str]]:
+    """Every folder that may hold the dataset's files, in search order, each with the reason
+    it is searched: "data_dir", "repository", ENV_VAR or "system"."""
+    roots: list[tuple[Path, str]] = []
     if data_dir is not None:
-        roots.append(Path(data_dir))
-    roots += [Path(p) for p in os.environ.get(ENV_VAR, "").split(os.pathsep) if p.strip()]
-    roots.append(default_data_dir())
-    return [r.expanduser() for r in roots]
+        roots.append((Path(data_dir).expanduser(), "data_dir"))
+    roots.append((default_data_dir(), "repository"))
+    roots += [(root, ENV_VAR) for root in env_roots()]
+    dirs = [(folder, why) for root, why in roots for folder in (root / dataset.name, root)]
+    dirs += [(folder.expanduser(), "system") for folder in dataset.system_dirs]
+    first: dict[Path, str] = {}
+    for folder, why in dirs:
+        first.setdefault(folder, why)  # a folder reached twice keeps its first place
+    return list(first.items())
 
 
-def candidate_dirs(dataset: Dataset, data_dir: str | os.PathLike | None = None) -> list[Path]:
+def candidate_dirs(dataset: Dataset, data_dir: PathLike | None = None) -> list[Path]:
     """Every folder that may hold the dataset's files, in search order."""
-    dirs: list[Path] = []
-    for root in data_roots(data_dir):
-        dirs += [root / dataset.name, root]
-    dirs += [d.expanduser() for d in dataset.system_dirs]
-    return list(dict.fromkeys(dirs))  # drop repeats, keep order
+    return [folder for folder, _ in labelled_dirs(dataset, data_dir)]
 
 
-def find(dataset: Dataset, data_dir: str | os.PathLike | None = None) -> Path | None:
+def holds_all(dataset: Dataset, folder: Path) -> bool:
+    """True when every file of the dataset is in ``folder`` (existence only)."""
+    return all((folder / name).is_file() for name in dataset.files)
+
+
+def find(dataset: Dataset, data_dir: PathLike | None = None) -> Path | None:
     """The first folder holding all of the dataset's files, or None. Cheap: no hashing."""
+    return next((d for d in candidate_dirs(dataset, data_dir) if holds_all(dataset, d)), None)
+
+
+def origin(dataset: Dataset, folder: Path, data_dir: PathLike | None = None) -> str:
+    """Why labkit looks in ``folder``: "data_dir", "repository", ENV_VAR or "system"."""
+    return dict(labelled_dirs(dataset, data_dir)).get(folder, "data_dir")
+
+
+def download_target(dataset: Dataset, data_dir: PathLike | None = None) -> Path:
+    """Where ``fetch`` puts the dataset: ``DATA_DIR/<name>``, else the repository's data/."""
+    root = Path(data_dir).expanduser() if data_dir is not None else default_data_dir()
+    return root / dataset.name
+
+
+def not_found_error(dataset: Dataset, data_dir: PathLike | None = None) -> DataError:
+    looked = []
     for folder in candidate_dirs(dataset, data_dir):
-        if all((folder / name).is_file() for name in dataset.files):
-            return folder
-    return None
+        present = sum((folder / name).is_file() for name in dataset.files)
+        partial = f"  (only {present} of its {len(dataset.files)} files)" if present else ""
+        looked.append(f"  - {folder}{partial}")
+    return DataError(
+        f"{dataset.title} was not found. Looked in:\n" + "\n".join(looked) + "\n"
+        f"Fix: run `{FETCH_CMD} {dataset.name}` (it needs internet), or, with a copy on a USB "
+        f"stick or a share, `{FETCH_CMD} {dataset.name} --from FOLDER`; both put a verified "
+        f"copy in {download_target(dataset)}, which is found from any shell or notebook "
+        f"(setting {ENV_VAR} to FOLDER also works, but only where the variable is set)."
+    )
 
 
-def read_content(path: Path) -> bytes:
-    """The file's bytes, decompressed when it is a ``.gz``."""
-    if path.suffix != ".gz":
-        return path.read_bytes()
-    try:
-        with gzip.open(path, "rb") as f:
-            return f.read()
-    except (OSError, EOFError, zlib.error) as exc:
-        raise DataError(
-            f"{path} is truncated or not a valid gzip file ({exc}). Delete it and run "
-            "`python -m labkit data fetch` to download it again."
-        ) from None
-
-
-def read_verified(path: Path, sha256: str) -> bytes:
-    """The file's content, after checking it against its expected SHA-256."""
-    content = read_content(path)
-    actual = hashlib.sha256(content).hexdigest()
-    if actual != sha256:
-        raise DataError(
-            f"{path} does not match its checksum (expected sha256 {sha256[:12]}..., got "
-            f"{actual[:12]}...): the file is corrupt or incomplete. Delete it and run "
-            "`python -m labkit data fetch` to download it again."
-        )
-    return content
-
-
-def locate(dataset: Dataset, data_dir: str | os.PathLike | None = None) -> Path:
+def locate(dataset: Dataset, data_dir: PathLike | None = None) -> Path:
     """The dataset's folder; a DataError that lists where we looked when it is missing."""
     folder = find(dataset, data_dir)
     if folder is None:
@@ -105,135 +131,285 @@ def locate(dataset: Dataset, data_dir: str | os.PathLike | None = None) -> Path:
     return folder
 
 
-def obtain(
-    dataset: Dataset, data_dir: str | os.PathLike | None = None, download: bool = True
-) -> Path:
-    """The dataset's folder: found locally, else downloaded when ``download`` allows it."""
+# ---------------------------------------------------------------------------- verifying
+
+
+class BadFile(DataError):
+    """A dataset file that cannot be used as it is: ``problem`` says why (one sentence, for
+    reports and lists), the message adds what to do about it."""
+
+    def __init__(self, problem: str, fix: str) -> None:
+        super().__init__(f"{problem}. {fix}")
+        self.problem = problem
+
+
+def _content_chunks(path: Path, max_bytes: int, gzipped: bool) -> Iterator[bytes]:
+    """The file's content (decompressed when ``gzipped``) in pieces of at most 1 MiB."""
+    try:
+        raw = path.open("rb")
+    except OSError as exc:
+        raise BadFile(
+            f"Cannot read {path} ({exc.strerror or first_line(exc)})",
+            f"Fix its permissions (e.g. chmod u+r), or delete it and run `{FETCH_CMD}`.",
+        ) from None
+    with raw:
+        stream = gzip.GzipFile(fileobj=raw) if gzipped else raw
+        total = 0
+        while True:
+            try:
+                chunk = stream.read(READ_CHUNK)
+            except (OSError, EOFError, zlib.error) as exc:
+                raise BadFile(
+                    f"{path} is truncated or not a valid gzip file ({first_line(exc)})",
+                    f"Run `{FETCH_CMD}` to replace it with a verified copy.",
+                ) from None
+            if not chunk:
+                return
+            total += len(chunk)
+            if total > max_bytes:
+                raise BadFile(
+                    f"{path} holds more than {max_bytes / 1e6:.0f} MB, far more than the "
+                    "dataset's file: it is not the right file",
+                    f"Run `{FETCH_CMD}` to replace it.",
+                )
+            yield chunk
+
+
+def content_sha256(path: Path, max_bytes: int, gzipped: bool | None = None) -> str:
+    """SHA-256 of the file's content (decompressed when ``gzipped``, by default when its name
+    ends in ``.gz``), read in constant memory."""
+    digest = hashlib.sha256()
+    gzipped = path.suffix == ".gz" if gzipped is None else gzipped
+    for chunk in _content_chunks(path, max_bytes, gzipped):
+        digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _mismatch(dataset: Dataset, path: Path, expected: str, actual: str) -> BadFile:
+    return BadFile(
+        f"{path} is corrupt or incomplete: its content does not match the checksum labkit "
+        f"expects (sha256 {expected[:12]}..., got {actual[:12]}...)",
+        f"Run `{FETCH_CMD} {dataset.name}`: it puts a verified copy in "
+        f"{download_target(dataset)}, where labkit looks first (it needs internet, or "
+        "`--from FOLDER` with a good copy).",
+    )
+
+
+def check_file(dataset: Dataset, folder: Path, name: str) -> None:
+    """Raise DataError unless ``folder/name`` has the content the dataset expects."""
+    path = folder / name
+    actual = content_sha256(path, dataset.max_bytes)
+    if actual != dataset.files[name]:
+        raise _mismatch(dataset, path, dataset.files[name], actual)
+
+
+def read_file(dataset: Dataset, folder: Path, name: str) -> bytes:
+    """The content of ``folder/name`` (decompressed for ``.gz``), after checking its checksum."""
+    path = folder / name
+    content = b"".join(_content_chunks(path, dataset.max_bytes, path.suffix == ".gz"))
+    actual = hashlib.sha256(content).hexdigest()
+    if actual != dataset.files[name]:
+        raise _mismatch(dataset, path, dataset.files[name], actual)
+    return content
+
+
+def verify(dataset: Dataset, data_dir: PathLike | None = None) -> Path:
+    """Check every file's checksum; returns the folder, raises DataError otherwise."""
+    folder = locate(dataset, data_dir)
+    for name in dataset.files:
+        check_file(dataset, folder, name)
+    return folder
+
+
+def holds_verified(dataset: Dataset, folder: Path) -> bool:
+    """True when ``folder`` holds every file of the dataset with the right content."""
+    if not holds_all(dataset, folder):
+        return False
+    try:
+        for name in dataset.files:
+            check_file(dataset, folder, name)
+    except DataError:
+        return False
+    return True
+
+
+# ---------------------------------------------------------------------------- fetching
+
+
+def obtain(dataset: Dataset, data_dir: PathLike | None = None, download: bool = True) -> Path:
+    """The dataset's folder: found locally, else fetched when ``download`` allows it."""
     folder = find(dataset, data_dir)
     if folder is not None:
         return folder
     if not download:
         raise not_found_error(dataset, data_dir)
-    print(f"{dataset.title} is not on this machine yet: downloading it (once).")
+    print(f"{dataset.title} is not on this machine yet: fetching it (once).")
     return fetch(dataset, data_dir)
 
 
-def not_found_error(dataset: Dataset, data_dir: str | os.PathLike | None = None) -> DataError:
-    looked = "\n".join(f"  - {d}" for d in candidate_dirs(dataset, data_dir))
-    files = ", ".join(dataset.files)
-    return DataError(
-        f"{dataset.title} was not found. Looked in:\n{looked}\n"
-        f"Fix: run `python -m labkit data fetch {dataset.name}` (needs internet), or copy "
-        f"its files ({files}) into one of those folders, or point {ENV_VAR} at a folder "
-        f"that holds a `{dataset.name}/` sub-folder."
-    )
+def fetch(
+    dataset: Dataset,
+    data_dir: PathLike | None = None,
+    sources: Sequence[PathLike] = (),
+    limits: Limits | None = None,
+    say: Say = print,
+) -> Path:
+    """Make a verified copy of the dataset in ``download_target``; returns its folder.
 
-
-def verify(dataset: Dataset, data_dir: str | os.PathLike | None = None) -> Path:
-    """Check every file's checksum; returns the folder, raises DataError otherwise."""
-    folder = locate(dataset, data_dir)
-    for name, sha256 in dataset.files.items():
-        read_verified(folder / name, sha256)
-    return folder
-
-
-def download_target(data_dir: str | os.PathLike | None = None) -> Path:
-    """Where downloads go: ``data_dir``, else the first ``LABKIT_DATA_DIR`` root, else data/."""
-    return data_roots(data_dir)[0]
-
-
-def fetch(dataset: Dataset, data_dir: str | os.PathLike | None = None) -> Path:
-    """Make the dataset available and verified; download only what is missing or corrupt.
-
-    A dataset already present anywhere on the search path is used where it is.
+    A file already verified there is kept. Any other is copied from the first folder that
+    holds a verified copy (``sources``, then the search path: ``LABKIT_DATA_DIR``, system
+    folders), else downloaded from the mirrors. Exception: with no ``data_dir``, a verified
+    copy in a system folder (``/usr/share/datasets``) is used where it is when ``data/`` holds
+    none of the dataset's files: it is found from anywhere with no setting, and copying it
+    would only duplicate it. ``say`` receives one line per file copied or downloaded.
     """
-    folder = find(dataset, data_dir)
-    if folder is not None:
-        try:
-            return verify(dataset, data_dir)
-        except DataError:
-            if not os.access(folder, os.W_OK):
-                raise  # a read-only copy (a system folder): fetch a good one into ours
-    target = download_target(data_dir) / dataset.name
-    created = not target.exists()
+    target = download_target(dataset, data_dir)
+    here = [target] if data_dir is None else [target, target.parent]
+    for folder in here:
+        if holds_verified(dataset, folder):
+            return folder
+    if data_dir is None and not any((target / n).exists() for n in dataset.files):
+        for folder in dataset.system_dirs:
+            if holds_verified(dataset, folder.expanduser()):
+                return folder.expanduser()
+    origins = [Path(s).expanduser() for s in sources]
+    source_dirs = [d for root in origins for d in (root / dataset.name, root)]
+    source_dirs += candidate_dirs(dataset, data_dir)
+    return _fill(dataset, target, [d for d in source_dirs if d != target], limits, say)
+
+
+def _fill(
+    dataset: Dataset, target: Path, source_dirs: list[Path], limits: Limits | None, say: Say
+) -> Path:
+    """Bring every file of ``target`` to its verified content; see ``fetch``."""
+    created = _make_folder(target)
     try:
-        target.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise DataError(
-            f"Cannot create {target} ({exc.strerror}). Choose a writable folder "
-            f"with --data-dir or {ENV_VAR}."
-        ) from None
-    try:
-        for name, sha256 in dataset.files.items():
-            path = target / name
-            if path.is_file():
+        for name in dataset.files:
+            if (target / name).is_file():
                 try:
-                    read_verified(path, sha256)
+                    check_file(dataset, target, name)
                     continue
                 except DataError:
-                    path.unlink()  # corrupt: replace it
-            download_file(dataset, name, path)
-    except DataError:
-        if created and not any(target.iterdir()):
-            target.rmdir()  # leave no empty folder that looks like a dataset
+                    say(f"  {name}: the copy in {target} is corrupt or unreadable; replacing it")
+            if not _copy_verified(dataset, name, source_dirs, target, say):
+                _download_verified(dataset, name, target, limits, say)
+    except OSError as exc:
+        _remove_if_empty(created)
+        raise _unwritable(target, exc) from None
+    except BaseException:  # Ctrl-C and SIGTERM included: leave no empty folder behind
+        _remove_if_empty(created)
         raise
     return target
 
 
-def download_file(dataset: Dataset, name: str, dest: Path) -> None:
-    """Download one file from the first mirror that works, verified before it is moved in place."""
+def _copy_verified(
+    dataset: Dataset, name: str, source_dirs: list[Path], target: Path, say: Say
+) -> bool:
+    """Copy ``name`` from the first source folder whose copy verifies; False when none does."""
+    for folder in source_dirs:
+        source = folder / name
+        if not source.is_file():
+            continue
+        try:
+            with source.open("rb"):
+                size = source.stat().st_size
+        except OSError as exc:
+            say(f"  {name}: cannot read {source} ({exc.strerror}); looking elsewhere")
+            continue
+        if size > dataset.max_bytes:
+            say(f"  {name}: {source} is too large to be the right file; looking elsewhere")
+            continue
+        with _staging_file(target, name) as staged:
+            shutil.copyfile(source, staged)
+            try:
+                actual = _staged_sha256(dataset, staged, name)
+            except DataError as exc:
+                actual = first_line(exc)
+            if actual != dataset.files[name]:
+                say(f"  {name}: the copy in {folder} is corrupt; looking elsewhere")
+                continue
+            os.replace(staged, target / name)
+        say(f"  {name}: copied from {folder}")
+        return True
+    return False
+
+
+def _download_verified(
+    dataset: Dataset, name: str, target: Path, limits: Limits | None, say: Say
+) -> None:
+    """Download ``name`` from the first mirror that serves the right content."""
     errors = []
     for base in dataset.mirrors:
         url = f"{base.rstrip('/')}/{name}"
-        try:
-            _download_verified(url, dataset.files[name], dest)
-            return
-        except DataError as exc:
-            errors.append(f"  - {url}: {exc}")
+        say(f"  {name}: downloading {url}")
+        with _staging_file(target, name) as staged:
+            try:
+                with staged.open("wb") as out:
+                    download(url, out, dataset.max_bytes, limits)
+                actual = _staged_sha256(dataset, staged, name)
+            except DataError as exc:
+                errors.append(f"  - {url}: {first_line(exc)}")
+                continue
+            if actual != dataset.files[name]:
+                errors.append(
+                    f"  - {url}: the file does not match its checksum (got {actual[:12]}...)"
+                )
+                continue
+            os.replace(staged, target / name)
+        return
     tried = "\n".join(errors)
     raise DataError(
         f"Could not download {name} for {dataset.title}:\n{tried}\n"
-        "Check your internet connection (or proxy) and run `python -m labkit data fetch "
-        f"{dataset.name}` again. In a room without internet, ask the instructor for the "
-        f"files and point {ENV_VAR} at the folder that holds them."
+        "Check your internet connection (behind a proxy: set HTTPS_PROXY) and run "
+        f"`{FETCH_CMD} {dataset.name}` again. In a room without internet, get the files from "
+        f"the instructor (USB stick or share) and run `{FETCH_CMD} {dataset.name} --from FOLDER`."
     )
 
 
-def _download_verified(url: str, sha256: str, dest: Path) -> None:
-    """Download into a staging folder beside ``dest``; move into place only once verified."""
+def _staged_sha256(dataset: Dataset, staged: Path, name: str) -> str:
+    """The checksum of the file staged for ``name``, read as ``name`` would be (gzip or not)."""
     try:
-        from keras.utils import get_file  # Keras' downloader: progress bar, retries on cache
-    except ImportError:
-        raise DataError(
-            "Keras is not installed, so nothing can be downloaded. Run the setup script "
-            "(`bash Scripts/environment.sh`, or `Scripts\\environment.bat` on Windows)."
-        ) from None
-    staging = Path(tempfile.mkdtemp(prefix=".download-", dir=dest.parent))
-    try:
-        try:
-            with _socket_timeout(DOWNLOAD_TIMEOUT_S):
-                tmp = Path(
-                    get_file(
-                        fname=dest.name,
-                        origin=url,
-                        cache_dir=str(staging),
-                        cache_subdir=str(staging),
-                    )
-                )
-        except Exception as exc:  # noqa: BLE001 - get_file raises bare Exception on URL errors
-            raise DataError(first_line(exc)) from None
-        read_verified(tmp, sha256)
-        os.replace(tmp, dest)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        return content_sha256(staged, dataset.max_bytes, name.endswith(".gz"))
+    except BadFile as exc:  # the problem, without the advice meant for a file in place
+        raise DataError(exc.problem.replace(str(staged), "the file")) from None
 
 
 @contextlib.contextmanager
-def _socket_timeout(seconds: float) -> Iterator[None]:
-    """A bad network should fail in seconds, not hang the setup script."""
-    previous = socket.getdefaulttimeout()
-    socket.setdefaulttimeout(seconds)
+def _staging_file(target: Path, name: str) -> Iterator[Path]:
+    """A new hidden file in ``target`` for ``name``, removed on exit unless renamed into place.
+
+    Created with ``open(mode="x")``, not ``tempfile.mkstemp``, so that it gets the usual
+    permissions (the umask's) rather than owner-only ones once it is the dataset's file.
+    """
+    staged = target / f".{name}.{secrets.token_hex(4)}.part"
+    staged.open("xb").close()
     try:
-        yield
+        yield staged
     finally:
-        socket.setdefaulttimeout(previous)
+        staged.unlink(missing_ok=True)
+
+
+def _make_folder(folder: Path) -> list[Path]:
+    """Create ``folder`` and its missing parents; the folders created, outermost first."""
+    missing = [p for p in [folder, *folder.parents] if not p.exists()][::-1]
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise _unwritable(folder, exc) from None
+    return missing
+
+
+def _remove_if_empty(folders: list[Path]) -> None:
+    for folder in reversed(folders):
+        try:
+            folder.rmdir()
+        except OSError:
+            return
+
+
+def _unwritable(folder: Path, exc: OSError) -> DataError:
+    return DataError(
+        f"Cannot write into {folder} ({exc.strerror or first_line(exc)}). Make it writable "
+        "(or delete it), or put the datasets in another folder: `--data-dir FOLDER` on the "
+        "command line, `data_dir=FOLDER` in Python."
+    )

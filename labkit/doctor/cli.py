@@ -1,0 +1,73 @@
+"""``python main.py`` and ``python -m labkit doctor``: collect, diagnose, print, exit 0 or 1."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import sys
+import time
+
+from labkit.doctor import dataset_check
+from labkit.doctor.diagnosis import diagnose, exit_code, gpu_list
+from labkit.doctor.probes import collect_system, collect_versions, nvidia_smi_gpus, start_nvidia_smi
+from labkit.doctor.render import format_human, to_json
+from labkit.doctor.report import Report, probe
+from labkit.doctor.startup_log import sort_lines
+from labkit.doctor.tf_probes import collect_tensorflow
+
+
+def collect(bench: bool = False, strict: bool = False) -> Report:
+    """Gather everything; nvidia-smi and the dataset checksums run while TensorFlow imports.
+
+    ``strict`` (``--debug``): an unexpected exception in a probe propagates.
+    """
+    start = time.perf_counter()
+    report = Report()
+    smi = start_nvidia_smi()
+    datasets = dataset_check.start()
+    collect_versions(report, strict)
+    collect_system(report, strict)
+    log = collect_tensorflow(report, bench, strict)
+    probe(report, "driver.gpus", nvidia_smi_gpus, smi, strict=strict)
+    probe(report, "datasets", datasets.result, strict=strict)
+    gpu_expected = bool(gpu_list(report, "driver") or gpu_list(report, "tf"))
+    notable, harmless = sort_lines(log, gpu_expected)
+    report.tensorflow["log"], report.tensorflow["log_harmless"] = notable, harmless
+    report.diagnosis = diagnose(report)
+    report.elapsed_s = round(time.perf_counter() - start, 1)
+    return report
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of main.py, also those of ``python -m labkit doctor``."""
+    parser.add_argument("--json", action="store_true", help="print one JSON document")
+    parser.add_argument("--bench", action="store_true", help="add a short matmul/conv2d benchmark")
+    parser.add_argument(
+        "--debug", action="store_true", help="raise unexpected errors instead of reporting them"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the checks, print the report, return the exit code."""
+    with contextlib.suppress(AttributeError, ValueError):
+        sys.stdout.reconfigure(errors="replace")  # type: ignore[union-attr]
+    progress = not args.json and sys.stderr is not None and sys.stderr.isatty()
+    if progress:
+        sys.stderr.write("Checking the environment (a few seconds)...")
+        sys.stderr.flush()
+    report = collect(bench=args.bench, strict=args.debug)
+    if progress:
+        sys.stderr.write("\r" + " " * 44 + "\r")
+    print(to_json(report) if args.json else format_human(report))
+    return exit_code(report.diagnosis)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """main.py's entry point."""
+    parser = argparse.ArgumentParser(
+        prog="python main.py",
+        description="Check that this Python environment is ready for the workshop labs.",
+        epilog="Exit status: 0 when everything required works, 1 otherwise.",
+    )
+    add_arguments(parser)
+    return run(parser.parse_args(argv))
