@@ -94,6 +94,14 @@ def notebooks_strip(args: argparse.Namespace) -> int:
     return 1 if args.check and changed else 0
 
 
+def kernel(args: argparse.Namespace) -> int:
+    """Register the Jupyter kernel dl-workshop for this Python (the setup scripts run it)."""
+    from labkit.kernel import register
+
+    print(register(take_over=args.take_over).report())
+    return 0
+
+
 def bench(args: argparse.Namespace) -> int:
     """Run every lab in full mode beside its reference model; write benchmarks/results/."""
     from pathlib import Path
@@ -152,6 +160,16 @@ def build_parser() -> argparse.ArgumentParser:
         "rest", nargs=argparse.REMAINDER, help="options of main.py (--json, --bench)"
     )
     check.set_defaults(func=doctor)
+
+    kernel_parser = commands.add_parser(
+        "kernel", help="register the Jupyter kernel dl-workshop for this Python"
+    )
+    kernel_parser.add_argument(
+        "--take-over",
+        action="store_true",
+        help="take the user-level name dl-workshop even when another environment holds it",
+    )
+    kernel_parser.set_defaults(func=kernel)
 
     from labkit.bench import LABS, RESULTS_DIR
 
