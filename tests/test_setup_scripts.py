@@ -258,6 +258,32 @@ def test_setup_unlocked_installs_the_ranges_of_pyproject(tmp_path: Path) -> None
 
 
 @needs_bash
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX PATH")
+def test_conda_environment_of_another_clone_is_not_taken_over(tmp_path: Path) -> None:
+    """`dl-workshop` exists and its labkit comes from another clone (here: the one running
+    these tests): the setup stops before updating it, and says what to do."""
+    if run([sys.executable, "-I", "-c", "import labkit"]).returncode != 0:
+        pytest.skip("labkit is not installed in this Python: it stands for the other clone")
+    repo = copy_of_repo(tmp_path)
+    (repo / "main.py").write_text("")
+    python = tmp_path / "bin" / "python3.12"
+    python.parent.mkdir()
+    python.write_text(STAND_IN_PYTHON)
+    python.chmod(0o755)
+    mamba = tmp_path / "bin" / "mamba"  # `mamba run -n dl-workshop python ...` names the python
+    mamba.write_text(f'#!/bin/sh\nprintf "%s\\n" "$*" >>"$FAKE_LOG"\necho "{python}"\n')
+    mamba.chmod(0o755)
+    log = tmp_path / "commands.log"
+    env = {**os.environ, "FAKE_LOG": str(log), "REAL_PY": sys.executable, "CI": "true"}
+    env["PATH"] = f"{python.parent}{os.pathsep}{env['PATH']}"
+    result = run(["bash", str(repo / "Scripts" / "environment.sh"), "--cpu"], env=env, cwd=repo)
+    out = result.stdout + result.stderr
+    assert result.returncode == 1, out
+    assert "belongs to the clone in" in out and "--venv" in out and "conda env remove" in out
+    assert not [c for c in log.read_text().splitlines() if "env update" in c or "-m pip" in c]
+
+
+@needs_bash
 def test_test_sh_says_to_run_setup_first(tmp_path: Path) -> None:
     repo = copy_of_repo(tmp_path)
     result = run(["bash", str(repo / "Scripts" / "test.sh")])
