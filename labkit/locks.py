@@ -168,10 +168,10 @@ def requirements_for(lock: str, platform: str, python: str) -> str:
     return "".join(pin.requirement() + "\n" for pin in pins(lock, platform, python))
 
 
-def tensorflow_of(lock: str, sys_platform: str = sys.platform, machine: str = "") -> str:
+def tensorflow_of(lock: str, sys_platform: str = "", machine: str = "") -> str:
     """The TensorFlow distribution ``lock`` installs on a machine (default: this one):
     tensorflow-cpu from cpu.txt on Linux x86_64, tensorflow everywhere else."""
-    machine = machine or platform.machine()
+    sys_platform, machine = sys_platform or sys.platform, machine or platform.machine()
     linux_x86_64 = sys_platform == "linux" and machine == "x86_64"
     return "tensorflow-cpu" if lock == "cpu" and linux_x86_64 else "tensorflow"
 
