@@ -41,7 +41,7 @@ class Registration:
     user_kernel: Path
     display_name: str
     taken_by: str | None = None  # the Python that keeps the name dl-workshop, when not this one
-    replaced: str | None = None  # a Python that no longer exists, whose registration we replaced
+    replaced: str | None = None  # the Python whose user-level registration this one replaced
 
     @property
     def user_name(self) -> str:
@@ -55,9 +55,8 @@ class Registration:
             f"  for your user:      {self.user_kernel}",
         ]
         if self.replaced:
-            lines.append(
-                f"  It replaces the registration of {self.replaced}, which no longer exists."
-            )
+            gone = "" if Path(self.replaced).exists() else ", which no longer exists"
+            lines.append(f"  It replaces the registration of {self.replaced}{gone}.")
         if self.taken_by:
             lines += [
                 f"The name {KERNEL_NAME} belongs to another environment that still exists",

@@ -69,7 +69,7 @@ def test_a_second_clone_does_not_take_the_name(tmp_path: Path, user_kernels: Pat
     assert (
         taken.user_name == "dl-workshop" and argv0(user_kernels / "dl-workshop") == sys.executable
     )
-    assert taken.replaced == str(other)
+    assert taken.replaced == str(other) and "no longer exists" not in taken.report()
     assert not reg.user_kernel.exists()
 
 
@@ -80,7 +80,7 @@ def test_a_registration_whose_python_is_gone_is_replaced(
     write_kernel(user_kernels / "dl-workshop", gone)
     reg = kernel.register(prefix=tmp_path / "env")
     assert reg.user_name == "dl-workshop" and argv0(reg.user_kernel) == sys.executable
-    assert reg.replaced == gone and gone in reg.report()
+    assert reg.replaced == gone and f"{gone}, which no longer exists" in reg.report()
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="symlinks need privileges on Windows")
