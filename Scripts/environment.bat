@@ -1,7 +1,8 @@
 @echo off
 rem Create or update the workshop environment on Windows, then check it with main.py.
 rem
-rem   Scripts\environment.bat [--venv] [--python PATH] [--cpu] [--force] [--no-data] [--help]
+rem   Scripts\environment.bat [--venv] [--python PATH] [--cpu] [--unlocked] [--force]
+rem                            [--no-data] [--help]
 rem
 rem Native Windows runs TensorFlow on the CPU only: TensorFlow 2.10 was the last release
 rem with GPU support on native Windows. For an NVIDIA GPU, use WSL2 and run
@@ -14,6 +15,7 @@ setlocal EnableExtensions DisableDelayedExpansion
 set "ENV_NAME=dl-workshop"
 set "USE_VENV=0"
 set "PYTHON_ARG="
+set "UNLOCKED=0"
 set "FORCE=0"
 set "FETCH_DATA=1"
 set "CONDA_TOOL="
@@ -28,6 +30,7 @@ if /i "%~1"=="--python" goto :opt_python
 if /i "%~1"=="--cpu" goto :opt_cpu
 if /i "%~1"=="--gpu" goto :opt_gpu
 if /i "%~1"=="--metal" goto :opt_metal
+if /i "%~1"=="--unlocked" goto :opt_unlocked
 if /i "%~1"=="--force" goto :opt_force
 if /i "%~1"=="--no-data" goto :opt_no_data
 if /i "%~1"=="--help" goto :usage
@@ -52,6 +55,11 @@ goto :parse
 
 :opt_cpu
 rem CPU is the only choice on native Windows; accepted for the same command line as Linux.
+shift
+goto :parse
+
+:opt_unlocked
+set "UNLOCKED=1"
 shift
 goto :parse
 
@@ -82,8 +90,10 @@ echo registers a Jupyter kernel, fetches the datasets and runs "python main.py".
 echo.
 echo   With conda or mamba on PATH (mamba preferred; e.g. in a Miniforge Prompt): the conda
 echo   environment "dl-workshop" from environment.yml (created, or updated with --prune).
-echo   Without conda, or with --venv: a virtual environment in .venv at the repo root,
-echo   with: pip install -e ".[test]"
+echo   Without conda, or with --venv: a virtual environment in .venv at the repo root.
+echo   Either way the packages come from the lock requirements\cpu.txt: exact versions,
+echo   each download checked against its PyPI hash - pip --require-hashes; then labkit
+echo   itself: pip install --no-deps -e .
 echo.
 echo Options:
 echo   --venv         Use a virtual environment in .venv even when conda is present.
@@ -92,6 +102,8 @@ echo                  Default: py -3.13, -3.12, -3.11, -3.10 (the py launcher), 
 echo   --cpu          CPU TensorFlow. The default, and the only choice on native Windows.
 echo   --gpu, --metal Not available on native Windows: TensorFlow runs on the CPU only
 echo                  since 2.11. For an NVIDIA GPU use WSL2 and Scripts/environment.sh.
+echo   --unlocked     Install the newest versions pyproject.toml allows instead of the
+echo                  lock - to try newer releases, or when a locked file cannot be had.
 echo   --force        Reinstall the packages even when nothing changed since the last run.
 echo   --no-data      Do not fetch the datasets - python -m labkit data fetch.
 echo   --help         Show this help and exit.
@@ -133,11 +145,15 @@ rem ------------------------------------------------------------------ conda env
 echo     Using %CONDA_TOOL%: conda environment "%ENV_NAME%" from environment.yml - --venv for a virtual environment.
 echo.
 echo === [2/6] Creating or updating the conda environment %ENV_NAME%
-set "FLAGS=mode=conda accel=cpu"
+set "FLAGS=mode=conda accel=cpu unlocked=%UNLOCKED%"
 call %CONDA_TOOL% run -n %ENV_NAME% python -c "import sys; print(sys.executable)" > "%TMPF%" 2>nul
 if errorlevel 1 goto :conda_create
 for /f "usebackq delims=" %%i in ("%TMPF%") do set "PY=%%i"
 if not exist "%PY%" goto :err_conda_python
+rem A conda environment is found by its name, so two clones would share it, each install
+rem pointing it at its own labkit: refuse to take over another clone's environment (exit 3).
+"%PY%" -I -c "import importlib.util as u, pathlib, sys; s = u.find_spec('labkit'); r = pathlib.Path(s.origin).resolve().parents[1] if s and s.origin else None; sys.exit(3 if r and (r / 'pyproject.toml').is_file() and r != pathlib.Path.cwd().resolve() else 0)"
+if errorlevel 3 goto :err_conda_other_clone
 call :stamp_check
 if errorlevel 1 goto :err_env_python
 if "%UP_TO_DATE%"=="1" goto :conda_up_to_date
@@ -167,8 +183,9 @@ if errorlevel 1 goto :err_conda_version
 echo     Environment python: %PY%
 echo.
 echo === [3/6] Installing packages
-echo     environment.yml installed the packages.
-goto :installed
+if "%UP_TO_DATE%"=="1" goto :packages_up_to_date
+if exist "%STAMP%" del "%STAMP%"
+goto :install_lock
 
 rem ------------------------------------------------------------------ virtual environment
 :venv
@@ -196,7 +213,7 @@ set "BASE_PY="%PYTHON_ARG%""
 echo     Using a virtual environment in .venv, made with: %BASE_PY%
 echo.
 echo === [2/6] Creating or updating the environment
-set "FLAGS=mode=venv accel=cpu"
+set "FLAGS=mode=venv accel=cpu unlocked=%UNLOCKED%"
 set "PY=%REPO%\.venv\Scripts\python.exe"
 if not exist "%PY%" goto :venv_create
 "%PY%" -c "import sys; sys.exit(0 if (3, 10) <= sys.version_info[:2] <= (3, 13) else 1)" >nul 2>&1
@@ -219,17 +236,41 @@ call :stamp_check
 if errorlevel 1 goto :err_env_python
 echo.
 echo === [3/6] Installing packages
-if "%UP_TO_DATE%"=="1" goto :venv_up_to_date
+if "%UP_TO_DATE%"=="1" goto :packages_up_to_date
 if exist "%STAMP%" del "%STAMP%"
 echo     pip install --upgrade pip
 "%PY%" -m pip install --upgrade pip
 if errorlevel 1 goto :err_pip
-echo     pip install -e ".[test]"
-"%PY%" -m pip install -e ".[test]"
+
+rem One TensorFlow: what another build installed goes first - another TensorFlow
+rem distribution installs the same files (labkit\locks.py).
+:install_lock
+"%PY%" -m labkit.locks conflicts cpu > "%TMPF%"
+if errorlevel 1 goto :err_env_python
+set "TF_REMOVE="
+for /f "usebackq delims=" %%i in ("%TMPF%") do set "TF_REMOVE=%%i"
+if not defined TF_REMOVE goto :lock_install
+echo     pip uninstall -y %TF_REMOVE% - another build's; the lock brings its own
+"%PY%" -m pip uninstall -y %TF_REMOVE%
+if errorlevel 1 goto :err_pip
+
+:lock_install
+if "%UNLOCKED%"=="1" goto :unlocked_install
+echo     pip install --require-hashes -r requirements\cpu.txt
+"%PY%" -m pip install --require-hashes -r requirements\cpu.txt
+if errorlevel 1 goto :err_pip
+echo     pip install --no-deps --no-build-isolation -e .
+"%PY%" -m pip install --no-deps --no-build-isolation -e .
 if errorlevel 1 goto :err_pip
 goto :installed
 
-:venv_up_to_date
+:unlocked_install
+echo     pip install --upgrade --upgrade-strategy eager -e ".[test]"
+"%PY%" -m pip install --upgrade --upgrade-strategy eager -e ".[test]"
+if errorlevel 1 goto :err_pip
+goto :installed
+
+:packages_up_to_date
 echo     Packages are up to date - --force to reinstall.
 
 rem ------------------------------------------------------------------ common steps
@@ -242,7 +283,9 @@ echo     Wrote .labkit-python: %PY%
 
 echo.
 echo === [4/6] Registering the Jupyter kernel "Python (dl-workshop)"
-"%PY%" -m ipykernel install --user --name %ENV_NAME% --display-name "Python (dl-workshop)"
+rem In the environment - JupyterLab started from it opens the labs on it - and for the user -
+rem another Jupyter, VS Code - without taking the name from another clone: labkit\kernel.py.
+"%PY%" -m labkit kernel
 if errorlevel 1 goto :err_kernel
 
 echo.
@@ -277,17 +320,17 @@ echo NOT READY - main.py exit %RC%: do what each FAIL line above says after "fix
 exit /b %RC%
 
 rem ------------------------------------------------------------------ subroutines
-rem Sets UP_TO_DATE=1 when the stamp next to the environment's python matches
-rem pyproject.toml + environment.yml + FLAGS and labkit and TensorFlow are installed.
+rem Sets UP_TO_DATE=1 when the stamp next to the environment's python matches pyproject.toml
+rem + environment.yml + the lock + FLAGS and labkit and TensorFlow are installed.
 :stamp_check
 set "UP_TO_DATE=0"
 for %%i in ("%PY%") do set "STAMP=%%~dpi.labkit-stamp"
-"%PY%" -c "import hashlib, sys; h = hashlib.sha256(); [h.update(open(n, 'rb').read()) for n in ('pyproject.toml', 'environment.yml')]; h.update(sys.argv[1].encode()); print(h.hexdigest())" "%FLAGS%" > "%STAMP_NEW%"
+"%PY%" -c "import hashlib, sys; h = hashlib.sha256(); [h.update(open(n, 'rb').read()) for n in ('pyproject.toml', 'environment.yml', 'requirements/cpu.txt')]; h.update(sys.argv[1].encode()); print(h.hexdigest())" "%FLAGS%" > "%STAMP_NEW%"
 if errorlevel 1 exit /b 1
 if "%FORCE%"=="1" exit /b 0
 fc /b "%STAMP_NEW%" "%STAMP%" >nul 2>&1
 if errorlevel 1 exit /b 0
-"%PY%" -c "import importlib.metadata as m, labkit; m.version('tensorflow')" >nul 2>&1
+"%PY%" -I -c "import importlib.util as u, sys; sys.exit(0 if u.find_spec('labkit') and u.find_spec('tensorflow') else 1)" >nul 2>&1
 if errorlevel 1 exit /b 0
 set "UP_TO_DATE=1"
 exit /b 0
@@ -357,6 +400,13 @@ echo ERROR: "%CONDA_TOOL% env update" failed - see the messages above. 1>&2
 echo        Check the network, or run "conda env remove -n %ENV_NAME%" and run this script again. 1>&2
 exit /b 1
 
+:err_conda_other_clone
+echo ERROR: the conda environment %ENV_NAME% belongs to another clone of the workshop - its 1>&2
+echo        labkit comes from there; updating it from here would take it from that clone. 1>&2
+echo        For this clone use a virtual environment: Scripts\environment.bat --venv 1>&2
+echo        or remove the other one first: conda env remove -n %ENV_NAME% 1>&2
+exit /b 1
+
 :err_conda_python
 echo ERROR: the conda environment %ENV_NAME% has no working python. 1>&2
 echo        Run "conda env remove -n %ENV_NAME%", then run this script again. 1>&2
@@ -368,9 +418,10 @@ echo        Run "conda env remove -n %ENV_NAME%", then run this script again. 1>
 exit /b 1
 
 :err_pip
-echo ERROR: pip install failed - see the messages above. 1>&2
+echo ERROR: pip failed - see the messages above. 1>&2
 echo        Check the internet connection - behind a proxy: set HTTPS_PROXY=... - 1>&2
-echo        then run Scripts\environment.bat again. 1>&2
+echo        then run Scripts\environment.bat again. A hash mismatch means a download was 1>&2
+echo        altered - a proxy? - or the mirror differs from PyPI. 1>&2
 exit /b 1
 
 :err_stamp
@@ -383,7 +434,7 @@ exit /b 1
 
 :err_kernel
 echo ERROR: registering the Jupyter kernel failed - see the messages above. 1>&2
-echo        Run Scripts\environment.bat --force to reinstall the packages. 1>&2
+echo        Run "%PY%" -m labkit kernel, or Scripts\environment.bat --force to reinstall. 1>&2
 exit /b 1
 
 :err_no_main

@@ -2,7 +2,7 @@
 # Create or update the workshop environment (Linux, macOS, WSL2), then check it with main.py.
 #
 #   bash Scripts/environment.sh [--venv] [--python PATH] [--cpu | --gpu | --metal]
-#                               [--force] [--no-data] [--help]
+#                               [--unlocked] [--force] [--no-data] [--help]
 #
 # Windows: use Scripts\environment.bat instead. Run with --help for every flag.
 set -euo pipefail
@@ -23,7 +23,10 @@ registers a Jupyter kernel, fetches the datasets and runs `python main.py`.
   With conda or mamba on PATH (mamba preferred): the conda environment
   `dl-workshop` from environment.yml (created, or updated with --prune).
   Without conda, or with --venv: a virtual environment in .venv at the repo
-  root, with `pip install -e ".[test]"` (plus the gpu or metal extra).
+  root.
+  Either way the packages come from a lock, requirements/cpu.txt (gpu.txt with
+  --gpu, metal.txt with --metal): exact versions, each download checked against
+  its PyPI hash (pip --require-hashes); then labkit itself (pip install --no-deps -e .).
 
 Options:
   --venv         Use a virtual environment in .venv even when conda is present.
@@ -36,12 +39,16 @@ Options:
   --metal        macOS on Apple silicon: also install tensorflow-metal, check that
                  TensorFlow sees the GPU, and fall back to CPU with a warning when it
                  does not (tensorflow-metal is known to break with TensorFlow 2.18+).
+                 Picks Python 3.12 or older (tensorflow-metal has no 3.13 wheel).
+  --unlocked     Install the newest versions pyproject.toml allows instead of the
+                 lock (to try newer releases, or when a locked file cannot be had).
   --force        Reinstall the packages even when nothing changed since the last run.
   --no-data      Do not fetch the datasets (`python -m labkit data fetch`).
   -h, --help     Show this help and exit.
 
 Without --cpu/--gpu/--metal: Linux with a working `nvidia-smi` that lists a GPU gets
-the GPU build; everything else (macOS included) gets CPU TensorFlow.
+the GPU build; everything else (macOS included) gets CPU TensorFlow: tensorflow-cpu on
+Linux x86_64, tensorflow elsewhere. Switching between them leaves one TensorFlow.
 
 Environment variables:
   LABKIT_DATA_DIR  Extra folder where the datasets are looked for (offline rooms, CI).
@@ -89,6 +96,7 @@ trap 'on_unexpected_error "$LINENO" "$BASH_COMMAND"' ERR
 USE_VENV=0
 PYTHON_ARG=""
 ACCEL=""        # cpu | gpu | metal; empty = detect
+UNLOCKED=0
 FORCE=0
 FETCH_DATA=1
 while [ $# -gt 0 ]; do
@@ -101,6 +109,7 @@ while [ $# -gt 0 ]; do
         --cpu | --gpu | --metal)
             [ -z "$ACCEL" ] || [ "$ACCEL" = "${1#--}" ] || usage_error "choose only one of --cpu, --gpu, --metal"
             ACCEL="${1#--}" ;;
+        --unlocked) UNLOCKED=1 ;;
         --force) FORCE=1 ;;
         --no-data) FETCH_DATA=0 ;;
         -h | --help) usage; exit 0 ;;
@@ -149,18 +158,18 @@ install_python_hint() {
         "  Or install Miniforge (https://conda-forge.org/download/) and let this script use conda." \
         "An interpreter that is not on PATH can be passed with --python /path/to/python3.12."
 }
-# The stamp records what was installed: pyproject.toml, environment.yml and the chosen flags.
+# The stamp records what was installed: pyproject.toml, environment.yml, the lock and the flags.
 stamp_of() {  # stamp_of PYTHON FLAGS
     "$1" -c 'import hashlib, sys
 h = hashlib.sha256()
-for name in ("pyproject.toml", "environment.yml"):
+for name in ("pyproject.toml", "environment.yml", sys.argv[2]):
     with open(name, "rb") as f:
         h.update(f.read())
 h.update(sys.argv[1].encode())
-print(h.hexdigest())' "$2"
+print(h.hexdigest())' "$2" "$LOCK"
 }
-installed_ok() {  # the editable labkit and TensorFlow are importable/installed
-    "$1" -c 'import importlib.metadata as m, labkit; m.version("tensorflow")' >/dev/null 2>&1
+installed_ok() {  # labkit is installed (not just found in the current folder) and TensorFlow too
+    "$1" -I -c 'import importlib.util as u, sys; sys.exit(0 if u.find_spec("labkit") and u.find_spec("tensorflow") else 1)' >/dev/null 2>&1
 }
 has_nvidia_gpu() {
     command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L 2>/dev/null | grep -q '^GPU '
@@ -210,8 +219,9 @@ if [ "$OS" = Darwin ] && [ "$ARCH" = x86_64 ] && [ "$(sysctl -n sysctl.proc_tran
 fi
 info "TensorFlow build: $ACCEL"
 
-EXTRAS=""
-case "$ACCEL" in gpu) EXTRAS="gpu" ;; metal) EXTRAS="metal" ;; esac
+# The lock to install: exact versions with PyPI hashes (bash requirements/lock.sh makes them).
+LOCK="requirements/$ACCEL.txt"
+[ -f "$LOCK" ] || die "$LOCK is missing in $REPO_ROOT." "Update your clone of the repository (git pull), then run again."
 
 PY=""          # the environment's interpreter, once known
 BASE_PY=""     # venv mode: the interpreter that creates .venv
@@ -239,6 +249,8 @@ else
     else
         tried=""
         for cand in python3.13 python3.12 python3.11 python3.10 python3 python; do
+            # tensorflow-metal publishes no wheel for Python 3.13
+            if [ "$ACCEL" = metal ] && [ "$cand" = python3.13 ]; then continue; fi
             command -v "$cand" >/dev/null 2>&1 || continue
             if ver="$(py_version "$cand")"; then
                 if is_supported "$ver"; then BASE_PY="$(command -v "$cand")"; break; fi
@@ -262,7 +274,7 @@ fi
 
 # ---------------------------------------------------------------- 2. create the environment
 step "Creating or updating the environment"
-FLAGS="accel=$ACCEL"
+FLAGS="accel=$ACCEL unlocked=$UNLOCKED"
 if [ -n "$CONDA_TOOL" ]; then
     FLAGS="mode=conda $FLAGS"
 else
@@ -307,6 +319,19 @@ if [ -n "$PY" ]; then
     fi
 fi
 
+if [ -n "$CONDA_TOOL" ] && [ -n "$PY" ]; then
+    # A conda environment is found by its name, so two clones would share it, each install
+    # pointing it at its own labkit: refuse to take over another clone's environment.
+    owner="$("$PY" -I -c 'import importlib.util as u; s = u.find_spec("labkit"); print(s.origin if s and s.origin else "")' 2>/dev/null | tail -n 1 | tr -d '\r')" || owner=""
+    owner_root="$(cd "$(dirname "$owner")/.." 2>/dev/null && pwd -P)" || owner_root=""
+    if [ -n "$owner" ] && [ -n "$owner_root" ] && [ "$owner_root" != "$(pwd -P)" ] && [ -f "$owner_root/pyproject.toml" ]; then
+        die "Conda environment '$ENV_NAME' belongs to the clone in $owner_root (its labkit comes from there)." \
+            "Updating it from here would take it from that clone. For this clone use a virtual environment:" \
+            "  bash Scripts/environment.sh --venv" \
+            "or remove the other one first: conda env remove -n $ENV_NAME"
+    fi
+fi
+
 if [ -n "$CONDA_TOOL" ]; then
     if [ "$UP_TO_DATE" = 1 ]; then
         info "Conda environment '$ENV_NAME' is up to date (pyproject.toml, environment.yml and flags unchanged; --force to update it anyway)."
@@ -336,36 +361,84 @@ fi
 
 # ---------------------------------------------------------------- 3. install packages
 step "Installing packages"
-pip_failed() {
-    local hints=("Check the internet connection (behind a proxy: export HTTPS_PROXY=...; local mirror: PIP_INDEX_URL=...)," "then run bash Scripts/environment.sh again.")
+pip_failed() {  # pip_failed WHAT-FAILED [HINT...]
+    local what="$1"
+    shift
+    local hints=("$@" "Check the internet connection (behind a proxy: export HTTPS_PROXY=...; local mirror: PIP_INDEX_URL=...)," "then run bash Scripts/environment.sh again.")
     if [ "$OS" = Darwin ] && [ "$ARCH" = x86_64 ]; then
         hints+=("Intel Macs: recent TensorFlow releases publish no macOS x86_64 wheels; use Colab or a Linux machine.")
     fi
-    die "$1" "${hints[@]}"
+    die "$what" "${hints[@]}"
 }
+# unlocked_requirements: the ranges of pyproject.toml for this build, one per line (--unlocked).
+unlocked_requirements() {
+    "$PY" - "$ACCEL" <<'EOF'
+import sys
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10: the copy inside pip
+    from pip._vendor import tomli as tomllib
+with open("pyproject.toml", "rb") as f:
+    project = tomllib.load(f)["project"]
+accel, extras = sys.argv[1], project["optional-dependencies"]
+lines = project["dependencies"] + extras["test"] + (extras["metal"] if accel == "metal" else [])
+if accel == "gpu":  # requirements/gpu.in replaces tensorflow-cpu, as in requirements/gpu.txt
+    lines = [line for line in lines if not line.startswith("tensorflow-cpu")]
+    with open("requirements/gpu.in", encoding="utf-8") as f:
+        lines += [line for line in f.read().splitlines() if line and not line.startswith("#")]
+print("\n".join(lines))
+EOF
+}
+
 if [ "$UP_TO_DATE" = 1 ]; then
     info "Packages are up to date (stamp $STAMP_FILE matches; --force to reinstall)."
 else
     # Written again only once everything below has worked.
     [ -z "$STAMP_FILE" ] || rm -f "$STAMP_FILE"
     if [ -z "$CONDA_TOOL" ]; then
-        spec=".[test${EXTRAS:+,$EXTRAS}]"
         info "pip install --upgrade pip"
         "$PY" -m pip install --upgrade pip || pip_failed "Upgrading pip in .venv failed."
-        info "pip install -e \"$spec\""
-        "$PY" -m pip install -e "$spec" || pip_failed "pip install -e \"$spec\" failed (see the messages above)."
-    elif [ -n "$EXTRAS" ]; then
-        # environment.yml installs CPU TensorFlow and labkit; add the accelerator extra on top.
-        info "pip install -e \".[$EXTRAS]\""
-        "$PY" -m pip install -e ".[$EXTRAS]" || pip_failed "pip install -e \".[$EXTRAS]\" failed (see the messages above)."
     fi
+    # One TensorFlow: the builds of --cpu, --gpu and --metal install the same files, so what
+    # another build installed goes first (its TensorFlow, the CUDA wheels, tensorflow-metal).
+    remove="$("$PY" -m labkit.locks conflicts "$ACCEL")" \
+        || die "Could not list the packages installed in $PY." "The environment looks broken: run again with --force, or delete it and run again."
+    if [ -n "$remove" ]; then
+        info "pip uninstall -y $remove   (another build's; $LOCK brings its own)"
+        # shellcheck disable=SC2086  # one argument per package name
+        "$PY" -m pip uninstall -y $remove || die "pip uninstall failed (see the messages above)." \
+            "Delete the environment and run again."
+    fi
+    if [ "$UNLOCKED" = 0 ]; then
+        info "pip install --require-hashes -r $LOCK"
+        "$PY" -m pip install --require-hashes -r "$LOCK" \
+            || pip_failed "Installing the locked packages of $LOCK failed (see the messages above)." \
+                "A hash mismatch means a download was altered (a proxy?) or the mirror differs from PyPI."
+    else
+        reqs="$(mktemp)"
+        unlocked_requirements >"$reqs" || { rm -f "$reqs"; die "Could not read the ranges of pyproject.toml."; }
+        info "pip install --upgrade --upgrade-strategy eager $(tr '\n' ' ' <"$reqs")"
+        "$PY" -m pip install --upgrade --upgrade-strategy eager -r "$reqs" \
+            || { rm -f "$reqs"; pip_failed "Installing the ranges of pyproject.toml failed (see the messages above)."; }
+        rm -f "$reqs"
+    fi
+    # labkit itself, editable; its dependencies are in place, setuptools among them (so no
+    # build environment to download).
+    info "pip install --no-deps --no-build-isolation -e ."
+    "$PY" -m pip install --no-deps --no-build-isolation -e . \
+        || pip_failed "pip install --no-deps --no-build-isolation -e . failed (see the messages above)."
 fi
 
 if [ "$ACCEL" = metal ]; then
     info "Checking that TensorFlow sees the Apple GPU through tensorflow-metal ..."
     if ! "$PY" -m pip show tensorflow-metal >/dev/null 2>&1; then
-        warn "tensorflow-metal is not installed: it was removed in an earlier run because it did not work." \
-            "Running on the CPU. Run with --metal --force to try again."
+        if [ "$(py_version "$PY" | cut -d. -f1,2)" = 3.13 ]; then
+            warn "tensorflow-metal publishes no wheel for Python 3.13: the labs run on the CPU." \
+                "For the GPU, make the environment with Python 3.12: --metal --python python3.12"
+        else
+            warn "tensorflow-metal is not installed: it was removed in an earlier run because it did not work." \
+                "Running on the CPU. Run with --metal --force to try again."
+        fi
     elif "$PY" -c 'import sys, tensorflow as tf; sys.exit(0 if tf.config.list_physical_devices("GPU") else 1)'; then
         info "tensorflow-metal works: TensorFlow lists the GPU."
     else
@@ -388,9 +461,11 @@ info "Wrote .labkit-python ($PY)"
 
 # ---------------------------------------------------------------- 4. Jupyter kernel
 step "Registering the Jupyter kernel '$KERNEL_DISPLAY'"
-"$PY" -m ipykernel install --user --name "$ENV_NAME" --display-name "$KERNEL_DISPLAY" \
-    || die "Registering the Jupyter kernel failed." \
-           "Run: $PY -m ipykernel install --user --name $ENV_NAME, or run this script again with --force."
+# In the environment (JupyterLab started from it opens the labs on it) and for the user (another
+# Jupyter, VS Code), without taking the name from another clone: labkit/kernel.py.
+"$PY" -m labkit kernel \
+    || die "Registering the Jupyter kernel failed (see the messages above)." \
+           "Run: $PY -m labkit kernel, or run this script again with --force."
 
 # ---------------------------------------------------------------- 5. datasets
 # A dataset that cannot be fetched is not fatal here: main.py below reports it as a FAIL, so

@@ -161,6 +161,14 @@ def _benchmarks() -> ModuleType:
     return importlib.import_module("benchmarks.run")
 
 
+def kernel(args: argparse.Namespace) -> int:
+    """Register the Jupyter kernel dl-workshop for this Python (the setup scripts run it)."""
+    from labkit.kernel import register
+
+    print(register(take_over=args.take_over).report())
+    return 0
+
+
 def bench(args: argparse.Namespace) -> int:
     """Run every lab in full mode beside its reference model; write benchmarks/results/."""
     try:
@@ -260,6 +268,16 @@ def build_parser() -> argparse.ArgumentParser:
     check = commands.add_parser("doctor", help="check the installation (what main.py runs)")
     add_arguments(check)
     check.set_defaults(func=doctor)
+
+    kernel_parser = commands.add_parser(
+        "kernel", help="register the Jupyter kernel dl-workshop for this Python"
+    )
+    kernel_parser.add_argument(
+        "--take-over",
+        action="store_true",
+        help="take the user-level name dl-workshop even when another environment holds it",
+    )
+    kernel_parser.set_defaults(func=kernel)
 
     bench_parser = commands.add_parser("bench", help="benchmark the labs in full mode (long)")
     bench_parser.add_argument("labs", nargs="*", metavar="NN", help="lab numbers (default: all)")

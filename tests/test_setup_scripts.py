@@ -1,8 +1,9 @@
 """Checks of the setup scripts that run without network, conda or Windows.
 
-Scripts/environment.sh is run only where it stops before installing anything (--help, a
-refused Python). The .bat files cannot run here, so their text is checked for the usual
-batch pitfalls. test_pins_agree keeps environment.yml in line with pyproject.toml.
+Scripts/environment.sh is run where it stops before installing anything (--help, a refused
+Python), and with a stand-in Python that records the commands instead of running pip (the
+--cpu / --gpu / --unlocked paths, switching between them). The .bat files cannot run here, so
+their text is checked for the usual batch pitfalls. environment.yml must install the lock.
 """
 
 from __future__ import annotations
@@ -15,9 +16,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
-from packaging.utils import canonicalize_name
+
+from labkit import locks
 
 ROOT = Path(__file__).resolve().parents[1]
 ENV_SH = ROOT / "Scripts" / "environment.sh"
@@ -25,10 +26,11 @@ TEST_SH = ROOT / "Scripts" / "test.sh"
 ENV_BAT = ROOT / "Scripts" / "environment.bat"
 TEST_BAT = ROOT / "Scripts" / "test.bat"
 CI_RUN = ROOT / ".ci" / "run"
-SHELL_SCRIPTS = [ENV_SH, TEST_SH, CI_RUN]
+LOCK_SH = ROOT / "requirements" / "lock.sh"
+SHELL_SCRIPTS = [ENV_SH, TEST_SH, CI_RUN, LOCK_SH]
 
-SH_FLAGS = ["--venv", "--python", "--cpu", "--gpu", "--metal", "--force", "--no-data", "--help"]
-BAT_FLAGS = ["--venv", "--python", "--cpu", "--force", "--no-data", "--help"]
+SH_FLAGS = "--venv --python --cpu --gpu --metal --unlocked --force --no-data --help".split()
+BAT_FLAGS = "--venv --python --cpu --unlocked --force --no-data --help".split()
 
 # On Windows "bash" may be WSL's launcher, which cannot run these paths: skip there.
 needs_bash = pytest.mark.skipif(
@@ -50,12 +52,60 @@ def fake_python(folder: Path, name: str, version: str) -> Path:
 
 
 def copy_of_repo(tmp_path: Path) -> Path:
-    """The files environment.sh needs before it installs anything, in a scratch 'repo'."""
+    """The files environment.sh reads, in a scratch 'repo'."""
     repo = tmp_path / "repo"
-    (repo / "Scripts").mkdir(parents=True)
     for rel in ("Scripts/environment.sh", "Scripts/test.sh", "pyproject.toml", "environment.yml"):
+        (repo / rel).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(ROOT / rel, repo / rel)
+    shutil.copytree(ROOT / "requirements", repo / "requirements")
     return repo
+
+
+# A Python that records its command lines in $FAKE_LOG instead of creating environments and
+# running pip; the rest (the setup's small Python snippets) runs in the real Python, $REAL_PY.
+# `labkit.locks conflicts` answers $FAKE_CONFLICTS; a requirements file given to pip (-r) is
+# copied to $FAKE_LOG.reqs.
+STAND_IN_PYTHON = r"""#!/usr/bin/env bash
+printf '%s\n' "$*" >>"$FAKE_LOG"
+case "$1 ${2:-}" in
+    "-m venv") mkdir -p "$3/bin" && ln -s "$(readlink -f "$0")" "$3/bin/python"; exit ;;
+    "-m labkit.locks") echo "${FAKE_CONFLICTS:-}"; exit ;;
+    "-m labkit" | "main.py ") exit 0 ;;
+    "-m pip")
+        prev=""
+        for arg in "$@"; do [ "$prev" != -r ] || cp "$arg" "$FAKE_LOG.reqs"; prev="$arg"; done
+        [ "${3:-}" != show ] || exit 1  # nothing installed, tensorflow-metal neither
+        exit 0 ;;
+esac
+exec "$REAL_PY" "$@"
+"""
+
+
+def setup_run(tmp_path: Path, *flags: str, conflicts: str = "") -> tuple[list[str], str]:
+    """Run environment.sh in a scratch repo with the stand-in Python: (its commands, output)."""
+    repo = tmp_path / "repo"
+    if not repo.exists():
+        copy_of_repo(tmp_path)
+        (repo / "main.py").write_text("")
+    python = tmp_path / "bin" / "python3.12"
+    python.parent.mkdir(exist_ok=True)
+    python.write_text(STAND_IN_PYTHON)
+    python.chmod(0o755)
+    log = tmp_path / "commands.log"
+    log.unlink(missing_ok=True)
+    env = {
+        **os.environ,
+        "FAKE_LOG": str(log),
+        "FAKE_CONFLICTS": conflicts,
+        "REAL_PY": sys.executable,
+        "CI": "true",
+    }
+    args = ["bash", str(repo / "Scripts" / "environment.sh"), "--python", str(python), "--no-data"]
+    result = run([*args, *flags], env=env, cwd=repo)
+    assert result.returncode == 0, result.stdout + result.stderr
+    commands = log.read_text().splitlines() if log.exists() else []
+    kept = [c for c in commands if c.startswith(("-m pip", "-m labkit", "main.py"))]
+    return kept, result.stdout + result.stderr
 
 
 # ----------------------------------------------------------------------------- shell scripts
@@ -76,7 +126,7 @@ def test_shellcheck(script: Path) -> None:
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="file modes")
-@pytest.mark.parametrize("script", [ENV_SH, TEST_SH, CI_RUN], ids=lambda p: p.name)
+@pytest.mark.parametrize("script", SHELL_SCRIPTS, ids=lambda p: p.name)
 def test_scripts_executable_and_strict(script: Path) -> None:
     assert os.access(script, os.X_OK), f"{script.name} is not executable (chmod +x)"
     assert "set -euo pipefail" in script.read_text(encoding="utf-8")
@@ -108,6 +158,7 @@ def test_unknown_flag_is_a_usage_error(tmp_path: Path) -> None:
         "Scripts",
         "environment.yml",
         "pyproject.toml",
+        "requirements",
     ]
 
 
@@ -144,6 +195,92 @@ def test_refuses_when_no_supported_python_on_path(tmp_path: Path) -> None:
     assert result.returncode == 1, out
     assert "3.10-3.13" in out and "python3=3.9.18" in out
     assert not (repo / ".venv").exists()
+
+
+@needs_bash
+@pytest.mark.skipif(sys.platform != "linux", reason="--gpu is for Linux")
+def test_setup_installs_the_lock_and_switches_builds_cleanly(tmp_path: Path) -> None:
+    """--gpu, then --cpu, then --gpu again: each removes what the other build installed before
+    installing its own lock with hashes checked, then labkit without its dependencies."""
+    labkit_and_after = [
+        "-m pip install --no-deps --no-build-isolation -e .",
+        "-m labkit kernel",
+        "main.py",
+    ]
+    commands, out = setup_run(tmp_path, "--gpu", conflicts="tensorflow-cpu")
+    assert commands == [
+        "-m pip install --upgrade pip",
+        "-m labkit.locks conflicts gpu",
+        "-m pip uninstall -y tensorflow-cpu",
+        "-m pip install --require-hashes -r requirements/gpu.txt",
+        *labkit_and_after,
+    ]
+    if shutil.which("nvidia-smi") is None:
+        assert "--gpu given but nvidia-smi does not list a GPU" in out
+
+    commands, _ = setup_run(tmp_path, "--cpu", conflicts="nvidia-cudnn-cu12 tensorflow")
+    assert commands[1:4] == [
+        "-m labkit.locks conflicts cpu",
+        "-m pip uninstall -y nvidia-cudnn-cu12 tensorflow",
+        "-m pip install --require-hashes -r requirements/cpu.txt",
+    ]
+    assert commands[4:] == labkit_and_after
+
+    # Nothing to remove: no uninstall at all.
+    commands, _ = setup_run(tmp_path, "--gpu", conflicts="")
+    assert not [c for c in commands if "uninstall" in c]
+    assert "-m pip install --require-hashes -r requirements/gpu.txt" in commands
+
+
+@needs_bash
+@pytest.mark.skipif(sys.platform != "linux", reason="--gpu is for Linux")
+def test_setup_unlocked_installs_the_ranges_of_pyproject(tmp_path: Path) -> None:
+    commands, _ = setup_run(tmp_path, "--gpu", "--unlocked")
+    install = [c for c in commands if c.startswith("-m pip install --upgrade --upgrade-strategy")]
+    assert len(install) == 1 and "--require-hashes" not in install[0]
+    requirements = (tmp_path / "commands.log.reqs").read_text().splitlines()
+    assert (
+        "tensorflow[and-cuda]>=2.21,<2.22; sys_platform == 'linux' and platform_machine == 'x86_64'"
+        in requirements
+    )
+    assert not [r for r in requirements if r.startswith("tensorflow-cpu")]
+    assert "tensorboard>=2.21,<2.22" in requirements and "pytest-timeout>=2.3" in requirements
+    assert commands[-3:] == [
+        "-m pip install --no-deps --no-build-isolation -e .",
+        "-m labkit kernel",
+        "main.py",
+    ]
+
+    setup_run(tmp_path, "--cpu", "--unlocked")
+    requirements = (tmp_path / "commands.log.reqs").read_text().splitlines()
+    assert [r for r in requirements if r.startswith("tensorflow-cpu>=2.21")]
+    assert not [r for r in requirements if "and-cuda" in r]
+
+
+@needs_bash
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX PATH")
+def test_conda_environment_of_another_clone_is_not_taken_over(tmp_path: Path) -> None:
+    """`dl-workshop` exists and its labkit comes from another clone (here: the one running
+    these tests): the setup stops before updating it, and says what to do."""
+    if run([sys.executable, "-I", "-c", "import labkit"]).returncode != 0:
+        pytest.skip("labkit is not installed in this Python: it stands for the other clone")
+    repo = copy_of_repo(tmp_path)
+    (repo / "main.py").write_text("")
+    python = tmp_path / "bin" / "python3.12"
+    python.parent.mkdir()
+    python.write_text(STAND_IN_PYTHON)
+    python.chmod(0o755)
+    mamba = tmp_path / "bin" / "mamba"  # `mamba run -n dl-workshop python ...` names the python
+    mamba.write_text(f'#!/bin/sh\nprintf "%s\\n" "$*" >>"$FAKE_LOG"\necho "{python}"\n')
+    mamba.chmod(0o755)
+    log = tmp_path / "commands.log"
+    env = {**os.environ, "FAKE_LOG": str(log), "REAL_PY": sys.executable, "CI": "true"}
+    env["PATH"] = f"{python.parent}{os.pathsep}{env['PATH']}"
+    result = run(["bash", str(repo / "Scripts" / "environment.sh"), "--cpu"], env=env, cwd=repo)
+    out = result.stdout + result.stderr
+    assert result.returncode == 1, out
+    assert "belongs to the clone in" in out and "--venv" in out and "conda env remove" in out
+    assert not [c for c in log.read_text().splitlines() if "env update" in c or "-m pip" in c]
 
 
 @needs_bash
@@ -228,7 +365,12 @@ def test_bat_documents_flags_and_cpu_only() -> None:
     for flag in BAT_FLAGS:
         assert flag in text
     assert "WSL2" in text and "CPU only" in text and "2.11" in text
-    assert "ipykernel install --user --name %ENV_NAME%" in text
+    assert '"%PY%" -m labkit kernel' in text
+    # The same lock, hash-checked, for venv and conda; one TensorFlow; labkit without deps.
+    assert '"%PY%" -m labkit.locks conflicts cpu' in text
+    assert '"%PY%" -m pip install --require-hashes -r requirements\\cpu.txt' in text
+    assert '"%PY%" -m pip install --no-deps --no-build-isolation -e .' in text
+    assert "requirements/cpu.txt" in text  # in the stamp
     assert "-m labkit data fetch" in text and "main.py" in text
     assert "env update" in text and "--prune" in text
 
@@ -284,83 +426,21 @@ def _parse_environment_yml(path: Path) -> dict:
     return result
 
 
-# conda-forge names that differ from the PyPI name of the same package.
-CONDA_TO_PYPI = {"matplotlib-base": "matplotlib"}
-
-
-def _conda_requirement(spec: str) -> Requirement:
-    """A conda match spec as a PEP 508 requirement: ``python=3.12`` means ``==3.12.*``."""
-    match = re.fullmatch(r"([A-Za-z0-9_.-]+)\s*(.*)", spec)
-    assert match, spec
-    name, version = match.groups()
-    version = version.replace(" ", "")
-    if re.fullmatch(r"=[^=<>!,]+", version):
-        version = "=" + version + ("" if version.endswith("*") else ".*")
-    return Requirement(CONDA_TO_PYPI.get(name, name) + version)
-
-
-def _pyproject_pins() -> tuple[dict[str, SpecifierSet], SpecifierSet]:
-    project = _load_toml(ROOT / "pyproject.toml")["project"]
-    pins: dict[str, SpecifierSet] = {}
-    groups = [project["dependencies"], *project.get("optional-dependencies", {}).values()]
-    for group in groups:
-        for line in group:
-            req = Requirement(line)
-            name = canonicalize_name(req.name)
-            if name == "labkit":
-                continue
-            assert pins.setdefault(name, req.specifier) == req.specifier, (
-                f"pyproject.toml pins {name} twice, differently: {pins[name]} and {req.specifier}"
-            )
-    return pins, SpecifierSet(project["requires-python"])
-
-
-def test_pins_agree() -> None:
-    pins, requires_python = _pyproject_pins()
+def test_environment_yml_installs_the_lock() -> None:
+    """conda provides Python and pip; every package comes from the same lock as in a venv."""
     env = _parse_environment_yml(ROOT / "environment.yml")
     assert env["name"] == "dl-workshop"
     assert env["channels"] and env["channels"][0] == "conda-forge"
     assert "defaults" not in env["channels"]
-    assert "-e ." in env["pip"], (
-        "environment.yml must install labkit with '-e .' in its pip section"
+    assert env["pip"] == ["-r requirements/cpu.txt"]
+    assert (ROOT / "requirements" / "cpu.txt").is_file()
+    python = [spec for spec in env["conda"] if spec.startswith("python")]
+    assert sorted(env["conda"]) == sorted(["pip", *python]) and len(python) == 1
+    version = python[0].removeprefix("python=")
+    requires_python = SpecifierSet(
+        _load_toml(ROOT / "pyproject.toml")["project"]["requires-python"]
     )
-
-    seen: dict[str, SpecifierSet] = {}
-    python = None
-    for spec in env["conda"] + [s for s in env["pip"] if not s.startswith("-e")]:
-        req = _conda_requirement(spec) if spec in env["conda"] else Requirement(spec)
-        name = canonicalize_name(req.name)
-        if name == "python":
-            python = req.specifier
-            continue
-        if name == "pip":
-            continue
-        assert name not in seen, f"environment.yml lists {name} twice"
-        seen[name] = req.specifier
-        assert name in pins, f"environment.yml has {name}, which pyproject.toml does not list"
-
-    differing = {
-        name: f"environment.yml {spec or '(any)'} != pyproject.toml {pins[name] or '(any)'}"
-        for name, spec in seen.items()
-        if spec != pins[name]
-    }
-    assert not differing, differing
-
-    project = _load_toml(ROOT / "pyproject.toml")["project"]
-    core = {canonicalize_name(Requirement(d).name) for d in project["dependencies"]}
-    test_extra = {
-        canonicalize_name(Requirement(d).name) for d in project["optional-dependencies"]["test"]
-    }
-    missing = sorted((core | test_extra) - set(seen))
-    assert not missing, f"environment.yml lacks {missing}, which pyproject.toml needs"
-
-    assert python is not None, "environment.yml does not pin python"
-    chosen = [
-        v for v in ("3.9", "3.10", "3.11", "3.12", "3.13", "3.14") if python.contains(v + ".0")
-    ]
-    assert chosen and all(requires_python.contains(v + ".0") for v in chosen), (
-        f"environment.yml python {python} is outside requires-python {requires_python}"
-    )
+    assert version in locks.PYTHONS and requires_python.contains(version + ".0")
 
 
 def test_parse_environment_yml_handles_the_pip_section(tmp_path: Path) -> None:
@@ -372,5 +452,3 @@ def test_parse_environment_yml_handles_the_pip_section(tmp_path: Path) -> None:
     env = _parse_environment_yml(path)
     assert env["conda"] == ["python=3.12", "pip", "numpy"]
     assert env["pip"] == ["tensorflow>=2.21", "-e ."]
-    assert str(_conda_requirement("python=3.12").specifier) == "==3.12.*"
-    assert _conda_requirement("matplotlib-base>=3.8").name == "matplotlib"

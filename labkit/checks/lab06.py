@@ -318,11 +318,32 @@ def _check_q4(ns: Namespace) -> str | None:
 
 
 # ----------------------------------------------------------------- q5: an intent CNN
+def _expose_padding(model: Any) -> None:
+    """Weights under which a padding leak must move the pooled features, whatever the random
+    initialisation would have done: every word embeds to ones, every convolution subtracts
+    half its input sum from a bias of 1. An empty (padded) position then scores 1, above any
+    real word, so an unmasked max sees it; and a window that reaches past the last word scores
+    higher over zeros than over a padding id's embedding, so unmasked embeddings show too."""
+    import keras
+
+    for layer in all_layers(model):
+        if isinstance(layer, keras.layers.Embedding):
+            layer.embeddings.assign(np.ones(tuple(layer.embeddings.shape), "float32"))
+        elif isinstance(layer, keras.layers.Conv1D):
+            width, channels, _ = layer.kernel.shape
+            layer.kernel.assign(
+                np.full(tuple(layer.kernel.shape), -0.5 / (width * channels), "float32")
+            )
+            if layer.use_bias:
+                layer.bias.assign(np.ones(tuple(layer.bias.shape), "float32"))
+
+
 def _check_q5(ns: Namespace) -> str | None:
     import keras
 
     n_intents = int(learner_value(ns, "N_INTENTS"))
     model, x = _built_model(ns, "build_intent_cnn", seed=10)
+    _expose_padding(model)
     out = call_learner(model, x, training=False)
     if isinstance(out, dict):
         raise Incorrect(
