@@ -186,11 +186,21 @@ def _names(lock: str) -> set[str]:
     return {_canonical(name) for name in re.findall(r"(?m)^([A-Za-z0-9][\w.-]*)==", text)}
 
 
-def _ships_tensorflow(dist: importlib.metadata.Distribution, name: str) -> bool:
-    files = dist.files or ()
-    return name in TENSORFLOW_DISTRIBUTIONS or any(
-        str(f).replace("\\", "/") == "tensorflow/__init__.py" for f in files
-    )
+def installed_tensorflows(path: Sequence[str] | None = None) -> dict[str, str]:
+    """The installed distributions (in ``path``, default ``sys.path``) that put files in
+    ``tensorflow/``, name -> version: two of them overwrite each other's files. A shim that
+    installs nothing there does not count; a known TensorFlow without a file list does."""
+    found = {}
+    for dist in importlib.metadata.distributions(path=list(path) if path is not None else sys.path):
+        name = _canonical(dist.metadata["Name"] or "")
+        files = dist.files
+        if files is None:
+            ships = name in TENSORFLOW_DISTRIBUTIONS
+        else:
+            ships = any(str(f).replace("\\", "/") == "tensorflow/__init__.py" for f in files)
+        if ships:
+            found[name] = dist.version
+    return found
 
 
 def conflicts(lock: str, path: Sequence[str] | None = None) -> list[str]:
@@ -200,7 +210,8 @@ def conflicts(lock: str, path: Sequence[str] | None = None) -> list[str]:
     our locks installs (the CUDA wheels of gpu.txt, tensorflow-metal)."""
     dists = importlib.metadata.distributions(path=list(path) if path is not None else sys.path)
     installed = {_canonical(d.metadata["Name"] or ""): d for d in dists}
-    tensorflows = sorted(name for name, d in installed.items() if _ships_tensorflow(d, name))
+    known = {name for name in installed if name in TENSORFLOW_DISTRIBUTIONS}  # shims included
+    tensorflows = sorted(known | set(installed_tensorflows(path)))
     remove = set(tensorflows) if tensorflows and tensorflows != [tensorflow_of(lock)] else set()
     only_others = set().union(*(_names(other) for other in LOCKS if other != lock)) - _names(lock)
     return sorted(remove | (only_others & set(installed)))

@@ -9,6 +9,7 @@ import warnings
 from labkit import fastmode
 from labkit.devices import gpu_names
 from labkit.errors import LabkitError
+from labkit.startup_log import quiet_import
 
 SEED_ENV_VAR = "LABKIT_SEED"
 DEFAULT_SEED = 42
@@ -49,8 +50,9 @@ def start_lab(seed: int | None = None) -> None:
     On Colab or Kaggle without a GPU it names the menu that enables one.
     """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    import keras
-    import tensorflow as tf
+    with quiet_import():  # no oneDNN or CUDA start-up chatter under the lab's first cell
+        import keras
+        import tensorflow as tf
 
     from labkit.timebudget import TIME_SCALE_ENV_VAR, time_scale
 

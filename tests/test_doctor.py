@@ -20,7 +20,8 @@ from pathlib import Path
 import pytest
 from conftest import REPO_ROOT, SHARED_DATASETS
 
-from labkit.doctor import Finding, Report, diagnose, exit_code, probes, render, startup_log
+from labkit import startup_log
+from labkit.doctor import Finding, Report, diagnose, exit_code, probes, render
 from labkit.doctor.diagnosis import cc_support
 from labkit.doctor.report import Unavailable, probe
 

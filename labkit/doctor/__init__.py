@@ -8,8 +8,8 @@ with its fix. One module per job:
 - ``report``: the ``Report`` and ``Finding`` types, and ``probe``, which turns a failing
   collector into a reason instead of a crash;
 - ``probes``: versions, OS, CPU, RAM, environment variables, the NVIDIA driver;
-- ``tf_probes``: TensorFlow's import (and the real cause when it fails), devices, build, smoke test;
-- ``startup_log``: capturing TensorFlow's C++ start-up messages and sorting out the harmless ones;
+- ``tf_probes``: TensorFlow's import (and the real cause when it fails, its start-up messages
+  sorted by ``labkit.startup_log``), devices, build, smoke test;
 - ``dataset_check``: the datasets' checksums, hashed while TensorFlow imports;
 - ``microbench``: ``--bench``;
 - ``diagnosis``: the rules (pure functions of a ``Report``);

@@ -12,8 +12,8 @@ from labkit.doctor.diagnosis import diagnose, exit_code, gpu_list
 from labkit.doctor.probes import collect_system, collect_versions, nvidia_smi_gpus, start_nvidia_smi
 from labkit.doctor.render import format_human, to_json
 from labkit.doctor.report import Report, probe
-from labkit.doctor.startup_log import sort_lines
 from labkit.doctor.tf_probes import collect_tensorflow
+from labkit.startup_log import sort_lines
 
 
 def collect(bench: bool = False, strict: bool = False) -> Report:

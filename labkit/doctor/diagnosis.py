@@ -218,8 +218,8 @@ def gpu_missing_causes(report: Report) -> list[str]:
     others = [d for d in report.versions.get("tensorflow_distributions") or {} if d != "tensorflow"]
     uninstall = f"pip uninstall -y {' '.join(others)} && " if others else ""
     install = (
-        f'{uninstall}pip install "tensorflow[and-cuda]=={tf_version}"  '
-        f"(or {ENV_SCRIPT} --gpu --force)"
+        f"{ENV_SCRIPT} --gpu --force  (it installs the locked GPU build and removes the CPU one; "
+        f'by hand: {uninstall}pip install "tensorflow[and-cuda]=={tf_version}")'
     )
     causes = []
     cvd = env.get("CUDA_VISIBLE_DEVICES")

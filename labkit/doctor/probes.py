@@ -19,18 +19,6 @@ from typing import Any
 from labkit.doctor.report import Report, Unavailable, probe
 from labkit.errors import first_line
 
-# Every distribution that installs the `tensorflow` package (Windows' `tensorflow` 2.x up to
-# 2.18 was a shim that installed nothing but depended on `tensorflow-intel`).
-TF_DISTRIBUTIONS = (
-    "tensorflow",
-    "tensorflow-cpu",
-    "tensorflow-gpu",
-    "tensorflow-intel",
-    "tensorflow-macos",
-    "tensorflow-aarch64",
-    "tf-nightly",
-    "tf-nightly-cpu",
-)
 VERSIONS_SHOWN = ("keras", "numpy", "pandas", "matplotlib", "jupyterlab")
 # Keras backend -> the module it imports.
 KERAS_BACKEND_MODULES = {
@@ -72,22 +60,11 @@ def run_cmd(args: list[str], timeout: float = 5) -> str:
 
 
 def tensorflow_distributions() -> dict[str, str]:
-    """The installed distributions that put files in ``tensorflow/``: name -> version.
+    """The installed distributions that put files in ``tensorflow/``: name -> version (two of
+    them, ``tensorflow`` and ``tensorflow-cpu`` say, overwrite each other's files)."""
+    from labkit.locks import installed_tensorflows
 
-    Two of them (``tensorflow`` and ``tensorflow-cpu``, say) overwrite each other's files. A
-    shim that installs no such file (Windows' ``tensorflow`` -> ``tensorflow-intel``) does not
-    count. A distribution without a RECORD file counts, to be safe.
-    """
-    found = {}
-    for name in TF_DISTRIBUTIONS:
-        try:
-            dist = importlib.metadata.distribution(name)
-        except importlib.metadata.PackageNotFoundError:
-            continue
-        record = dist.read_text("RECORD")
-        if record is None or "tensorflow/__init__.py," in record:
-            found[name] = dist.version
-    return found
+    return installed_tensorflows()
 
 
 def tensorflow_dist(installed: dict[str, str]) -> str:

@@ -13,8 +13,8 @@ from typing import Any
 from labkit.devices import gpu_details
 from labkit.doctor.microbench import run_bench
 from labkit.doctor.report import Report, Unavailable, probe
-from labkit.doctor.startup_log import captured_stderr
 from labkit.errors import first_line
+from labkit.startup_log import captured_stderr
 
 SMOKE_SIZE = 256
 SMOKE_RTOL = 1e-2  # max |tf - numpy| / max |numpy|; loose enough for TF32 on Ampere+

@@ -1,5 +1,7 @@
 """TensorFlow's start-up messages: captured from file descriptor 2 (its C++ logging writes
-there, below Python), then sorted into notable lines and known-harmless ones.
+there, below Python, and ``TF_CPP_MIN_LOG_LEVEL`` does not silence what it prints before absl
+is initialised), then sorted into notable lines and known-harmless ones. ``main.py`` shows the
+notable ones in its report; ``labkit.start_lab()`` shows only those under a lab's first cell.
 
 What is harmless depends on the machine: "Could not find cuda drivers" or a failed ``cuInit``
 is expected where there is no NVIDIA GPU (TensorFlow's default wheel is built with CUDA and
@@ -40,7 +42,12 @@ def captured_stderr(sink: list[str]) -> Iterator[None]:
     """
     if sys.stderr is not None:
         sys.stderr.flush()
-    saved = os.dup(2)
+    try:
+        saved = os.dup(2)
+    except OSError:  # no fd 2 at all (pythonw on Windows): nothing to capture
+        sink.append("")
+        yield
+        return
     crash_file = os.fdopen(os.dup(saved), "w")
     had_faulthandler = faulthandler.is_enabled()
     faulthandler.enable(file=crash_file)
@@ -56,8 +63,10 @@ def captured_stderr(sink: list[str]) -> Iterator[None]:
             os.dup2(saved, 2)
             os.close(saved)
             faulthandler.disable()
-            if had_faulthandler:
-                faulthandler.enable()
+            if had_faulthandler and sys.__stderr__ is not None:
+                # back on the process's stderr (sys.stderr may be a notebook's or pytest's
+                # stream, without a file descriptor)
+                faulthandler.enable(file=sys.__stderr__)
             crash_file.close()
             tmp.seek(0)
             text = tmp.read().decode(errors="replace")
@@ -88,3 +97,23 @@ def sort_lines(text: str, gpu_expected: bool) -> tuple[list[str], list[str]]:
         else:
             notable.append(clean)
     return notable, harmless
+
+
+def nvidia_gpu_expected() -> bool:
+    """Whether this machine has an NVIDIA driver (``nvidia-smi`` on PATH), so that CUDA
+    messages may explain a problem rather than be noise. Cheap: nothing is run."""
+    import shutil
+
+    return shutil.which("nvidia-smi") is not None
+
+
+@contextlib.contextmanager
+def quiet_import() -> Iterator[None]:
+    """Run the block (``import tensorflow``) with fd 2 captured; afterwards write to stderr
+    only the notable lines, none of the known-harmless start-up chatter."""
+    sink: list[str] = []
+    with captured_stderr(sink):
+        yield
+    notable, _ = sort_lines("".join(sink), gpu_expected=nvidia_gpu_expected())
+    if notable and sys.stderr is not None:
+        sys.stderr.write("\n".join(notable) + "\n")
