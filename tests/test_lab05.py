@@ -185,7 +185,9 @@ def test_q4_right_and_wrong_scores() -> None:
 
 
 def test_synthetic_digits_are_images_in_range() -> None:
-    digits = lab05.synthetic_digits(20, seed=1)
+    from labkit.datasets.synthetic_digits import synthetic_digits
+
+    digits = synthetic_digits(20, seed=1)
     assert digits.shape == (20, 28, 28, 1) and digits.dtype == np.float32
     assert 0 <= digits.min() and digits.max() <= 1 and 0.05 < digits.mean() < 0.4
-    np.testing.assert_array_equal(digits, lab05.synthetic_digits(20, seed=1))
+    np.testing.assert_array_equal(digits, synthetic_digits(20, seed=1))

@@ -1,9 +1,4 @@
-"""Checks for lab 05: autoencoders (dense, convolutional, denoising; anomaly scores).
-
-Also two small helpers the notebook uses: ``synthetic_digits`` (printed digits, the
-"anomalies" of the last section) and ``show_reconstructions`` (originals above
-reconstructions).
-"""
+"""Checks for lab 05: autoencoders (dense, convolutional, denoising; anomaly scores)."""
 
 from __future__ import annotations
 
@@ -15,6 +10,7 @@ from labkit.checks.exercise import (
     Exercise,
     Incorrect,
     Namespace,
+    all_layers,
     as_numpy,
     call_learner,
     expect_close,
@@ -25,40 +21,6 @@ from labkit.checks.exercise import (
 LAB = "05_autoencoders"
 IMAGE_SHAPE = (28, 28, 1)
 DENSE_PARAMS_64 = 784 * 64 + 64 + 64 * 784 + 784  # 101,200: Dense(64) + Dense(784)
-
-
-# ----------------------------------------------------------------- helpers for the notebook
-def show_reconstructions(originals: Any, reconstructions: Any, n: int = 8, title: str = "") -> Any:
-    """A figure: ``n`` originals in the top row, their reconstructions below."""
-    from labkit import plots
-
-    originals, reconstructions = np.asarray(originals[:n]), np.asarray(reconstructions[:n])
-    title = f"{title}\n" if title else ""
-    return plots.show_images(np.concatenate([originals, reconstructions]), ncols=n,
-                             title=f"{title}top: inputs, bottom: reconstructions")  # fmt: skip
-
-
-def synthetic_digits(n: int = 200, seed: int = 0) -> np.ndarray:
-    """``n`` printed digits 0-9 (white on black, 28x28x1, values in [0, 1]), in 3 fonts and 2
-    weights, shifted by up to 2 pixels: images that are not clothes, made without a download."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    templates = []
-    for family in ("DejaVu Sans", "DejaVu Serif", "DejaVu Sans Mono"):
-        for weight in ("normal", "bold"):
-            for digit in range(10):
-                fig = Figure(figsize=(1, 1), dpi=28, facecolor="black")  # 28x28 pixels
-                fig.text(0.5, 0.5, str(digit), color="white", fontsize=66, family=family,
-                         weight=weight, ha="center", va="center")  # fmt: skip
-                canvas = FigureCanvasAgg(fig)
-                canvas.draw()
-                templates.append(np.asarray(canvas.buffer_rgba())[..., 0] / 255.0)
-    rng = np.random.default_rng(seed)
-    images = np.stack([templates[k] for k in rng.integers(len(templates), size=n)])
-    for i in range(n):
-        images[i] = np.roll(images[i], tuple(rng.integers(-2, 3, size=2)), axis=(0, 1))
-    return images[..., None].astype("float32")
 
 
 # ----------------------------------------------------------------- shared check helpers
@@ -90,16 +52,6 @@ def _check_range(out: np.ndarray, what: str) -> None:
             f"{what} has values from {out.min():.3g} to {out.max():.3g}; pixels are in [0, 1]. "
             "End the decoder with a sigmoid activation."
         )
-
-
-def _layer_types(model: Any) -> list[str]:
-    """The class names of a model's layers, nested models included."""
-    names = []
-    for layer in model.layers:
-        names.append(type(layer).__name__)
-        if hasattr(layer, "layers"):
-            names += _layer_types(layer)
-    return names
 
 
 # ----------------------------------------------------------------- q1: the dense autoencoder
@@ -174,7 +126,7 @@ def _check_q2(ns: Namespace) -> str | None:
             "should give back (28, 28, 1) images. Each Conv2DTranspose with strides=2 and "
             "padding='same' doubles height and width, and the last layer needs 1 filter."
         )
-    types = _layer_types(decoder)
+    types = [type(layer).__name__ for layer in all_layers(decoder)]
     if "Conv2DTranspose" not in types:
         raise Incorrect("the decoder has no Conv2DTranspose layer: upsample with "
                         "layers.Conv2DTranspose(filters, 3, strides=2, padding='same').")  # fmt: skip
