@@ -23,6 +23,7 @@ from labkit.checks.random_state import seeded
 from labkit.errors import first_line
 
 Namespace = Mapping[str, Any]
+_LABKIT_DIR = Path(__file__).resolve().parent.parent
 
 # Every check runs with all random generators seeded with this (and the learner's restored
 # afterwards, see random_state.seeded): the same answer always gets the same verdict.
@@ -83,9 +84,13 @@ class NotAttempted(Exception):
     """Raised by a check when the learner has not written the code yet."""
 
 
+def _in_labkit(filename: str) -> bool:
+    return Path(filename).resolve().is_relative_to(_LABKIT_DIR)
+
+
 def _check_failed(exc: Exception) -> Result:
     """A bug in a check, reported without a traceback but with where it happened."""
-    frames = [f for f in traceback.extract_tb(exc.__traceback__) if "labkit" in f.filename]
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if _in_labkit(f.filename)]
     where = f" ({Path(frames[-1].filename).name}, line {frames[-1].lineno})" if frames else ""
     return Result(
         Status.CHECK_FAILED,
