@@ -26,53 +26,63 @@ import numpy as np
 _KERAS_ATTRIBUTES = ("global_random_seed", "global_seed_generator")
 
 
+def _keras_global_state() -> Any | None:
+    """Keras' module of global state, when it is where Keras 3 keeps it."""
+    try:
+        from keras.src.backend.common import global_state
+    except ImportError:
+        return None
+    return global_state if hasattr(global_state, "set_global_attribute") else None
+
+
 def _tensorflow_context() -> Any | None:
     """TensorFlow's eager context, when it has the attributes tf.random.set_seed sets."""
-    from tensorflow.python.eager import context
-
+    try:
+        from tensorflow.python.eager import context
+    except ImportError:
+        return None
     ctx = context.context()
     needed = ("_seed", "_rng", "_set_global_seed")
     return ctx if all(hasattr(ctx, name) for name in needed) else None
 
 
 def _save() -> dict[str, Any]:
-    from keras.src.backend.common import global_state
-
-    ctx = _tensorflow_context()
+    ctx, keras_state = _tensorflow_context(), _keras_global_state()
+    keras_attributes = {}
+    if keras_state is not None:
+        keras_attributes = {n: keras_state.get_global_attribute(n) for n in _KERAS_ATTRIBUTES}
     return {
         "python": random.getstate(),
         "numpy": np.random.get_state(),
         "tensorflow": (ctx._seed, ctx._rng) if ctx is not None else None,
-        "keras": {name: global_state.get_global_attribute(name) for name in _KERAS_ATTRIBUTES},
+        "keras": keras_attributes,
     }
 
 
 def _restore(saved: dict[str, Any]) -> None:
-    from keras.src.backend.common import global_state
-
     random.setstate(saved["python"])
     np.random.set_state(saved["numpy"])
     ctx = _tensorflow_context()
     if ctx is not None and saved["tensorflow"] is not None:
         ctx._seed, ctx._rng = saved["tensorflow"]
+    keras_state = _keras_global_state()
     for name, value in saved["keras"].items():
-        global_state.set_global_attribute(name, value)
+        keras_state.set_global_attribute(name, value)
 
 
 def _seed_all(seed: int) -> None:
     """What keras.utils.set_random_seed does, without clearing TensorFlow's caches."""
     import keras
-    from keras.src.backend.common import global_state
 
-    ctx = _tensorflow_context()
-    if ctx is None:  # another TensorFlow version: the public way, caches cleared
+    ctx, keras_state = _tensorflow_context(), _keras_global_state()
+    if ctx is None or keras_state is None:  # other versions: the public way, caches cleared
         keras.utils.set_random_seed(seed)
         return
     random.seed(seed)
     np.random.seed(seed)
     ctx._seed, ctx._rng = seed, random.Random(seed)
-    global_state.set_global_attribute("global_random_seed", seed)
-    global_state.set_global_attribute("global_seed_generator", None)
+    keras_state.set_global_attribute("global_random_seed", seed)
+    keras_state.set_global_attribute("global_seed_generator", None)
 
 
 @contextlib.contextmanager
