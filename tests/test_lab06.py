@@ -271,3 +271,15 @@ def test_reference_padding_keeps_sequences_at_the_start() -> None:
     x, mask = lab06.reference_pad_batch([np.array([3, 4]), np.array([5])])
     np.testing.assert_array_equal(x, [[3, 4], [5, 0]])
     np.testing.assert_array_equal(mask, [[True, True], [True, False]])
+
+
+def test_padding_leaks_are_caught_whatever_the_probe_weights(monkeypatch) -> None:
+    """The verdicts do not hinge on the seeds the checks happen to use for the weights."""
+    q4_leak = {**SIZES, "build_joint_model": _joint(intent_from_sequence=True)}
+    q5_leaks = [{**SIZES, "build_intent_cnn": _cnn(mask_inputs=False)}]
+    q5_leaks.append({**SIZES, "build_intent_cnn": _cnn(mask_outputs=False)})
+    for seed in range(10):
+        monkeypatch.setattr(lab06, "PADDING_PROBE_SEEDS", (100 + seed, 200 + seed))
+        assert "more padding changes the intent" in lab06.q4.result(q4_leak).message
+        for namespace in q5_leaks:
+            assert "the padding changes the intent" in lab06.q5.result(namespace).message
