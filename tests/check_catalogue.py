@@ -16,6 +16,7 @@ from types import ModuleType
 from typing import Any, NamedTuple
 
 import numpy as np
+import pytest
 
 import labkit.checks
 from labkit.checks import Status
@@ -45,6 +46,27 @@ def assert_verdicts(exercise: Any, cases: list[Case]) -> None:
         result = exercise.result(case.namespace)
         assert result.status is case.status, (exercise.id, case.words, result)
         assert case.words in result.message, (exercise.id, case.words, result.message)
+
+
+def verdict_tests(
+    lab: ModuleType,
+    answers: Callable[[], dict[str, dict]],
+    wrong_answers: Callable[[], dict[str, list[Case]]],
+) -> tuple[Callable[..., None], Callable[..., None]]:
+    """The two tests of every lab's test module, one per exercise: the right answer is
+    Correct, and every wrong answer gets the status and the reason its case says."""
+    ids = [q.id for q in lab.EXERCISES]
+
+    @pytest.mark.parametrize("exercise", lab.EXERCISES, ids=ids)
+    def test_the_right_answer_is_correct(exercise: Any) -> None:
+        result = exercise.result(answers()[exercise.id])
+        assert result.status is Status.CORRECT, result
+
+    @pytest.mark.parametrize("exercise", lab.EXERCISES, ids=ids)
+    def test_wrong_answers_are_incorrect_with_a_useful_reason(exercise: Any) -> None:
+        assert_verdicts(exercise, wrong_answers()[exercise.id])
+
+    return test_the_right_answer_is_correct, test_wrong_answers_are_incorrect_with_a_useful_reason
 
 
 class Recorder(dict):

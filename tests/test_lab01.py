@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from check_catalogue import Case, assert_verdicts
+from check_catalogue import Case, verdict_tests
 from notebook_helpers import run_lab
 
 from labkit.checks import Status, lab01
@@ -192,12 +192,6 @@ def wrong_answers() -> dict[str, list[Case]]:
     }
 
 
-@pytest.mark.parametrize("exercise", lab01.EXERCISES, ids=lambda q: q.id)
-def test_the_right_answer_is_correct(exercise) -> None:
-    result = exercise.result(answers()[exercise.id])
-    assert result.status is Status.CORRECT, result
-
-
-@pytest.mark.parametrize("exercise", lab01.EXERCISES, ids=lambda q: q.id)
-def test_wrong_answers_are_incorrect_with_a_useful_reason(exercise) -> None:
-    assert_verdicts(exercise, wrong_answers()[exercise.id])
+test_the_right_answer_is_correct, test_wrong_answers_are_incorrect_with_a_useful_reason = (
+    verdict_tests(lab01, answers, wrong_answers)
+)

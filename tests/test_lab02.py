@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from check_catalogue import Case, assert_verdicts
+from check_catalogue import Case, verdict_tests
 from notebook_helpers import run_lab
 
 from labkit.checks import Status, lab02
@@ -217,19 +217,13 @@ def wrong_answers() -> dict[str, list[Case]]:
     return {q: make(right[q]) for q, make in cases.items()}
 
 
-@pytest.mark.parametrize("exercise", lab02.EXERCISES, ids=lambda q: q.id)
-def test_the_right_answer_is_correct(exercise) -> None:
-    result = exercise.result(answers()[exercise.id])
-    assert result.status is Status.CORRECT, result
-
-
 def test_an_extra_normalization_layer_is_allowed() -> None:
     assert lab02.q4.result({"model": _model(normalize=True)}).status is Status.CORRECT
 
 
-@pytest.mark.parametrize("exercise", lab02.EXERCISES, ids=lambda q: q.id)
-def test_wrong_answers_are_incorrect_with_a_useful_reason(exercise) -> None:
-    assert_verdicts(exercise, wrong_answers()[exercise.id])
+test_the_right_answer_is_correct, test_wrong_answers_are_incorrect_with_a_useful_reason = (
+    verdict_tests(lab02, answers, wrong_answers)
+)
 
 
 def test_a_trained_model_still_passes() -> None:

@@ -6,7 +6,7 @@ import functools
 
 import numpy as np
 import pytest
-from check_catalogue import Case, assert_verdicts
+from check_catalogue import Case, verdict_tests
 from conftest import dataset_or_skip
 from notebook_helpers import run_lab
 
@@ -249,15 +249,9 @@ def wrong_answers() -> dict[str, list[Case]]:
     return {q: make(right[q]) for q, make in cases.items()}
 
 
-@pytest.mark.parametrize("exercise", lab06.EXERCISES, ids=lambda q: q.id)
-def test_the_right_answer_is_correct(exercise) -> None:
-    result = exercise.result(answers()[exercise.id])
-    assert result.status is Status.CORRECT, result
-
-
-@pytest.mark.parametrize("exercise", lab06.EXERCISES, ids=lambda q: q.id)
-def test_wrong_answers_are_incorrect_with_a_useful_reason(exercise) -> None:
-    assert_verdicts(exercise, wrong_answers()[exercise.id])
+test_the_right_answer_is_correct, test_wrong_answers_are_incorrect_with_a_useful_reason = (
+    verdict_tests(lab06, answers, wrong_answers)
+)
 
 
 def test_padding_by_hand_is_accepted() -> None:
