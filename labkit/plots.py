@@ -158,3 +158,13 @@ def show_feature_maps(maps: Any, ncols: int = 8, title: str | None = None) -> Fi
         fig.suptitle(title)
     fig.tight_layout()
     return fig
+
+
+def show_reconstructions(
+    originals: Any, reconstructions: Any, n: int = 8, title: str = ""
+) -> Figure:
+    """A figure: ``n`` originals in the top row, their reconstructions below (lab 05)."""
+    originals, reconstructions = np.asarray(originals[:n]), np.asarray(reconstructions[:n])
+    caption = "top: inputs, bottom: reconstructions"
+    title = f"{title}\n{caption}" if title else caption
+    return show_images(np.concatenate([originals, reconstructions]), ncols=n, title=title)
