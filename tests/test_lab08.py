@@ -216,17 +216,13 @@ def gan_class(
             gradients = tape.gradient(loss, variables)
             getattr(self, optimizer).apply_gradients(zip(gradients, variables, strict=True))
 
-        def d_step(self, real, labels, z):
+        def one_step(self, real, labels, z, network):
+            """The discriminator's step ("d") or the generator's ("g") on their own."""
             with tf.GradientTape(persistent=True) as tape:
                 d, g = self.both_losses(real, labels, z)
-            if update_d:
+            if network == "d" and update_d:
                 self.apply_step(tape, d, d_step_variables, d_step_optimizer)
-            return d, g
-
-        def g_step(self, real, labels, z):
-            with tf.GradientTape(persistent=True) as tape:
-                d, g = self.both_losses(real, labels, z)
-            if update_g:
+            if network == "g" and update_g:
                 self.apply_step(tape, g, g_step_variables, g_step_optimizer)
             return d, g
 
@@ -241,11 +237,11 @@ def gan_class(
                 if update_g:
                     self.apply_step(tape, g, g_step_variables, g_step_optimizer)
             elif order == "D first":
-                d, _ = self.d_step(real, labels, self.draw_noise(n))
-                _, g = self.g_step(real, labels, self.draw_noise(n))
+                d, _ = self.one_step(real, labels, self.draw_noise(n), "d")
+                _, g = self.one_step(real, labels, self.draw_noise(n), "g")
             else:
-                _, g = self.g_step(real, labels, self.draw_noise(n))
-                d, _ = self.d_step(real, labels, self.draw_noise(n))
+                _, g = self.one_step(real, labels, self.draw_noise(n), "g")
+                d, _ = self.one_step(real, labels, self.draw_noise(n), "d")
             if returns == "tuple":
                 return d, g
             if returns == "same":

@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import enum
 import html
+import math
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+
+from labkit.errors import first_line
 
 Namespace = Mapping[str, Any]
 
@@ -92,6 +95,39 @@ def call_learner(func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         ) from None
     except Exception as exc:  # noqa: BLE001 - any error in the learner's code is feedback
         raise Incorrect(f"calling `{name}` raised {type(exc).__name__}: {exc}") from None
+
+
+def run_model(model: Any, inputs: Any, what: str) -> np.ndarray:
+    """The learner's model applied to ``inputs`` in inference mode, as a NumPy array; a model
+    that cannot run on them is feedback (Incorrect), not a traceback."""
+    try:
+        return as_numpy(model(inputs, training=False), what)
+    except Exception as exc:  # noqa: BLE001 - a model that cannot run is feedback
+        shapes = [np.shape(x) for x in inputs] if isinstance(inputs, list | tuple) else None
+        shown = np.shape(inputs) if shapes is None else ", ".join(map(str, shapes))
+        raise Incorrect(
+            f"{what} failed on inputs of shape {shown}: {type(exc).__name__}: {first_line(exc)}"
+        ) from None
+
+
+def seed_weights(model: Any, seed: int) -> None:
+    """Give every weight of a model a value drawn from ``seed`` (batch normalisation: its neutral
+    values), so that what a check sees depends on the architecture only, not on the global seed
+    or on what ran before."""
+    rng = np.random.default_rng(seed)
+    for variable in model.weights:
+        if not str(variable.dtype).startswith("float"):
+            continue  # e.g. the state of a random layer's seed generator
+        name, shape = variable.path.split("/")[-1], tuple(variable.shape)
+        if name in ("gamma", "moving_variance"):
+            value = np.ones(shape)
+        elif name in ("beta", "moving_mean"):
+            value = np.zeros(shape)
+        elif len(shape) <= 1:
+            value = rng.normal(0.0, 0.1, shape)
+        else:
+            value = rng.normal(0.0, 1.0 / math.sqrt(math.prod(shape[:-1])), shape)
+        variable.assign(value.astype(variable.dtype))
 
 
 def all_layers(model: Any) -> list:

@@ -20,6 +20,7 @@ from labkit.checks.exercise import (
     expect_close,
     expect_shape,
     learner_value,
+    run_model,
 )
 
 LAB = "05_autoencoders"
@@ -71,15 +72,6 @@ def _model(value: Any, what: str) -> Any:
     return value
 
 
-def _run(model: Any, x: np.ndarray, what: str) -> np.ndarray:
-    try:
-        return as_numpy(model(x, training=False), what)
-    except Exception as exc:  # noqa: BLE001 - a model that cannot run is feedback
-        raise Incorrect(
-            f"{what} failed on input of shape {x.shape}: {type(exc).__name__}: {exc}"
-        ) from None
-
-
 def _images(n: int = 4, seed: int = 0) -> np.ndarray:
     return np.random.default_rng(seed).uniform(size=(n, *IMAGE_SHAPE)).astype("float32")
 
@@ -110,7 +102,7 @@ def _check_q1(ns: Namespace) -> str | None:
         raise Incorrect("make_dense_autoencoder should return two models: (encoder, decoder).")
     encoder, decoder = _model(out[0], "the encoder"), _model(out[1], "the decoder")
     x = _images()
-    code = _run(encoder, x, "the encoder")
+    code = run_model(encoder, x, "the encoder")
     if code.shape[1:] == (784,):
         raise Incorrect("the encoder outputs 784 numbers per image: the code is the output of "
                         "Dense(code_size), so the encoder ends there.")  # fmt: skip
@@ -119,7 +111,7 @@ def _check_q1(ns: Namespace) -> str | None:
         raise Incorrect("the code has negative values: give the encoder's Dense layer the "
                         "ReLU activation, as in the TensorFlow tutorial.")  # fmt: skip
     big = np.random.default_rng(1).normal(scale=50.0, size=(len(x), 64)).astype("float32")
-    recon = _run(decoder, big, "the decoder")
+    recon = run_model(decoder, big, "the decoder")
     if recon.shape[1:] == (784,):
         raise Incorrect("the decoder outputs flat vectors of 784 numbers: end it with "
                         "layers.Reshape((28, 28, 1)) so that it gives back images.")  # fmt: skip
@@ -131,7 +123,7 @@ def _check_q1(ns: Namespace) -> str | None:
                         f"tutorial's model (Flatten, Dense(64), Dense(784), Reshape) has "
                         f"{DENSE_PARAMS_64:,}. Use exactly those layers.")  # fmt: skip
     small = call_learner(make, 8)
-    code8 = _run(_model(small[0], "make_dense_autoencoder(8)[0]"), x, "the encoder")
+    code8 = run_model(_model(small[0], "make_dense_autoencoder(8)[0]"), x, "the encoder")
     if code8.shape != (len(x), 8):
         raise Incorrect(f"make_dense_autoencoder(8) gives codes of shape {code8.shape}; use the "
                         "argument code_size for the size of the code.")  # fmt: skip
@@ -166,8 +158,8 @@ def _check_q2(ns: Namespace) -> str | None:
     decoder = _model(call_learner(make), "make_conv_decoder()")
     code_shape = tuple(encoder.output_shape[1:])
     x = _images()
-    code = _run(encoder, x, "conv_encoder")
-    recon = _run(decoder, code, "the decoder, on the encoder's codes,")
+    code = run_model(encoder, x, "conv_encoder")
+    recon = run_model(decoder, code, "the decoder, on the encoder's codes,")
     if recon.shape[1:] != IMAGE_SHAPE:
         raise Incorrect(
             f"the decoder turns codes of shape {code_shape} into shape {recon.shape[1:]}; it "
@@ -178,7 +170,7 @@ def _check_q2(ns: Namespace) -> str | None:
     if "Conv2DTranspose" not in types:
         raise Incorrect("the decoder has no Conv2DTranspose layer: upsample with "
                         "layers.Conv2DTranspose(filters, 3, strides=2, padding='same').")  # fmt: skip
-    scaled = _run(decoder, (code * 50.0 + 5.0).astype("float32"), "the decoder")
+    scaled = run_model(decoder, (code * 50.0 + 5.0).astype("float32"), "the decoder")
     _check_range(scaled, "the decoder's output for large codes")
     return (f"codes of shape {code_shape} upsampled to (None, 28, 28, 1) with "
             f"{types.count('Conv2DTranspose')} transposed convolutions.")  # fmt: skip

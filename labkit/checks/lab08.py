@@ -1,23 +1,22 @@
 """Checks for lab 08: a conditional GAN that draws shoes.
 
 q1 the generator, q2 the discriminator, q3 the two losses, q4 the custom ``train_step`` (and the
-two optimizers). Every check builds what it tests with weights it sets itself (``_seed_weights``),
+two optimizers). Every check builds what it tests with weights it sets itself (``seed_weights``),
 so its verdict does not depend on the global seed; q4 runs the learner's ``train_step`` once on
 tiny probe networks that record how they were called, and compares the weights it leaves with
-one step of SGD computed here, for the right step and for each classic mistake.
+one step of SGD simulated by ``gan_step``, for the right step and for each classic mistake.
 """
 
 from __future__ import annotations
 
 import functools
-import hashlib
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from labkit.checks import gan_step
 from labkit.checks.exercise import (
     Exercise,
     Incorrect,
@@ -28,6 +27,8 @@ from labkit.checks.exercise import (
     call_learner,
     expect_shape,
     learner_value,
+    run_model,
+    seed_weights,
 )
 from labkit.errors import first_line
 
@@ -104,34 +105,6 @@ def _two_inputs(model: Any, first: tuple, first_name: str, what: str) -> None:
         )
 
 
-def _seed_weights(model: Any, seed: int) -> None:
-    """Give every weight a value drawn from ``seed`` (batch normalisation: its neutral values), so
-    that what a check sees depends on the architecture only, not on the global seed."""
-    rng = np.random.default_rng(seed)
-    for variable in model.weights:
-        if not str(variable.dtype).startswith("float"):
-            continue  # e.g. the state of a random layer's seed generator
-        name, shape = variable.path.split("/")[-1], tuple(variable.shape)
-        if name in ("gamma", "moving_variance"):
-            value = np.ones(shape)
-        elif name in ("beta", "moving_mean"):
-            value = np.zeros(shape)
-        elif len(shape) <= 1:
-            value = rng.normal(0.0, 0.1, shape)
-        else:
-            value = rng.normal(0.0, 1.0 / math.sqrt(math.prod(shape[:-1])), shape)
-        variable.assign(value.astype(variable.dtype))
-
-
-def _run(model: Any, inputs: list, what: str) -> np.ndarray:
-    try:
-        return as_numpy(model(inputs, training=False), what)
-    except Exception as exc:  # noqa: BLE001 - a model that cannot run is feedback
-        raise Incorrect(
-            f"{what} failed on a batch: {type(exc).__name__}: {first_line(exc)}"
-        ) from None
-
-
 def _types(model: Any) -> list[str]:
     return [type(layer).__name__ for layer in all_layers(model)]
 
@@ -161,11 +134,11 @@ def _check_q1(ns: Namespace) -> str | None:
     make = learner_value(ns, "make_generator")
     generator = _model(call_learner(make), "make_generator()")
     _two_inputs(generator, (latent,), "noise z", "the generator")
-    _seed_weights(generator, 0)
+    seed_weights(generator, 0)
     rng = np.random.default_rng(1)
     z = rng.normal(size=(len(LABELS), latent)).astype("float32")
     out = expect_shape(
-        _run(generator, [z, LABELS], "the generator"),
+        run_model(generator, [z, LABELS], "the generator"),
         (len(LABELS), None, None, None),
         "the generator's output for 6 noise vectors",
     )
@@ -175,7 +148,7 @@ def _check_q1(ns: Namespace) -> str | None:
             f"{IMAGE_SHAPE}: 7x7 maps, then two Conv2DTranspose layers with strides=2 "
             "and padding='same' (7 -> 14 -> 28), the last with 1 filter."
         )
-    big = _run(generator, [5.0 * z, LABELS], "the generator")
+    big = run_model(generator, [5.0 * z, LABELS], "the generator")
     if big.min() >= 0.0 and big.max() <= 1.0:
         raise Incorrect(
             "the generator's pixels are all in [0, 1], as a sigmoid makes them; the "
@@ -187,7 +160,7 @@ def _check_q1(ns: Namespace) -> str | None:
             "training images are in [-1, 1]: end with activation='tanh'."
         )
     same_z = np.repeat(z[:1], 3, axis=0)
-    per_label = _run(generator, [same_z, LABELS[:3]], "the generator")
+    per_label = run_model(generator, [same_z, LABELS[:3]], "the generator")
     if np.abs(per_label - per_label[:1]).max() < 1e-6:
         raise Incorrect(
             "the same noise gives the same image whatever the label: the label must "
@@ -277,11 +250,11 @@ def _check_q2(ns: Namespace) -> str | None:
     make = learner_value(ns, "make_discriminator")
     discriminator = _model(call_learner(make), "make_discriminator()")
     _two_inputs(discriminator, IMAGE_SHAPE, "image", "the discriminator")
-    _seed_weights(discriminator, 0)
+    seed_weights(discriminator, 0)
     rng = np.random.default_rng(2)
     images = rng.uniform(-1, 1, size=(len(LABELS), *IMAGE_SHAPE)).astype("float32")
     images[0], images[1] = -1.0, 1.0  # an all-black and an all-white image
-    out = _run(discriminator, [images, LABELS], "the discriminator")
+    out = run_model(discriminator, [images, LABELS], "the discriminator")
     if out.shape == (len(LABELS),):
         out = out[:, None]
     expect_shape(out, (len(LABELS), 1), "the discriminator's output for 6 images")
@@ -294,7 +267,7 @@ def _check_q2(ns: Namespace) -> str | None:
     if out.min() >= 0.0 and out.max() <= 1.0:
         raise Incorrect(f"the discriminator's outputs are all between 0 and 1: {logit_please}")
     same = np.repeat(images[2:3], 3, axis=0)
-    per_label = _run(discriminator, [same, LABELS[:3]], "the discriminator").reshape(-1)
+    per_label = run_model(discriminator, [same, LABELS[:3]], "the discriminator").reshape(-1)
     if np.abs(per_label - per_label[0]).max() < 1e-6:
         raise Incorrect(
             "the same image gets the same score whatever the label: the "
@@ -551,302 +524,17 @@ q3 = Exercise(
 
 
 # ----------------------------------------------------------------- q4: the training step
-PROBE_LATENT, PROBE_BATCH, PROBE_HIDDEN = 8, 32, 8
-D_RATE, G_RATE = 0.1, 0.03  # the check's SGD learning rates: different, to tell them apart
-
-
-@dataclass
-class _Call:
-    """One call of a probe network during the learner's train_step."""
-
-    network: str  # "G" or "D"
-    training: Any
-    inputs: list[np.ndarray] = field(default_factory=list)
-
-
-def _probe_networks(log: list[_Call]) -> tuple[Any, Any]:
-    """A tiny conditional generator and discriminator that log every call (eager only)."""
-    import keras
-    import tensorflow as tf
-    from keras import layers
-
-    class Spy(layers.Layer):
-        def __init__(self, network: str, **kwargs) -> None:
-            super().__init__(**kwargs)
-            self.network = network
-
-        def call(self, inputs, training=None):
-            if tf.executing_eagerly():
-                log.append(_Call(self.network, training, [np.asarray(x) for x in inputs]))
-            return inputs
-
-    z_in, label_in = keras.Input((PROBE_LATENT,)), keras.Input((), dtype="int32")
-    z, label = Spy("G")([z_in, label_in])
-    x = layers.Concatenate()([z, layers.CategoryEncoding(3, output_mode="one_hot")(label)])
-    x = layers.ReLU()(layers.BatchNormalization()(layers.Dense(PROBE_HIDDEN, use_bias=False)(x)))
-    x = layers.Dense(math.prod(IMAGE_SHAPE), activation="tanh")(x)
-    generator = keras.Model([z_in, label_in], layers.Reshape(IMAGE_SHAPE)(x), name="probe_g")
-
-    image_in, label_in = keras.Input(IMAGE_SHAPE), keras.Input((), dtype="int32")
-    image, label = Spy("D")([image_in, label_in])
-    h = layers.LeakyReLU(0.2)(layers.Dense(PROBE_HIDDEN)(layers.Flatten()(image)))
-    projection = layers.Dot(axes=1)([layers.Embedding(3, PROBE_HIDDEN)(label), h])
-    logit = layers.Add()([layers.Dense(1)(h), projection])
-    discriminator = keras.Model([image_in, label_in], logit, name="probe_d")
-    _seed_weights(generator, 3)
-    _seed_weights(discriminator, 4)
-    return generator, discriminator
-
-
-def _probe_batch() -> tuple[np.ndarray, np.ndarray]:
-    rng = np.random.default_rng(5)
-    images = rng.uniform(-1, 1, size=(PROBE_BATCH, *IMAGE_SHAPE)).astype("float32")
-    return images, (np.arange(PROBE_BATCH) % 3).astype("int32")
-
-
-@dataclass
-class _Step:
-    """The losses of one forward pass and their gradients for both networks."""
-
-    d_loss: float
-    g_loss: float
-    d_by_d: list  # d(d_loss)/d(discriminator weights)
-    g_by_d: list  # d(d_loss)/d(generator weights)
-    d_by_g: list  # d(g_loss)/d(discriminator weights)
-    g_by_g: list  # d(g_loss)/d(generator weights)
-
-
-class _Simulator:
-    """Steps of SGD on twins of the probe networks, for the right train_step and its mistakes."""
-
-    def __init__(self, real: np.ndarray, labels: np.ndarray) -> None:
-        self.log: list[_Call] = []
-        self.generator, self.discriminator = _probe_networks(self.log)
-        self.real, self.labels = real, labels
-        self.done: dict[bytes, _Step] = {}  # the candidates share many forward passes
-
-    def forward(
-        self,
-        g_weights: list,
-        d_weights: list,
-        z: np.ndarray,
-        d_variant: str = "",
-        g_variant: str = "",
-    ) -> _Step:
-        import tensorflow as tf
-
-        key = hashlib.blake2b(f"{d_variant}/{g_variant}".encode())
-        for array in (*g_weights, *d_weights, z):
-            key.update(np.ascontiguousarray(array).tobytes())
-        if key.digest() in self.done:
-            return self.done[key.digest()]
-        g_vars, d_vars = self.generator.trainable_variables, self.discriminator.trainable_variables
-        for var, value in [
-            *zip(g_vars, g_weights, strict=True),
-            *zip(d_vars, d_weights, strict=True),
-        ]:
-            var.assign(value)
-        real, labels = tf.constant(self.real), tf.constant(self.labels)
-        with tf.GradientTape(persistent=True) as tape:
-            fake = self.generator([tf.constant(z), labels], training=True)
-            real_logits = self.discriminator([real, labels], training=True)
-            fake_logits = self.discriminator([fake, labels], training=True)
-            d_loss, g_loss = _tf_losses(real_logits, fake_logits, d_variant, g_variant)
-        grads = [
-            tape.gradient(loss, variables, unconnected_gradients="zero")
-            for loss in (d_loss, g_loss)
-            for variables in (d_vars, g_vars)
-        ]
-        del tape
-        self.log.clear()
-        as_arrays = [[np.asarray(tf.convert_to_tensor(g)) for g in group] for group in grads]
-        self.done[key.digest()] = _Step(float(d_loss), float(g_loss), *as_arrays)
-        return self.done[key.digest()]
-
-
-def _tf_losses(real_logits: Any, fake_logits: Any, d_variant: str, g_variant: str) -> tuple:
-    import tensorflow as tf
-
-    def bce(target: float, logits: Any) -> Any:
-        return tf.reduce_mean(
-            tf.nn.sigmoid_cross_entropy_with_logits(tf.fill(tf.shape(logits), target), logits)
-        )
-
-    d_loss = bce(1.0, real_logits) + bce(0.0, fake_logits)
-    if d_variant == "swapped":
-        d_loss = bce(0.0, real_logits) + bce(1.0, fake_logits)
-    g_loss = bce(1.0, fake_logits)
-    if g_variant == "saturating":
-        g_loss = -bce(0.0, fake_logits)
-    elif g_variant == "label 0":
-        g_loss = bce(0.0, fake_logits)
-    return d_loss, g_loss
-
-
-def _minus(weights: list, *terms: tuple[float, list]) -> list:
-    out = [w.copy() for w in weights]
-    for rate, grads in terms:
-        if rate:
-            out = [w - rate * g for w, g in zip(out, grads, strict=True)]
-    return out
-
-
-# The right step and the classic mistakes, as (message, d_variant, g_variant, rates): the rates
-# are (a, b, c, e) of D -= a * d(d_loss)/dD + b * d(g_loss)/dD, G -= c * d(g_loss)/dG + e *
-# d(d_loss)/dG. None as the message: a right step.
-_RIGHT = (D_RATE, 0.0, G_RATE, 0.0)
-STEP_VARIANTS: list[tuple[str | None, str, str, tuple[float, float, float, float]]] = [
-    (None, "", "", _RIGHT),
-    (
-        "the discriminator's weights did not change: apply its gradients with "
-        "self.d_optimizer.apply_gradients(zip(gradients, self.discriminator.trainable_variables)).",
-        "",
-        "",
-        (0.0, 0.0, G_RATE, 0.0),
-    ),
-    (
-        "the generator's weights did not change: apply its gradients with "
-        "self.g_optimizer.apply_gradients(zip(gradients, self.generator.trainable_variables)).",
-        "",
-        "",
-        (D_RATE, 0.0, 0.0, 0.0),
-    ),
-    (
-        "the optimizers are swapped: the discriminator was updated by self.g_optimizer and the "
-        "generator by self.d_optimizer.",
-        "",
-        "",
-        (G_RATE, 0.0, D_RATE, 0.0),
-    ),
-    (
-        "the discriminator was updated by self.g_optimizer: each network has its own optimizer "
-        "(self.d_optimizer for the discriminator).",
-        "",
-        "",
-        (G_RATE, 0.0, G_RATE, 0.0),
-    ),
-    (
-        "the generator was updated by self.d_optimizer: each network has its own optimizer "
-        "(self.g_optimizer for the generator).",
-        "",
-        "",
-        (D_RATE, 0.0, D_RATE, 0.0),
-    ),
-    (
-        "the generator's step also changed the discriminator (with the generator's loss): take the "
-        "generator's gradients with respect to self.generator.trainable_variables only, so that the "
-        "discriminator is never trained to be fooled.",
-        "",
-        "",
-        (D_RATE, G_RATE, G_RATE, 0.0),
-    ),
-    (
-        "the discriminator's step also changed the generator (with the discriminator's loss): take "
-        "the discriminator's gradients with respect to self.discriminator.trainable_variables only.",
-        "",
-        "",
-        (D_RATE, 0.0, G_RATE, D_RATE),
-    ),
-    (
-        "the discriminator learned with the labels swapped (real images must get 1, generated ones "
-        "0): pass real_logits first to discriminator_loss(real_logits, fake_logits).",
-        "swapped",
-        "",
-        _RIGHT,
-    ),
-    (
-        "the generator minimised the saturating loss log(1 - D(G(z))): use generator_loss, the "
-        "non-saturating -log D(G(z)).",
-        "",
-        "saturating",
-        _RIGHT,
-    ),
-    (
-        "the generator learned to make the discriminator say 'fake' (label 0): use "
-        "generator_loss(fake_logits), which asks for 'real'.",
-        "",
-        "label 0",
-        _RIGHT,
-    ),
-]
-
-
-def _candidate(
-    sim: _Simulator,
-    start: tuple[list, list],
-    order: str,
-    z_d: np.ndarray,
-    z_g: np.ndarray,
-    d_variant: str,
-    g_variant: str,
-    rates: tuple[float, float, float, float],
-) -> tuple[list, list, float, float]:
-    """(generator weights, discriminator weights, d_loss, g_loss) after one step: "together" (one
-    forward pass, both updates), "D first" (then the generator against the updated discriminator)
-    or "G first"."""
-    a, b, c, e = rates
-    g0, d0 = start
-    if order == "together":
-        s = sim.forward(g0, d0, z_d, d_variant, g_variant)
-        return (
-            _minus(g0, (c, s.g_by_g), (e, s.g_by_d)),
-            _minus(d0, (a, s.d_by_d), (b, s.d_by_g)),
-            s.d_loss,
-            s.g_loss,
-        )
-    if order == "D first":
-        s = sim.forward(g0, d0, z_d, d_variant, g_variant)
-        d1, g_mid = _minus(d0, (a, s.d_by_d)), _minus(g0, (e, s.g_by_d))
-        t = sim.forward(g_mid, d1, z_g, d_variant, g_variant)
-        return _minus(g_mid, (c, t.g_by_g)), _minus(d1, (b, t.d_by_g)), s.d_loss, t.g_loss
-    s = sim.forward(g0, d0, z_g, d_variant, g_variant)
-    g1, d_mid = _minus(g0, (c, s.g_by_g)), _minus(d0, (b, s.d_by_g))
-    t = sim.forward(g1, d_mid, z_d, d_variant, g_variant)
-    return _minus(g1, (e, t.g_by_d)), _minus(d_mid, (a, t.d_by_d)), t.d_loss, s.g_loss
-
-
-def _same_step(before: list, after: list, expected: list) -> bool:
-    """Whether the weights moved as expected: the difference of the moves is small relative to
-    the expected move (or both are ~0)."""
-    moved = np.concatenate([(x - w).ravel() for x, w in zip(after, before, strict=True)])
-    want = np.concatenate([(x - w).ravel() for x, w in zip(expected, before, strict=True)])
-    scale = max(float(np.linalg.norm(want)), 1e-7)
-    return float(np.linalg.norm(moved - want)) <= 1e-3 * scale
-
-
-def _orders(calls: list[_Call], real: np.ndarray) -> list[tuple[str, np.ndarray, np.ndarray]]:
-    """The step orders the logged calls allow, with the noise of the discriminator's step and of
-    the generator's step."""
-    zs = [call.inputs[0] for call in calls if call.network == "G"]
-    if len(zs) == 1:
-        return [("together", zs[0], zs[0]), ("D first", zs[0], zs[0])]
-    return [
-        ("D first", zs[0], zs[1]),
-        ("G first", zs[1], zs[0]),
-        ("together", zs[0], zs[0]),
-        ("together", zs[1], zs[1]),
-    ]
-
-
-def _sees_real(call: _Call, real: np.ndarray) -> bool:
-    images = call.inputs[0]
-    return any(
-        np.array_equal(images[i : i + len(real)], real)
-        for i in range(0, len(images) - len(real) + 1, len(real))
-    )
-
-
-def _check_noise(calls: list[_Call], batch: int) -> None:
+def _check_noise(calls: list[gan_step.Call], batch: int) -> None:
     for call in calls:
-        if call.network == "G" and call.inputs[0].shape != (batch, PROBE_LATENT):
+        if call.network == "G" and call.inputs[0].shape != (batch, gan_step.PROBE_LATENT):
             raise Incorrect(
                 f"the noise z had shape {call.inputs[0].shape}; it should be (batch size, "
-                f"self.latent_dim) = {(batch, PROBE_LATENT)}: take the batch size from the "
+                f"self.latent_dim) = {(batch, gan_step.PROBE_LATENT)}: take the batch size from the "
                 "real images, tf.shape(real_images)[0], since the last batch can be smaller."
             )
 
 
-def _check_calls(calls: list[_Call], real: np.ndarray, labels: np.ndarray) -> None:
+def _check_calls(calls: list[gan_step.Call], real: np.ndarray, labels: np.ndarray) -> None:
     g_calls = [c for c in calls if c.network == "G"]
     d_calls = [c for c in calls if c.network == "D"]
     if not g_calls:
@@ -874,7 +562,7 @@ def _check_calls(calls: list[_Call], real: np.ndarray, labels: np.ndarray) -> No
                 "for the label of a real image (the labels in data), so that the "
                 "discriminator compares like with like."
             )
-    if not any(_sees_real(c, real) for c in d_calls):
+    if not any(gan_step.sees_real(c, real) for c in d_calls):
         raise Incorrect("the discriminator never saw the real images of the batch.")
     if len(d_calls) < 2 and not any(len(c.inputs[0]) > len(real) for c in d_calls):
         raise Incorrect("the discriminator must score the real images and the generated ones.")
@@ -889,7 +577,7 @@ def _check_calls(calls: list[_Call], real: np.ndarray, labels: np.ndarray) -> No
             )
 
 
-def _run_learner_step(gan: Any, data: tuple, log: list[_Call]) -> Any:
+def _run_learner_step(gan: Any, data: tuple, log: list[gan_step.Call]) -> Any:
     import tensorflow as tf
 
     eager = tf.config.functions_run_eagerly()
@@ -991,31 +679,34 @@ def _check_q4(ns: Namespace) -> str | None:
     cls = learner_value(ns, "ConditionalGAN")
     if not (isinstance(cls, type) and issubclass(cls, keras.Model)):
         raise Incorrect("`ConditionalGAN` should be the class defined above (a keras.Model).")
-    real, labels = _probe_batch()
-    learner_sim = _Simulator(real, labels)
-    generator, discriminator = learner_sim.generator, learner_sim.discriminator
+    real, labels = gan_step.probe_batch()
+    probes = gan_step.Simulator(real, labels)  # the learner's step trains these networks
+    generator, discriminator = probes.generator, probes.discriminator
     g_start = [np.asarray(v) for v in generator.trainable_variables]
     d_start = [np.asarray(v) for v in discriminator.trainable_variables]
-    gan = call_learner(cls, generator, discriminator, PROBE_LATENT)
+    gan = call_learner(cls, generator, discriminator, gan_step.PROBE_LATENT)
     call_learner(
         gan.compile,
-        d_optimizer=keras.optimizers.SGD(D_RATE),
-        g_optimizer=keras.optimizers.SGD(G_RATE),
+        d_optimizer=keras.optimizers.SGD(gan_step.D_RATE),
+        g_optimizer=keras.optimizers.SGD(gan_step.G_RATE),
     )
-    out = _run_learner_step(gan, (tf.constant(real), tf.constant(labels)), learner_sim.log)
-    calls = list(learner_sim.log)
+    out = _run_learner_step(gan, (tf.constant(real), tf.constant(labels)), probes.log)
+    calls = list(probes.log)
     _check_calls(calls, real, labels)
     d_loss, g_loss = _returned_losses(out)
     g_end = [np.asarray(v) for v in generator.trainable_variables]
     d_end = [np.asarray(v) for v in discriminator.trainable_variables]
 
-    sim = _Simulator(real, labels)
-    for message, d_variant, g_variant, rates in STEP_VARIANTS:
-        for order, z_d, z_g in _orders(calls, real):
-            g_want, d_want, d_loss_want, g_loss_want = _candidate(
+    sim = gan_step.Simulator(real, labels)
+    for message, d_variant, g_variant, rates in gan_step.STEP_VARIANTS:
+        for order, z_d, z_g in gan_step.orders(calls):
+            g_want, d_want, d_loss_want, g_loss_want = gan_step.candidate(
                 sim, (g_start, d_start), order, z_d, z_g, d_variant, g_variant, rates
             )
-            if not (_same_step(g_start, g_end, g_want) and _same_step(d_start, d_end, d_want)):
+            if not (
+                gan_step.same_step(g_start, g_end, g_want)
+                and gan_step.same_step(d_start, d_end, d_want)
+            ):
                 continue
             if message is not None:
                 raise Incorrect(message)
