@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 from keras import layers
-from notebook_helpers import run_lab
+from notebook_helpers import fast_mode_metrics
 
 from labkit.checks import Status, lab08
 
@@ -21,10 +21,7 @@ LATENT_DIM, N_CLASSES, LEARNING_RATE = 64, 3, 1e-3
 # ------------------------------------------------------------------ the notebook (fast mode)
 @pytest.mark.notebook
 def test_solution_runs_in_fast_mode_and_reports_sane_metrics() -> None:
-    run = run_lab(LAB)
-    assert not run.errors
-    m = run.metrics
-    assert m["fast_mode"]
+    m = fast_mode_metrics(LAB)
     # one epoch on 1,920 shoes: far from the full run's figures, but the scores are ordered
     assert 0 <= m["class_consistency"] <= 1
     assert 0 < m["real_frechet"] < m["frechet"] < m["untrained_frechet"]
