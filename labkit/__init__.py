@@ -3,8 +3,8 @@
 One module per concern: ``datasets`` (find, download and load the data), ``checks``
 (exercise feedback), ``notebooks`` (build exercise notebooks from solutions),
 ``plots``, ``fastmode``, ``metrics``, ``timebudget`` (a learning-rate schedule that fits a
-time budget), ``bench`` (the labs in full mode against reference models), ``doctor`` (what
-``main.py`` reports).
+time budget), ``frechet`` and ``epoch_grids`` (scoring and watching a generator), ``bench``
+(the labs in full mode against reference models), ``doctor`` (what ``main.py`` reports).
 Importing ``labkit`` is cheap: TensorFlow is imported only by code that needs it.
 """
 
