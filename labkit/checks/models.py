@@ -4,6 +4,7 @@ weights that make a check's verdict independent of the model's random initialisa
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -86,3 +87,23 @@ def set_seeded_weights(model: Any, seed: int, scale: float = 0.5) -> None:
     rng = np.random.default_rng(seed)
     for weight in model.trainable_weights:
         weight.assign(rng.normal(scale=scale, size=tuple(weight.shape)).astype(weight.dtype))
+
+
+def seed_weights(model: Any, seed: int) -> None:
+    """Give every weight of a model a value drawn from ``seed`` at the scale of a fresh
+    initialisation (normal, 1/sqrt(fan-in); batch normalisation gets its neutral values), so
+    that a model the check trains or scores behaves like a new one whatever the global seed."""
+    rng = np.random.default_rng(seed)
+    for variable in model.weights:
+        if not str(variable.dtype).startswith("float"):
+            continue  # e.g. the state of a random layer's seed generator
+        name, shape = variable.path.split("/")[-1], tuple(variable.shape)
+        if name in ("gamma", "moving_variance"):
+            value = np.ones(shape)
+        elif name in ("beta", "moving_mean"):
+            value = np.zeros(shape)
+        elif len(shape) <= 1:
+            value = rng.normal(0.0, 0.1, shape)
+        else:
+            value = rng.normal(0.0, 1.0 / math.sqrt(math.prod(shape[:-1])), shape)
+        variable.assign(value.astype(variable.dtype))
