@@ -83,6 +83,25 @@ LABS: dict[str, Lab] = {
             "f1_score(true_tags, iob_tags(predict(joint, test.queries, decode=viterbi)[0]))",
         ),
     ),
+    "07_attention_transformers": Lab(
+        "slot_f1",
+        0.945,
+        seconds="transformer_seconds",
+        reference="notebook",
+        reference_metric="bilstm_slot_f1",
+        reference_seconds="bilstm_seconds",
+        reference_name="lab 06's joint BiLSTM, same batches and time budget",
+        also={"intent_accuracy": 0.96},
+        max_seconds=300,
+        curve=(
+            "transformer",
+            "f1_score(true_tags, iob_tags(predict(transformer, test.queries, decode=viterbi)[0]))",
+        ),
+        reference_curve=(
+            "bilstm",
+            "f1_score(true_tags, iob_tags(predict(bilstm, test.queries, decode=viterbi)[0]))",
+        ),
+    ),
     "08_gans": Lab(
         "frechet",
         0.0,
