@@ -47,9 +47,11 @@ def _signals_as_interrupt() -> Iterator[None]:
 def data_fetch_or_verify(args: argparse.Namespace) -> int:
     """Fetch (copy or download, then verify) or verify the datasets: one line each."""
     from labkit.datasets import DATASETS, store
+    from labkit.datasets.download import is_url
 
     fetching = args.action == "fetch"
-    missing = [s for s in getattr(args, "sources", []) if not Path(s).is_dir()]
+    sources = getattr(args, "sources", [])
+    missing = [s for s in sources if not is_url(s) and not Path(s).is_dir()]
     if missing:
         print(f"--from {missing[0]}: no such folder.", file=sys.stderr)
         return 2
@@ -216,7 +218,8 @@ def build_parser() -> argparse.ArgumentParser:
         default=[],
         metavar="DIR",
         help="copy from DIR (a USB stick, a share) first; DIR holds <name>/ folders or the "
-        "files; may be repeated",
+        "files; or download from a URL first (the room's server: URL/<name>/<file>); may be "
+        "repeated",
     )
     fetch.add_argument(
         "--data-dir", metavar="DIR", help="put the datasets in DIR/<name>/ instead of data/"
