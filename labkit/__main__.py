@@ -182,6 +182,23 @@ def bench(args: argparse.Namespace) -> int:
         return 1
 
 
+def room(args: argparse.Namespace) -> int:
+    """Instructor tools (labkit/room/): an error or an interruption ends in one clear line."""
+    with _signals_as_interrupt():
+        try:
+            return args.room_func(args)
+        except LabkitError as exc:
+            print(exc, file=sys.stderr)
+            return 1
+        except KeyboardInterrupt:
+            print(
+                "Interrupted. What is in the folder is complete and verified (work in progress "
+                "is removed); run the same command again to go on.",
+                file=sys.stderr,
+            )
+            return 130
+
+
 def _positive(kind: type[int] | type[float]) -> Callable[[str], int | float]:
     """An argparse type: a number of `kind` above 0."""
 
@@ -306,6 +323,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--out", metavar="DIR", help="where the results go (default: benchmarks/results)"
     )
     bench_parser.set_defaults(func=bench)
+
+    from labkit.room.cli import add_parser as add_room_parser
+
+    add_room_parser(commands, run=room)
     return parser
 
 
