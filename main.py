@@ -3,8 +3,9 @@
 Prints versions, system facts, the devices TensorFlow sees, what the NVIDIA driver
 reports, whether the datasets match their checksums, a smoke test and a diagnosis
 (PASS/WARN/FAIL, each problem with its fix). ``--json`` for machine-readable output,
-``--bench`` for a short benchmark. Exit status 0 when everything required works, 1
-otherwise. The checks live in ``labkit/doctor/``.
+``--bench`` for a short benchmark, ``--send URL`` to send the report to the instructor's
+server as well (``python -m labkit room serve``; ``--name NAME`` names you there). Exit
+status 0 when everything required works, 1 otherwise. The checks live in ``labkit/doctor/``.
 
 This file must run with any Python (even one without the workshop packages), so it
 uses no syntax newer than Python 2.7 before handing over to labkit, and its early
@@ -13,6 +14,7 @@ failures are printed as JSON too when ``--json`` is given.
 
 import json
 import os
+import platform
 import sys
 
 SETUP_HINT = (
@@ -21,14 +23,51 @@ SETUP_HINT = (
 )
 
 
+def option(name):
+    """The value of ``--name VALUE`` or ``--name=VALUE`` on the command line, or None."""
+    args = sys.argv[1:]
+    for i, arg in enumerate(args):
+        if arg == name and i + 1 < len(args):
+            return args[i + 1]
+        if arg.startswith(name + "="):
+            return arg[len(name) + 1 :]
+    return None
+
+
+def send_early(report):
+    """--send URL: post the early report to the instructor's server, as labkit would."""
+    url = option("--send")
+    if not url:
+        return
+    name = option("--name") or platform.node().split(".")[0] or "unnamed computer"
+    try:
+        from urllib.request import Request, urlopen
+    except ImportError:  # Python 2
+        from urllib2 import Request, urlopen
+    body = json.dumps({"name": name, "report": report}).encode("utf-8")
+    headers = {"Content-Type": "application/json"}
+    try:
+        urlopen(Request(url.rstrip("/") + "/report", body, headers), timeout=15).read()
+        sys.stderr.write("Report sent to " + url + ".\n")
+    except Exception as exc:  # any failure to send is a message, not a crash
+        sys.stderr.write("Could not send the report to " + url + ": " + str(exc) + "\n")
+
+
 def fail_early(message, fix):
     """Report a failure that stops the check before labkit runs, then exit with 1."""
+    finding = {"level": "FAIL", "message": message, "fix": fix}
+    report = {
+        "ok": False,
+        "exit_code": 1,
+        "diagnosis": [finding],
+        "versions": {"python": ".".join(map(str, sys.version_info[:3]))},
+        "system": {"os": platform.platform(), "machine": platform.machine()},
+    }
     if "--json" in sys.argv[1:]:
-        finding = {"level": "FAIL", "message": message, "fix": fix}
-        report = {"ok": False, "exit_code": 1, "diagnosis": [finding]}
         sys.stdout.write(json.dumps(report, indent=2) + "\n")
     else:
         sys.stdout.write("FAIL  " + message + "\n      fix: " + fix + "\n")
+    send_early(report)
     raise SystemExit(1)
 
 

@@ -2,7 +2,7 @@
 rem Create or update the workshop environment on Windows, then check it with main.py.
 rem
 rem   Scripts\environment.bat [--venv] [--python PATH] [--cpu] [--unlocked] [--force]
-rem                            [--no-data] [--help]
+rem                            [--no-data] [--offline DIR | --from URL] [--help]
 rem
 rem Native Windows runs TensorFlow on the CPU only: TensorFlow 2.10 was the last release
 rem with GPU support on native Windows. For an NVIDIA GPU, use WSL2 and run
@@ -18,9 +18,13 @@ set "PYTHON_ARG="
 set "UNLOCKED=0"
 set "FORCE=0"
 set "FETCH_DATA=1"
+set "SOURCE="
+set "SOURCE_KIND="
 set "CONDA_TOOL="
 set "PY="
 set "BASE_PY="
+set "DATA_ARGS="
+set "SEND_ARGS="
 
 rem ------------------------------------------------------------------ arguments
 :parse
@@ -33,6 +37,8 @@ if /i "%~1"=="--metal" goto :opt_metal
 if /i "%~1"=="--unlocked" goto :opt_unlocked
 if /i "%~1"=="--force" goto :opt_force
 if /i "%~1"=="--no-data" goto :opt_no_data
+if /i "%~1"=="--offline" goto :opt_offline
+if /i "%~1"=="--from" goto :opt_from
 if /i "%~1"=="--help" goto :usage
 if /i "%~1"=="-h" goto :usage
 if /i "%~1"=="/?" goto :usage
@@ -73,6 +79,27 @@ set "FETCH_DATA=0"
 shift
 goto :parse
 
+:opt_offline
+if "%~2"=="" goto :err_source_arg
+if defined SOURCE goto :err_two_sources
+rem The full path of the folder, made before the script changes directory
+set "SOURCE=%~f2"
+set "SOURCE_KIND=offline"
+set "USE_VENV=1"
+shift
+shift
+goto :parse
+
+:opt_from
+if "%~2"=="" goto :err_source_arg
+if defined SOURCE goto :err_two_sources
+set "SOURCE=%~2"
+set "SOURCE_KIND=from"
+set "USE_VENV=1"
+shift
+shift
+goto :parse
+
 :opt_gpu
 :opt_metal
 echo ERROR: %1 is not available on native Windows. 1>&2
@@ -106,6 +133,11 @@ echo   --unlocked     Install the newest versions pyproject.toml allows instead 
 echo                  lock - to try newer releases, or when a locked file cannot be had.
 echo   --force        Reinstall the packages even when nothing changed since the last run.
 echo   --no-data      Do not fetch the datasets - python -m labkit data fetch.
+echo   --offline DIR  Install from the instructor's pack in DIR - a USB stick, a share; made
+echo                  by python -m labkit room pack - with no network at all: the packages,
+echo                  hash-checked, and the datasets come from DIR only. Implies --venv.
+echo   --from URL     The same from the instructor's server - python -m labkit room serve,
+echo                  e.g. --from http://192.168.1.10:8765; then main.py sends its report there.
 echo   --help         Show this help and exit.
 echo.
 echo Environment variables:
@@ -116,6 +148,27 @@ echo step fails; 2 for a usage error.
 exit /b 0
 
 :parsed
+if not defined SOURCE goto :source_checked
+if "%UNLOCKED%"=="1" goto :err_unlocked_source
+if "%SOURCE_KIND%"=="from" goto :check_from_url
+if "%SOURCE:~-1%"=="\" set "SOURCE=%SOURCE:~0,-1%"
+if not exist "%SOURCE%\manifest.json" goto :err_not_a_pack
+set "DATA_ARGS=--from "%SOURCE%\data""
+goto :source_checked
+
+:check_from_url
+if "%SOURCE:~-1%"=="/" set "SOURCE=%SOURCE:~0,-1%"
+set "SCHEME=%SOURCE:~0,7%"
+if /i "%SCHEME%"=="http://" goto :from_url_ok
+set "SCHEME=%SOURCE:~0,8%"
+if /i "%SCHEME%"=="https://" goto :from_url_ok
+goto :err_from_url
+
+:from_url_ok
+set "DATA_ARGS=--from "%SOURCE%/data""
+set "SEND_ARGS=--send "%SOURCE%""
+
+:source_checked
 cd /d "%~dp0.."
 if errorlevel 1 goto :err_repo
 if not exist pyproject.toml goto :err_repo
@@ -238,9 +291,14 @@ echo.
 echo === [3/6] Installing packages
 if "%UP_TO_DATE%"=="1" goto :packages_up_to_date
 if exist "%STAMP%" del "%STAMP%"
+if defined SOURCE goto :keep_pip
 echo     pip install --upgrade pip
 "%PY%" -m pip install --upgrade pip
 if errorlevel 1 goto :err_pip
+goto :install_lock
+
+:keep_pip
+echo     Keeping the pip that .venv came with - the pack has no pip to upgrade to.
 
 rem One TensorFlow: what another build installed goes first - another TensorFlow
 rem distribution installs the same files (labkit\locks.py).
@@ -255,6 +313,7 @@ echo     pip uninstall -y %TF_REMOVE% - another build's; the lock brings its own
 if errorlevel 1 goto :err_pip
 
 :lock_install
+if defined SOURCE goto :pack_install
 if "%UNLOCKED%"=="1" goto :unlocked_install
 echo     pip install --require-hashes -r requirements\cpu.txt
 "%PY%" -m pip install --require-hashes -r requirements\cpu.txt
@@ -268,6 +327,24 @@ goto :installed
 echo     pip install --upgrade --upgrade-strategy eager -e ".[test]"
 "%PY%" -m pip install --upgrade --upgrade-strategy eager -e ".[test]"
 if errorlevel 1 goto :err_pip
+goto :installed
+
+rem From the instructor's pack: this computer's hash-checked requirements, picked by
+rem labkit\offline.py, installed with no configuration file - PIP_CONFIG_FILE=nul - no PIP_*
+rem variable - --isolated - and no index: every file comes from the pack.
+:pack_install
+echo     Installing from the instructor's pack: %SOURCE% - no index, no internet.
+"%PY%" -m labkit.offline requirements "%SOURCE%" cpu "%TMPF%.req"
+if errorlevel 1 goto :err_pack
+set "PIP_CONFIG_FILE=nul"
+echo     pip install --isolated --no-index --require-hashes -r the pack's requirements for this computer
+"%PY%" -m pip install --isolated --no-index --require-hashes -r "%TMPF%.req"
+if errorlevel 1 goto :err_pack_pip
+echo     pip install --isolated --no-index --no-deps --no-build-isolation -e .
+"%PY%" -m pip install --isolated --no-index --no-deps --no-build-isolation -e .
+if errorlevel 1 goto :err_pip
+set "PIP_CONFIG_FILE="
+del "%TMPF%.req" >nul 2>&1
 goto :installed
 
 :packages_up_to_date
@@ -293,7 +370,7 @@ echo === [5/6] Fetching the datasets
 rem A dataset that cannot be fetched is not fatal here: main.py below reports it as a FAIL,
 rem so the attendee sees the whole report and setup still ends NOT READY - exit 1.
 if "%FETCH_DATA%"=="0" goto :data_skipped
-"%PY%" -m labkit data fetch
+"%PY%" -m labkit data fetch %DATA_ARGS%
 if errorlevel 1 call :warn_data
 goto :check
 
@@ -304,7 +381,7 @@ echo     Skipped - --no-data. main.py below reports any dataset that is missing.
 echo.
 echo === [6/6] Checking the install - python main.py
 if not exist main.py goto :err_no_main
-"%PY%" main.py
+"%PY%" main.py %SEND_ARGS%
 set "RC=%ERRORLEVEL%"
 del "%TMPF%" "%STAMP_NEW%" >nul 2>&1
 if not "%RC%"=="0" goto :main_failed
@@ -342,6 +419,40 @@ echo            "%PY%" -m labkit data fetch --from D:\path\to\that\folder 1>&2
 exit /b 0
 
 rem ------------------------------------------------------------------ errors
+:err_source_arg
+echo environment.bat: %1 needs a value: --offline DIR - the pack's folder - or --from http://HOST:PORT 1>&2
+exit /b 2
+
+:err_two_sources
+echo environment.bat: choose one of --offline and --from 1>&2
+exit /b 2
+
+:err_unlocked_source
+echo environment.bat: --unlocked downloads from the internet: it cannot go with --%SOURCE_KIND% 1>&2
+exit /b 2
+
+:err_from_url
+echo environment.bat: --from needs the server's address, e.g. --from http://192.168.1.10:8765 1>&2
+echo Run "Scripts\environment.bat --help" for the options. 1>&2
+exit /b 2
+
+:err_not_a_pack
+echo ERROR: %SOURCE% is not an instructor's pack: it has no manifest.json. 1>&2
+echo        Give the folder that holds manifest.json, wheels and data - made by python -m labkit room pack. 1>&2
+exit /b 1
+
+:err_pack
+del "%TMPF%.req" >nul 2>&1
+echo ERROR: the pack at %SOURCE% cannot set up this computer - see the message above. 1>&2
+exit /b 1
+
+:err_pack_pip
+del "%TMPF%.req" >nul 2>&1
+echo ERROR: installing from the pack at %SOURCE% failed - see pip's messages above. 1>&2
+echo        A hash mismatch means the pack's copy is damaged: copy it again. A missing file 1>&2
+echo        means the pack lacks it: ask the instructor to run python -m labkit room pack again. 1>&2
+exit /b 1
+
 :err_python_arg
 echo environment.bat: --python needs a path, e.g. --python C:\Python312\python.exe 1>&2
 exit /b 2

@@ -2,7 +2,8 @@
 # Create or update the workshop environment (Linux, macOS, WSL2), then check it with main.py.
 #
 #   bash Scripts/environment.sh [--venv] [--python PATH] [--cpu | --gpu | --metal]
-#                               [--unlocked] [--force] [--no-data] [--help]
+#                               [--unlocked] [--force] [--no-data]
+#                               [--offline DIR | --from URL] [--help]
 #
 # Windows: use Scripts\environment.bat instead. Run with --help for every flag.
 set -euo pipefail
@@ -44,6 +45,13 @@ Options:
                  lock (to try newer releases, or when a locked file cannot be had).
   --force        Reinstall the packages even when nothing changed since the last run.
   --no-data      Do not fetch the datasets (`python -m labkit data fetch`).
+  --offline DIR  Install from the instructor's pack in DIR (a USB stick, a share;
+                 made by `python -m labkit room pack`), with no network at all:
+                 the packages (hash-checked) and the datasets come from DIR only.
+                 Implies --venv.
+  --from URL     The same from the instructor's server (`python -m labkit room
+                 serve`, e.g. --from http://192.168.1.10:8765); then main.py
+                 sends its report there.
   -h, --help     Show this help and exit.
 
 Without --cpu/--gpu/--metal: Linux with a working `nvidia-smi` that lists a GPU gets
@@ -96,9 +104,17 @@ trap 'on_unexpected_error "$LINENO" "$BASH_COMMAND"' ERR
 USE_VENV=0
 PYTHON_ARG=""
 ACCEL=""        # cpu | gpu | metal; empty = detect
+ACCEL_DETECTED=0
 UNLOCKED=0
 FORCE=0
 FETCH_DATA=1
+SOURCE=""       # --offline DIR or --from URL: the instructor's pack
+SOURCE_KIND=""  # offline | from
+set_source() {  # set_source KIND VALUE
+    [ -z "$SOURCE" ] || usage_error "choose one of --offline and --from"
+    [ -n "$2" ] || usage_error "--$1 needs a value (--offline DIR, --from http://HOST:PORT)"
+    SOURCE_KIND="$1" SOURCE="$2"
+}
 while [ $# -gt 0 ]; do
     case "$1" in
         --venv) USE_VENV=1 ;;
@@ -112,11 +128,31 @@ while [ $# -gt 0 ]; do
         --unlocked) UNLOCKED=1 ;;
         --force) FORCE=1 ;;
         --no-data) FETCH_DATA=0 ;;
+        --offline | --from)
+            [ $# -ge 2 ] || usage_error "$1 needs a value (--offline DIR, --from http://HOST:PORT)"
+            set_source "${1#--}" "$2"; shift ;;
+        --offline=*) set_source offline "${1#--offline=}" ;;
+        --from=*) set_source from "${1#--from=}" ;;
         -h | --help) usage; exit 0 ;;
         *) usage_error "unknown option: $1" ;;
     esac
     shift
 done
+
+if [ -n "$SOURCE" ]; then
+    [ "$UNLOCKED" = 0 ] || usage_error "--unlocked downloads from the internet: it cannot go with --$SOURCE_KIND"
+    if [ "$SOURCE_KIND" = from ]; then
+        case "$SOURCE" in
+            http://* | https://*) SOURCE="${SOURCE%/}" ;;
+            *) usage_error "--from needs the server's address, e.g. --from http://192.168.1.10:8765 (a folder: --offline DIR)" ;;
+        esac
+    else
+        # Made absolute before the script changes directory.
+        [ -d "$SOURCE" ] || usage_error "--offline $SOURCE: no such folder (the pack's folder, with manifest.json)"
+        SOURCE="$(cd "$SOURCE" && pwd)"
+    fi
+    USE_VENV=1  # conda would need its own channels: the pack holds pip's wheels
+fi
 
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$REPO_ROOT"
@@ -203,6 +239,7 @@ case "$ACCEL" in
             "Check the NVIDIA driver with: nvidia-smi" ;;
     cpu) ;;
     "")
+        ACCEL_DETECTED=1
         if [ "$OS" = Linux ] && has_nvidia_gpu; then
             ACCEL=gpu
             info "NVIDIA GPU found by nvidia-smi: installing TensorFlow with CUDA (use --cpu to avoid)."
@@ -270,6 +307,16 @@ else
         ver="$(py_version "$BASE_PY")"
     fi
     info "Using a virtual environment in .venv, made with $BASE_PY (Python $ver)."
+fi
+
+if [ -n "$SOURCE" ]; then
+    info "Installing from the instructor's pack: $SOURCE (no index, no internet)."
+    # A GPU found by itself, with a pack that has no GPU build for this machine: the CPU build.
+    if [ "$ACCEL" = gpu ] && [ "$ACCEL_DETECTED" = 1 ] && ! "$BASE_PY" -m labkit.offline has "$SOURCE" gpu 2>/dev/null; then
+        ACCEL=cpu
+        LOCK="requirements/cpu.txt"
+        info "The pack has no GPU build for this computer: installing the CPU one (the labs run on the CPU)."
+    fi
 fi
 
 # ---------------------------------------------------------------- 2. create the environment
@@ -390,12 +437,44 @@ print("\n".join(lines))
 EOF
 }
 
+# From a pack, pip reads no configuration (PIP_CONFIG_FILE=/dev/null), no PIP_* variable
+# (--isolated) and no index (--no-index): every file comes from the pack. (${A[@]+"${A[@]}"}:
+# an empty array under set -u, which the bash 3.2 of macOS refuses as "${A[@]}".)
+PACK_PIP=()
+PACK_PIP_OPTIONS=()
+if [ -n "$SOURCE" ]; then
+    PACK_PIP=(env PIP_CONFIG_FILE=/dev/null)
+    PACK_PIP_OPTIONS=(--isolated --no-index)
+fi
+# install_from_pack: this computer's hash-checked requirements from the pack (labkit/offline.py
+# picks them and says which machine a pack lacks), installed from the pack's wheels only.
+install_from_pack() {
+    local reqs
+    reqs="$(mktemp)"
+    local summary
+    if ! summary="$("$PY" -m labkit.offline requirements "$SOURCE" "$ACCEL" "$reqs")"; then
+        rm -f "$reqs"
+        die "The pack at $SOURCE cannot set up this computer (see the message above)."
+    fi
+    info "From the pack: $summary"
+    info "pip install --isolated --no-index --require-hashes -r <the pack's requirements for this computer>"
+    if ! ${PACK_PIP[@]+"${PACK_PIP[@]}"} "$PY" -m pip install ${PACK_PIP_OPTIONS[@]+"${PACK_PIP_OPTIONS[@]}"} --require-hashes -r "$reqs"; then
+        rm -f "$reqs"
+        die "Installing from the pack at $SOURCE failed (see pip's messages above)." \
+            "A hash mismatch means the pack's copy is damaged: copy it again (in the pack: sha256sum -c SHA256SUMS)." \
+            "A missing file means the pack lacks it: ask the instructor to run python -m labkit room pack again."
+    fi
+    rm -f "$reqs"
+}
+
 if [ "$UP_TO_DATE" = 1 ]; then
     info "Packages are up to date (stamp $STAMP_FILE matches; --force to reinstall)."
 else
     # Written again only once everything below has worked.
     [ -z "$STAMP_FILE" ] || rm -f "$STAMP_FILE"
-    if [ -z "$CONDA_TOOL" ]; then
+    if [ -n "$SOURCE" ]; then
+        info "Keeping the pip that .venv came with (the pack has no pip to upgrade to)."
+    elif [ -z "$CONDA_TOOL" ]; then
         info "pip install --upgrade pip"
         "$PY" -m pip install --upgrade pip || pip_failed "Upgrading pip in .venv failed."
     fi
@@ -409,7 +488,9 @@ else
         "$PY" -m pip uninstall -y $remove || die "pip uninstall failed (see the messages above)." \
             "Delete the environment and run again."
     fi
-    if [ "$UNLOCKED" = 0 ]; then
+    if [ -n "$SOURCE" ]; then
+        install_from_pack
+    elif [ "$UNLOCKED" = 0 ]; then
         info "pip install --require-hashes -r $LOCK"
         "$PY" -m pip install --require-hashes -r "$LOCK" \
             || pip_failed "Installing the locked packages of $LOCK failed (see the messages above)." \
@@ -425,7 +506,7 @@ else
     # labkit itself, editable; its dependencies are in place, setuptools among them (so no
     # build environment to download).
     info "pip install --no-deps --no-build-isolation -e ."
-    "$PY" -m pip install --no-deps --no-build-isolation -e . \
+    ${PACK_PIP[@]+"${PACK_PIP[@]}"} "$PY" -m pip install ${PACK_PIP_OPTIONS[@]+"${PACK_PIP_OPTIONS[@]}"} --no-deps --no-build-isolation -e . \
         || pip_failed "pip install --no-deps --no-build-isolation -e . failed (see the messages above)."
 fi
 
@@ -471,9 +552,11 @@ step "Registering the Jupyter kernel '$KERNEL_DISPLAY'"
 # A dataset that cannot be fetched is not fatal here: main.py below reports it as a FAIL, so
 # the attendee sees the whole report and setup still ends NOT READY (exit 1).
 step "Fetching the datasets"
+DATA_FROM=()
+[ -z "$SOURCE" ] || DATA_FROM=(--from "$SOURCE/data")
 if [ "$FETCH_DATA" = 0 ]; then
     info "Skipped (--no-data): main.py below reports any dataset that is missing."
-elif "$PY" -m labkit data fetch; then
+elif "$PY" -m labkit data fetch ${DATA_FROM[@]+"${DATA_FROM[@]}"}; then
     info "Datasets are ready and verified."
 else
     warn "Some datasets could not be fetched (see the messages above); continuing to the check." \
@@ -485,7 +568,9 @@ fi
 step "Checking the install (python main.py)"
 [ -f main.py ] || die "main.py is missing in $REPO_ROOT." "Update your clone of the repository (git pull), then run again."
 rc=0
-"$PY" main.py || rc=$?
+SEND=()
+[ "$SOURCE_KIND" != from ] || SEND=(--send "$SOURCE")  # the instructor's page shows it
+"$PY" main.py ${SEND[@]+"${SEND[@]}"} || rc=$?
 elapsed=$((SECONDS - START))
 if [ "$rc" = 0 ]; then
     printf '\n%sREADY (setup took %ds).%s Start Jupyter with:\n    "%s" -m jupyter lab labs/\n' \

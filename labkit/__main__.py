@@ -47,9 +47,11 @@ def _signals_as_interrupt() -> Iterator[None]:
 def data_fetch_or_verify(args: argparse.Namespace) -> int:
     """Fetch (copy or download, then verify) or verify the datasets: one line each."""
     from labkit.datasets import DATASETS, store
+    from labkit.datasets.download import is_url
 
     fetching = args.action == "fetch"
-    missing = [s for s in getattr(args, "sources", []) if not Path(s).is_dir()]
+    sources = getattr(args, "sources", [])
+    missing = [s for s in sources if not is_url(s) and not Path(s).is_dir()]
     if missing:
         print(f"--from {missing[0]}: no such folder.", file=sys.stderr)
         return 2
@@ -180,6 +182,23 @@ def bench(args: argparse.Namespace) -> int:
         return 1
 
 
+def room(args: argparse.Namespace) -> int:
+    """Instructor tools (labkit/room/): an error or an interruption ends in one clear line."""
+    with _signals_as_interrupt():
+        try:
+            return args.room_func(args)
+        except LabkitError as exc:
+            print(exc, file=sys.stderr)
+            return 1
+        except KeyboardInterrupt:
+            print(
+                "Interrupted. What is in the folder is complete and verified (work in progress "
+                "is removed); run the same command again to go on.",
+                file=sys.stderr,
+            )
+            return 130
+
+
 def _positive(kind: type[int] | type[float]) -> Callable[[str], int | float]:
     """An argparse type: a number of `kind` above 0."""
 
@@ -216,7 +235,8 @@ def build_parser() -> argparse.ArgumentParser:
         default=[],
         metavar="DIR",
         help="copy from DIR (a USB stick, a share) first; DIR holds <name>/ folders or the "
-        "files; may be repeated",
+        "files; or download from a URL first (the room's server: URL/<name>/<file>); may be "
+        "repeated",
     )
     fetch.add_argument(
         "--data-dir", metavar="DIR", help="put the datasets in DIR/<name>/ instead of data/"
@@ -303,6 +323,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--out", metavar="DIR", help="where the results go (default: benchmarks/results)"
     )
     bench_parser.set_defaults(func=bench)
+
+    from labkit.room.cli import add_parser as add_room_parser
+
+    add_room_parser(commands, run=room)
     return parser
 
 

@@ -27,6 +27,7 @@ from labkit.paths import REPO_ROOT
 
 if TYPE_CHECKING:
     from packaging.requirements import Requirement
+    from packaging.tags import Tag
 
 LOCK_DIR = REPO_ROOT / "requirements"
 LOCKS = ("cpu", "gpu", "metal")
@@ -92,6 +93,25 @@ class Platform:
             "--implementation=cp",
         ]
 
+    def wheel_tags(self, python: str) -> tuple[Tag, ...]:
+        """Every wheel tag pip accepts on this platform under CPython ``python`` ("3.12"), most
+        preferred first, for telling which downloaded files belong to which machine."""
+        from packaging import tags
+
+        version = tuple(int(part) for part in python.split("."))
+        platforms: list[str] = []
+        for tag in self.wheel_platforms:
+            if tag.startswith("macosx_"):  # pip accepts the older macOS releases too
+                _, major, minor, arch = tag.split("_", 3)
+                platforms += tags.mac_platforms((int(major), int(minor)), arch)
+            else:
+                platforms.append(tag)
+        interpreter = f"cp{version[0]}{version[1]}"
+        return (
+            *tags.cpython_tags(version, platforms=platforms),
+            *tags.compatible_tags(version, interpreter, platforms),
+        )
+
 
 def _manylinux(arch: str) -> tuple[str, ...]:
     """Every manylinux tag a glibc 2.28 system accepts (pip expands only the legacy aliases)."""
@@ -125,6 +145,16 @@ class Pin:
     def requirement(self) -> str:
         """The line pip installs it from, hash-checked and without a marker."""
         return " ".join([f"{self.name}=={self.version}", *(f"--hash={h}" for h in self.hashes)])
+
+
+def this_platform() -> str | None:
+    """The key of PLATFORMS for this machine, or None when the locks serve no such machine
+    (an Intel Mac, a 32-bit system)."""
+    machine = platform.machine().lower()
+    for name, spec in PLATFORMS.items():
+        if spec.sys_platform == sys.platform and spec.platform_machine.lower() == machine:
+            return name
+    return None
 
 
 def lock_path(name: str) -> Path:

@@ -42,3 +42,7 @@ compile requirements/gpu.txt pyproject.toml requirements/gpu.in --extra test \
 # metal.txt: cpu.txt plus tensorflow-metal for macOS arm64 (setup --metal).
 compile requirements/metal.txt pyproject.toml --extra test --extra metal \
     --constraint requirements/cpu.txt "$@"
+# browser.txt: the dependency group `browser` alone (Selenium, for the test of the room kit's
+# live page), installed by CI on top of cpu.txt, whose versions it keeps. Attendees never get it.
+compile requirements/browser.txt --group pyproject.toml:browser \
+    --constraint requirements/cpu.txt "$@"

@@ -60,3 +60,12 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> Iterat
         "USB stick or a share)",
         yellow=True,
     )
+
+
+@pytest.fixture(scope="session")
+def real_reports() -> dict[str, dict]:
+    """Reports of real `python main.py --json` runs in this environment, for the room kit's
+    tests: "plain" (as it is), "jax" (KERAS_BACKEND=jax: a FAIL, so NOT READY)."""
+    from room_helpers import main_py_report
+
+    return {"plain": main_py_report(), "jax": main_py_report(KERAS_BACKEND="jax")}

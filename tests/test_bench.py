@@ -419,7 +419,8 @@ def test_the_coupling_check_finds_a_renamed_variable() -> None:
 
 def test_what_learners_import_loads_no_benchmark_code() -> None:
     """`import labkit`, every import of the notebooks and every module of labkit but its
-    command line leave the benchmark unloaded, even with the checkout on the path."""
+    command line and the room kit (instructor tools) leave the benchmark and the room kit (and
+    its server library) unloaded, even with the checkout on the path."""
     statements = sorted(
         {
             ast.unparse(node)
@@ -436,8 +437,12 @@ def test_what_learners_import_loads_no_benchmark_code() -> None:
         [
             *statements,
             "import json, pkgutil, importlib, sys, labkit",
-            "for m in pkgutil.walk_packages(labkit.__path__, 'labkit.'):",
-            "    if m.name != 'labkit.__main__': importlib.import_module(m.name)",
+            "def walk(path, prefix):",
+            "    for m in pkgutil.iter_modules(path, prefix):",
+            "        if m.name not in ('labkit.__main__', 'labkit.room'):",
+            "            module = importlib.import_module(m.name)",
+            "            if m.ispkg: walk(module.__path__, m.name + '.')",
+            "walk(labkit.__path__, 'labkit.')",
             "print(json.dumps(sorted(sys.modules)))",
         ]
     )
@@ -449,3 +454,20 @@ def test_what_learners_import_loads_no_benchmark_code() -> None:
     loaded = json.loads(done.stdout.splitlines()[-1])
     assert "import labkit" in statements and "labkit.checks.lab06" in loaded  # it imported them
     assert [m for m in loaded if m == "benchmarks" or m.startswith("benchmarks.")] == []
+    assert [m for m in loaded if m.startswith(("labkit.room", "tornado"))] == []
+    assert "labkit.doctor.probes" in loaded and "labkit.offline" in loaded  # the walk went on
+
+
+def test_the_command_line_loads_the_room_kit_only_when_it_runs() -> None:
+    """Every `python -m labkit` builds the `room` parser (labkit.room.cli), never the server."""
+    code = (
+        "import json, sys; from labkit.__main__ import build_parser; build_parser(); "
+        "print(json.dumps(sorted(sys.modules)))"
+    )
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO_ROOT, env=env, capture_output=True, text=True
+    )
+    loaded = json.loads(done.stdout.splitlines()[-1])
+    assert "labkit.room.cli" in loaded
+    assert [m for m in loaded if m.startswith(("tornado", "labkit.room.serve"))] == []

@@ -77,7 +77,23 @@ def test_locks_differ_from_cpu_only_by_what_they_add(lock: str) -> None:
         assert {name: cpu[name] for name in shared} == {name: other[name] for name in shared}
 
 
-@pytest.mark.parametrize("lock", ["cpu", "gpu", "metal"])
+def test_the_browser_lock_has_the_group_and_keeps_the_versions_of_cpu() -> None:
+    """requirements/browser.txt (Selenium, for CI's test of the room kit's page) satisfies the
+    dependency group `browser` and installs on top of cpu.txt without moving a version."""
+    group = _load_toml(ROOT / "pyproject.toml")["dependency-groups"]["browser"]
+    for platform, python in itertools.product(locks.PLATFORMS, locks.PYTHONS):
+        browser = {pin.name: pin.version for pin in locks.pins("browser", platform, python)}
+        cpu = {pin.name: pin.version for pin in locks.pins("cpu", platform, python)}
+        for line in group:
+            requirement = Requirement(line)
+            assert requirement.specifier.contains(browser[canonicalize_name(requirement.name)])
+        shared = set(browser) & set(cpu)
+        assert {n: browser[n] for n in shared} == {n: cpu[n] for n in shared}
+        assert not set(browser) & locks.TENSORFLOW_DISTRIBUTIONS
+    assert "browser" not in locks.LOCKS  # never installed by the setup scripts
+
+
+@pytest.mark.parametrize("lock", ["cpu", "gpu", "metal", "browser"])
 def test_lock_says_how_it_was_made(lock: str) -> None:
     head = locks.lock_path(lock).read_text(encoding="utf-8").splitlines()[:2]
     assert head == [

@@ -32,7 +32,8 @@ def last_steps() -> str:
     tail = text.split(
         "# ---------------------------------------------------------------- 5. datasets"
     )[1]
-    return helpers + "\nSTEP=4\nFETCH_DATA=1\nKERNEL_DISPLAY='Python (dl-workshop)'\n" + tail
+    preamble = "\nSTEP=4\nFETCH_DATA=1\nKERNEL_DISPLAY='Python (dl-workshop)'\nSOURCE=''\n"
+    return helpers + preamble + "SOURCE_KIND=''\n" + tail
 
 
 def run_last_steps(tmp_path: Path, fetch_rc: int, main_rc: int) -> subprocess.CompletedProcess:

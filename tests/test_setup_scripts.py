@@ -29,8 +29,10 @@ CI_RUN = ROOT / ".ci" / "run"
 LOCK_SH = ROOT / "requirements" / "lock.sh"
 SHELL_SCRIPTS = [ENV_SH, TEST_SH, CI_RUN, LOCK_SH]
 
-SH_FLAGS = "--venv --python --cpu --gpu --metal --unlocked --force --no-data --help".split()
-BAT_FLAGS = "--venv --python --cpu --unlocked --force --no-data --help".split()
+SH_FLAGS = (
+    "--venv --python --cpu --gpu --metal --unlocked --force --no-data --offline --from --help"
+).split()
+BAT_FLAGS = "--venv --python --cpu --unlocked --force --no-data --offline --from --help".split()
 
 # On Windows "bash" may be WSL's launcher, which cannot run these paths: skip there.
 needs_bash = pytest.mark.skipif(
@@ -64,14 +66,19 @@ def copy_of_repo(tmp_path: Path) -> Path:
 # A Python that records its command lines in $FAKE_LOG instead of creating environments and
 # running pip; the rest (the setup's small Python snippets) runs in the real Python, $REAL_PY.
 # `labkit.locks conflicts` answers $FAKE_CONFLICTS; a requirements file given to pip (-r) is
-# copied to $FAKE_LOG.reqs.
+# copied to $FAKE_LOG.reqs, and pip's PIP_CONFIG_FILE is logged. `labkit.offline has` answers
+# $FAKE_PACK_HAS (1: the pack lacks it); `labkit.offline requirements` writes a stand-in file.
 STAND_IN_PYTHON = r"""#!/usr/bin/env bash
 printf '%s\n' "$*" >>"$FAKE_LOG"
 case "$1 ${2:-}" in
     "-m venv") mkdir -p "$3/bin" && ln -s "$(readlink -f "$0")" "$3/bin/python"; exit ;;
     "-m labkit.locks") echo "${FAKE_CONFLICTS:-}"; exit ;;
+    "-m labkit.offline")
+        [ "$3" = has ] && exit "${FAKE_PACK_HAS:-0}"
+        echo "--no-index" >"$6"; echo "a-machine, Python 3.12: 1 wheels, 1 MB"; exit ;;
     "-m labkit" | "main.py ") exit 0 ;;
     "-m pip")
+        printf 'PIP_CONFIG_FILE=%s\n' "${PIP_CONFIG_FILE:-}" >>"$FAKE_LOG"
         prev=""
         for arg in "$@"; do [ "$prev" != -r ] || cp "$arg" "$FAKE_LOG.reqs"; prev="$arg"; done
         [ "${3:-}" != show ] || exit 1  # nothing installed, tensorflow-metal neither
@@ -81,7 +88,9 @@ exec "$REAL_PY" "$@"
 """
 
 
-def setup_run(tmp_path: Path, *flags: str, conflicts: str = "") -> tuple[list[str], str]:
+def setup_run(
+    tmp_path: Path, *flags: str, conflicts: str = "", env: dict[str, str] | None = None
+) -> tuple[list[str], str]:
     """Run environment.sh in a scratch repo with the stand-in Python: (its commands, output)."""
     repo = tmp_path / "repo"
     if not repo.exists():
@@ -99,6 +108,7 @@ def setup_run(tmp_path: Path, *flags: str, conflicts: str = "") -> tuple[list[st
         "FAKE_CONFLICTS": conflicts,
         "REAL_PY": sys.executable,
         "CI": "true",
+        **(env or {}),
     }
     args = ["bash", str(repo / "Scripts" / "environment.sh"), "--python", str(python), "--no-data"]
     result = run([*args, *flags], env=env, cwd=repo)
@@ -284,6 +294,88 @@ def test_conda_environment_of_another_clone_is_not_taken_over(tmp_path: Path) ->
 
 
 @needs_bash
+def test_setup_offline_installs_from_the_pack_only(tmp_path: Path) -> None:
+    """--offline DIR: no pip upgrade, this machine's requirements from the pack, pip with no
+    configuration file, no PIP_* variable and no index, the data from the pack."""
+    pack = tmp_path / "the pack"
+    pack.mkdir()
+    commands, out = setup_run(tmp_path, "--offline", str(pack))
+    requirements = commands[1].split()[-1]
+    assert commands == [
+        "-m labkit.locks conflicts cpu",
+        f"-m labkit.offline requirements {pack} cpu {requirements}",
+        f"-m pip install --isolated --no-index --require-hashes -r {requirements}",
+        "-m pip install --isolated --no-index --no-deps --no-build-isolation -e .",
+        "-m labkit kernel",
+        "main.py",
+    ]
+    log = (tmp_path / "commands.log").read_text().splitlines()
+    assert log.count("PIP_CONFIG_FILE=/dev/null") == 2
+    assert "From the pack: a-machine, Python 3.12" in out and "no index, no internet" in out
+    assert not Path(requirements).exists()  # the temporary file is removed
+
+    # With the data step, and from a relative path: the data comes from the pack, made absolute.
+    repo = tmp_path / "repo"
+    python = tmp_path / "bin" / "python3.12"
+    env = {**os.environ, "FAKE_LOG": str(tmp_path / "data.log"), "REAL_PY": sys.executable}
+    result = run(
+        ["bash", str(repo / "Scripts" / "environment.sh"), "--python", str(python)]
+        + ["--offline", "the pack"],
+        env=env,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"-m labkit data fetch --from {pack}/data" in (tmp_path / "data.log").read_text()
+
+
+@needs_bash
+def test_setup_from_the_room_server_sends_the_report(tmp_path: Path) -> None:
+    commands, _ = setup_run(tmp_path, "--from", "http://127.0.0.1:9/")
+    assert "-m labkit.offline requirements http://127.0.0.1:9 cpu" in commands[1]
+    assert commands[-1] == "main.py --send http://127.0.0.1:9"
+
+
+@needs_bash
+@pytest.mark.skipif(sys.platform != "linux", reason="the GPU build is for Linux")
+def test_setup_offline_on_a_gpu_machine_takes_the_cpu_build_the_pack_has(tmp_path: Path) -> None:
+    smi = tmp_path / "fakebin" / "nvidia-smi"
+    smi.parent.mkdir()
+    smi.write_text('#!/bin/sh\necho "GPU 0: NVIDIA Test (UUID: GPU-0)"\n')
+    smi.chmod(0o755)
+    path = f"{smi.parent}{os.pathsep}{os.environ['PATH']}"
+    pack = tmp_path / "pack"
+    pack.mkdir()
+    commands, out = setup_run(
+        tmp_path, "--offline", str(pack), env={"PATH": path, "FAKE_PACK_HAS": "1"}
+    )
+    assert "The pack has no GPU build for this computer" in out
+    assert commands[0] == f"-m labkit.offline has {pack} gpu"
+    assert [c for c in commands if c.startswith(f"-m labkit.offline requirements {pack} cpu ")]
+    commands, out = setup_run(
+        tmp_path, "--offline", str(pack), env={"PATH": path, "FAKE_PACK_HAS": "0"}
+    )
+    assert [c for c in commands if c.startswith(f"-m labkit.offline requirements {pack} gpu ")]
+
+
+@needs_bash
+@pytest.mark.parametrize(
+    ("flags", "says"),
+    [
+        (["--offline", "/no/such/folder"], "no such folder"),
+        (["--offline"], "needs a value"),
+        (["--from", "192.168.1.10:8765"], "needs the server's address"),
+        (["--offline", ".", "--from", "http://h:1"], "choose one of --offline and --from"),
+        (["--unlocked", "--offline", "."], "--unlocked downloads from the internet"),
+    ],
+)
+def test_setup_refuses_a_wrong_pack_option(tmp_path: Path, flags: list[str], says: str) -> None:
+    repo = copy_of_repo(tmp_path)
+    result = run(["bash", str(repo / "Scripts" / "environment.sh"), *flags], cwd=tmp_path)
+    assert result.returncode == 2 and says in result.stderr
+    assert not (repo / ".venv").exists()
+
+
+@needs_bash
 def test_test_sh_says_to_run_setup_first(tmp_path: Path) -> None:
     repo = copy_of_repo(tmp_path)
     result = run(["bash", str(repo / "Scripts" / "test.sh")])
@@ -373,6 +465,13 @@ def test_bat_documents_flags_and_cpu_only() -> None:
     assert "requirements/cpu.txt" in text  # in the stamp
     assert "-m labkit data fetch" in text and "main.py" in text
     assert "env update" in text and "--prune" in text
+    # --offline DIR / --from URL: as environment.sh, from the pack only.
+    assert '"%PY%" -m labkit.offline requirements "%SOURCE%" cpu' in text
+    assert '"%PY%" -m pip install --isolated --no-index --require-hashes -r' in text
+    assert '"%PY%" -m pip install --isolated --no-index --no-deps --no-build-isolation -e .' in text
+    assert 'set "PIP_CONFIG_FILE=nul"' in text
+    assert '"%PY%" -m labkit data fetch %DATA_ARGS%' in text and 'data""' in text
+    assert '"%PY%" main.py %SEND_ARGS%' in text and '--send "%SOURCE%"' in text
 
 
 # ----------------------------------------------------------------------------- pins

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeAlias
 
-from labkit.datasets.download import Limits, download
+from labkit.datasets.download import Limits, download, is_url
 from labkit.errors import DataError, first_line
 from labkit.paths import default_data_dir
 
@@ -257,11 +257,13 @@ def fetch(
     """Make a verified copy of the dataset in ``download_target``; returns its folder.
 
     A file already verified there is kept. Any other is copied from the first folder that
-    holds a verified copy (``sources``, then the search path: ``LABKIT_DATA_DIR``, system
-    folders), else downloaded from the mirrors. Exception: with no ``data_dir``, a verified
-    copy in a system folder (``/usr/share/datasets``) is used where it is when ``data/`` holds
-    none of the dataset's files: it is found from anywhere with no setting, and copying it
-    would only duplicate it. ``say`` receives one line per file copied or downloaded.
+    holds a verified copy (the folders of ``sources``, then the search path:
+    ``LABKIT_DATA_DIR``, system folders), else downloaded: from the URLs of ``sources`` (the
+    room's server: ``URL/<name>/<file>``), then from the dataset's mirrors. Exception: with no
+    ``data_dir``, a verified copy in a system folder (``/usr/share/datasets``) is used where it
+    is when ``data/`` holds none of the dataset's files: it is found from anywhere with no
+    setting, and copying it would only duplicate it. ``say`` receives one line per file copied
+    or downloaded.
     """
     target = download_target(dataset, data_dir)
     here = [target] if data_dir is None else [target, target.parent]
@@ -272,14 +274,22 @@ def fetch(
         for folder in dataset.system_dirs:
             if holds_verified(dataset, folder.expanduser()):
                 return folder.expanduser()
-    origins = [Path(s).expanduser() for s in sources]
+    origins = [Path(s).expanduser() for s in sources if not is_url(str(s))]
     source_dirs = [d for root in origins for d in (root / dataset.name, root)]
     source_dirs += candidate_dirs(dataset, data_dir)
-    return _fill(dataset, target, [d for d in source_dirs if d != target], limits, say)
+    # A URL source (the room's server) is tried before the dataset's own mirrors.
+    urls = [f"{str(s).rstrip('/')}/{dataset.name}" for s in sources if is_url(str(s))]
+    mirrors = (*urls, *dataset.mirrors)
+    return _fill(dataset, target, [d for d in source_dirs if d != target], limits, say, mirrors)
 
 
 def _fill(
-    dataset: Dataset, target: Path, source_dirs: list[Path], limits: Limits | None, say: Say
+    dataset: Dataset,
+    target: Path,
+    source_dirs: list[Path],
+    limits: Limits | None,
+    say: Say,
+    mirrors: tuple[str, ...],
 ) -> Path:
     """Bring every file of ``target`` to its verified content; see ``fetch``."""
     created = _make_folder(target)
@@ -292,7 +302,7 @@ def _fill(
                 except DataError:
                     say(f"  {name}: the copy in {target} is corrupt or unreadable; replacing it")
             if not _copy_verified(dataset, name, source_dirs, target, say):
-                _download_verified(dataset, name, target, limits, say)
+                _download_verified(dataset, name, target, limits, say, mirrors)
     except OSError as exc:
         _remove_if_empty(created)
         raise _unwritable(target, exc) from None
@@ -335,11 +345,16 @@ def _copy_verified(
 
 
 def _download_verified(
-    dataset: Dataset, name: str, target: Path, limits: Limits | None, say: Say
+    dataset: Dataset,
+    name: str,
+    target: Path,
+    limits: Limits | None,
+    say: Say,
+    mirrors: tuple[str, ...],
 ) -> None:
-    """Download ``name`` from the first mirror that serves the right content."""
+    """Download ``name`` from the first of ``mirrors`` that serves the right content."""
     errors = []
-    for base in dataset.mirrors:
+    for base in mirrors:
         url = f"{base.rstrip('/')}/{name}"
         say(f"  {name}: downloading {url}")
         with _staging_file(target, name) as staged:

@@ -45,6 +45,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--debug", action="store_true", help="raise unexpected errors instead of reporting them"
     )
+    parser.add_argument(
+        "--send",
+        metavar="URL",
+        help="also send the report to the instructor's server (the http:// address they give)",
+    )
+    parser.add_argument(
+        "--name",
+        metavar="NAME",
+        help="your name on the instructor's page, with --send (default: this computer's name)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -59,7 +69,24 @@ def run(args: argparse.Namespace) -> int:
     if progress:
         sys.stderr.write("\r" + " " * 44 + "\r")
     print(to_json(report) if args.json else format_human(report))
+    if args.send:
+        _send(args.send, args.name, to_json(report))
     return exit_code(report.diagnosis)
+
+
+def _send(url: str, name: str | None, report_json: str) -> None:
+    """Send the report; a failure is a message on stderr, not a change of the verdict."""
+    from labkit.doctor.send import SendError, default_name, send
+
+    sys.stdout.flush()
+    try:
+        print(send(url, name or default_name(), report_json), file=sys.stderr)
+    except SendError as exc:
+        print(
+            f"Could not send the report: {exc}. Check the address, then run again with "
+            f"--send {url}",
+            file=sys.stderr,
+        )
 
 
 def main(argv: list[str] | None = None) -> int:
