@@ -112,6 +112,8 @@ def compare(
             # no curve recorded: only the final point, which the notebook reports
             reference = Curve(name, metric, spec.higher_is_better, [ref_seconds], [ref_value])
         row["reference"] = name
+        if ref_value is not None:
+            row["reference_value"] = ref_value  # kept even without a time (an untrained model)
         if spec.relative_target and ref_value:
             row["target"] = spec.relative_target * ref_value
     row["meets_target"] = meets_target(lab, row)

@@ -487,6 +487,7 @@ def test_bench_entry_targets_a_tenth_of_the_untrained_generators_distance() -> N
     row = compare.compare(LAB, ours, None)
     assert row["target"] == pytest.approx(20.0) and row["meets_target"]
     assert row["reference"].startswith("untrained generator")
+    assert row["reference_value"] == 200.0  # shown in the table, though it took no training
     for worse in ({"frechet": 21.0}, {"class_consistency": 0.84}, {"train_seconds": 301.0}):
         assert not compare.compare(LAB, {**ours, **worse}, None)["meets_target"]
 
