@@ -203,6 +203,8 @@ def _q5_cases(right: dict) -> list[Case]:
         Case({**right, "learning_rate": "0.5"}, INCORRECT, "should be a number"),
         Case({**right, "x_batch": x[:10]}, INCORRECT, "has 10 images"),
         Case({**right, "x_batch": x[:, :100]}, INCORRECT, "shape"),
+        Case({**right, "x_batch": x * 255}, INCORRECT, "pixels in [0, 1]"),
+        Case({**right, "x_batch": x * 0}, INCORRECT, "pixels in [0, 1]"),
     ]
 
 

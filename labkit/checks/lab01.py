@@ -289,6 +289,8 @@ def _check_q5(ns: Namespace) -> str | None:
     x = expect_shape(learner_value(ns, "x_batch"), (None, IN_FEATURES), "`x_batch`")
     if len(x) < RATE_IMAGES:
         raise Incorrect(f"`x_batch` has {len(x)} images; run the cell that loads 256 again.")
+    if not (np.isfinite(x).all() and x.min() >= 0 and 0 < x.max() <= 1):
+        raise Incorrect("`x_batch` should hold pixels in [0, 1]: run the cell that makes it again.")
     if rate == 0:
         raise Incorrect("a learning rate of 0 never moves the weights: choose a positive one.")
     losses, dead = fit_teacher(x, rate)
