@@ -209,7 +209,7 @@ def _q4_cases(right: dict) -> list[Case]:
 
     return [
         Case({"DEEP_ACTIVATION": "selu"}, NOT_ATTEMPTED, "not defined yet"),
-        Case(pair("relu", "he_normal"), INCORRECT, "all positive"),
+        Case(pair("relu", "he_normal"), INCORRECT, "never negative"),
         Case(pair("tanh", "glorot_uniform"), INCORRECT, "shrinks"),
         Case(pair("selu", "he_normal"), INCORRECT, "mean"),
         Case(pair("elu", "lecun_normal"), INCORRECT, ""),

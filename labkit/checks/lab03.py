@@ -292,10 +292,10 @@ def _keras_name(ns: Namespace, name: str, kind: str, example: str) -> str:
 
 
 def _check_q4(ns: Namespace) -> str | None:
-    activation = _keras_name(ns, "DEEP_ACTIVATION", "an activation", "tanh")
-    initializer = _keras_name(ns, "DEEP_INITIALIZER", "a weight initializer", "glorot_normal")
     import keras
 
+    activation = _keras_name(ns, "DEEP_ACTIVATION", "an activation", "tanh")
+    initializer = _keras_name(ns, "DEEP_INITIALIZER", "a weight initializer", "glorot_normal")
     probe = np.array([[-2.0, -0.5, 0.5, 2.0]], np.float32)
     what = f"the activation {activation!r}"
     out = run_learner_code(what, lambda: np.asarray(keras.activations.get(activation)(probe)))
@@ -317,8 +317,8 @@ def _check_q4(ns: Namespace) -> str | None:
         raise Incorrect(f"{result}: they overflowed. Choose a smaller initial scale.")
     if abs(mean) > MEAN_BAR:
         raise Incorrect(
-            f"{result}: the mean should stay within {MEAN_BAR} of 0. An activation whose outputs "
-            "are all positive cannot do that."
+            f"{result}: the mean should stay within {MEAN_BAR} of 0. An activation that is never "
+            "negative cannot do that, nor can weights that make every layer's output larger."
         )
     low, high = STD_RANGE
     if not low <= std <= high:
