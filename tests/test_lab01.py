@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from check_catalogue import Case, verdict_tests
 from notebook_helpers import run_lab
@@ -20,6 +21,8 @@ def test_solution_runs_in_fast_mode_and_reports_sane_metrics() -> None:
     assert run.metrics["grad_max_error"] < 1e-6  # the tape == the chain rule by hand
     assert run.metrics["tf_function_speedup"] > 0.8  # noisy on a shared CPU; usually 2-4x
     assert run.metrics["fast_mode"]
+    assert run.metrics["challenge_met"] in (0.0, 1.0)  # 50 steps in fast mode: usually not met
+    assert 0 < run.metrics["challenge_result"] < 0.3  # the loss starts at about 0.3
 
 
 # ------------------------------------------------------------- right answers
@@ -59,7 +62,14 @@ def answers() -> dict[str, dict]:
         "q2": {"dense": _dense},
         "q3": ok,
         "q4": {**ok, "sgd_step": tf.function(_step)},
+        "q5": {"learning_rate": 0.5, "x_batch": _fashion_like_batch()},
     }
+
+
+def _fashion_like_batch():
+    """256 images of 784 pixels in [0, 1], a third of them 0, about as bright as Fashion-MNIST."""
+    rng = np.random.default_rng(1)
+    return _tf().constant(np.clip(rng.normal(0.29, 0.35, (256, 784)), 0, 1), _tf().float32)
 
 
 # ------------------------------------------------------------- wrong answers, one by one
@@ -181,6 +191,23 @@ def _q4_cases(right: dict) -> list[Case]:
     ]
 
 
+def _q5_cases(right: dict) -> list[Case]:
+    x = right["x_batch"]
+    return [
+        Case({"x_batch": x}, NOT_ATTEMPTED, "not defined yet"),
+        Case({**right, "learning_rate": 0.001}, INCORRECT, "Choose a larger rate"),
+        Case({**right, "learning_rate": 20.0}, INCORRECT, "dead"),
+        Case({**right, "learning_rate": 1e5}, INCORRECT, "smaller rate"),
+        Case({**right, "learning_rate": 0}, INCORRECT, "never moves"),
+        Case({**right, "learning_rate": -0.5}, INCORRECT, "from 0 to"),
+        Case({**right, "learning_rate": "0.5"}, INCORRECT, "should be a number"),
+        Case({**right, "x_batch": x[:10]}, INCORRECT, "has 10 images"),
+        Case({**right, "x_batch": x[:, :100]}, INCORRECT, "shape"),
+        Case({**right, "x_batch": x * 255}, INCORRECT, "pixels in [0, 1]"),
+        Case({**right, "x_batch": x * 0}, INCORRECT, "pixels in [0, 1]"),
+    ]
+
+
 def wrong_answers() -> dict[str, list[Case]]:
     """Wrong answers to every exercise, with the status and words each must get."""
     right = answers()
@@ -189,6 +216,7 @@ def wrong_answers() -> dict[str, list[Case]]:
         "q2": _q2_cases(right["q2"]),
         "q3": _q3_cases(right["q3"]),
         "q4": _q4_cases(right["q4"]),
+        "q5": _q5_cases(right["q5"]),
     }
 
 

@@ -20,6 +20,8 @@ def test_solution_runs_in_fast_mode_and_reports_sane_metrics():
     assert 0.4 < run.metrics["handwritten_test_accuracy"] <= 1.0
     assert 0 < run.metrics["train_seconds"] < 120
     assert run.metrics["fast_mode"] is True
+    assert run.metrics["challenge_met"] in (0.0, 1.0)  # fast mode trains on 2,000 images only
+    assert run.metrics["challenge_result"] == run.metrics["test_accuracy"]
 
 
 # ------------------------------------------------------------- right answers
@@ -77,8 +79,29 @@ def answers() -> dict[str, dict]:
         "q1": {"sigmoid": _sigmoid, "softmax": _softmax},
         "q2": {"cross_entropy": _cross_entropy},
         "q3": {**functions, "train_step": _train_step},
-        "q4": {"model": _model()},
+        "q4": {"sigmoid": _sigmoid, "softmax": _softmax, "grad_logits": _grad_logits},
+        "q5": {"learning_rate": 0.1, **_images()},
+        "q6": {"model": _model()},
     }
+
+
+def _grad_logits(z, y):
+    import tensorflow as tf
+
+    return (_softmax(z) - tf.one_hot(y, z.shape[-1])) / tf.cast(tf.shape(z)[0], z.dtype)
+
+
+def _images(n: int = 1200) -> dict:
+    """x_train, y_train: 10 classes, each a noisy copy of its own template, 10% of the labels
+    wrong (so that no rate drives the loss to 0 and a large one overshoots)."""
+    import numpy as np
+
+    rng = np.random.default_rng(5)
+    templates = rng.uniform(size=(10, 28, 28)) * (rng.uniform(size=(10, 28, 28)) < 0.9)
+    y = rng.integers(0, 10, n).astype(np.int32)
+    x = np.clip(templates[y] + rng.normal(scale=0.3, size=(n, 28, 28)), 0, 1).astype("float32")
+    y = np.where(rng.uniform(size=n) < 0.1, rng.integers(0, 10, n), y).astype(np.int32)
+    return {"x_train": x, "y_train": y}
 
 
 # ------------------------------------------------------------- wrong answers
@@ -194,7 +217,7 @@ def _notebook(**functions) -> dict:
     return ns
 
 
-def _q4_cases(right: dict) -> list[Case]:
+def _q6_cases(right: dict) -> list[Case]:
     import keras
 
     inputs = keras.Input((28, 28))
@@ -210,15 +233,82 @@ def _q4_cases(right: dict) -> list[Case]:
     ]
 
 
+def _q4_cases(right: dict) -> list[Case]:
+    import tensorflow as tf
+
+    def onehot(y, n):
+        return tf.one_hot(y, n)
+
+    def batch(z):
+        return tf.cast(tf.shape(z)[0], z.dtype)
+
+    return [
+        Case({**right, "grad_logits": _todo}, NOT_ATTEMPTED, "placeholder"),
+        Case({"sigmoid": _sigmoid, "softmax": _softmax}, NOT_ATTEMPTED, "not defined yet"),
+        Case({**right, "grad_logits": lambda z, y: -_grad_logits(z, y)}, INCORRECT, "wrong sign"),
+        Case(
+            {**right, "grad_logits": lambda z, y: _softmax(z) - onehot(y, z.shape[-1])},
+            INCORRECT,
+            "mean",
+        ),
+        Case(
+            {**right, "grad_logits": lambda z, y: (z - onehot(y, z.shape[-1])) / batch(z)},
+            INCORRECT,
+            "scores z",
+        ),
+        Case({**right, "grad_logits": lambda z, y: _softmax(z)[:, 0]}, INCORRECT, "shape"),
+        Case({**right, "grad_logits": lambda z, y: _softmax(z) / batch(z)}, INCORRECT, "values"),
+        # A wrong q1 (a softmax over the columns) sends the learner back to q1.
+        Case(
+            {
+                "softmax": lambda z: tf.nn.softmax(z, axis=0),
+                "sigmoid": _sigmoid,
+                "grad_logits": lambda z, y: (
+                    (tf.nn.softmax(z, axis=0) - onehot(y, z.shape[-1])) / batch(z)
+                ),
+            },
+            NOT_ATTEMPTED,
+            "Fix q1 first",
+        ),
+    ]
+
+
+def _q5_cases(right: dict) -> list[Case]:
+    images = {k: right[k] for k in ("x_train", "y_train")}
+    return [
+        Case(images, NOT_ATTEMPTED, "not defined yet"),
+        Case({**right, "learning_rate": 0.0005}, INCORRECT, "Choose a larger rate"),
+        Case({**right, "learning_rate": 10.0}, INCORRECT, "Choose a smaller rate"),
+        Case({**right, "learning_rate": 0}, INCORRECT, "never moves"),
+        Case({**right, "learning_rate": "0.1"}, INCORRECT, "should be a number"),
+        Case({**right, "x_train": right["x_train"][:100]}, INCORRECT, "shape"),
+        Case(
+            {**right, "x_train": right["x_train"][:100], "y_train": right["y_train"][:100]},
+            INCORRECT,
+            "has 100 images",
+        ),
+        Case({**right, "x_train": right["x_train"] * 255}, INCORRECT, "pixels in [0, 1]"),
+        Case({**right, "y_train": right["y_train"] + 10}, INCORRECT, "labels 0-9"),
+        Case({**right, "y_train": right["y_train"] * 0}, INCORRECT, "labels 0-9"),
+    ]
+
+
 def wrong_answers() -> dict[str, list[Case]]:
     """Wrong answers to every exercise, with the status and words each must get."""
     right = answers()
-    cases = {"q1": _q1_cases, "q2": _q2_cases, "q3": _q3_cases, "q4": _q4_cases}
+    cases = {
+        "q1": _q1_cases,
+        "q2": _q2_cases,
+        "q3": _q3_cases,
+        "q4": _q4_cases,
+        "q5": _q5_cases,
+        "q6": _q6_cases,
+    }
     return {q: make(right[q]) for q, make in cases.items()}
 
 
 def test_an_extra_normalization_layer_is_allowed() -> None:
-    assert lab02.q4.result({"model": _model(normalize=True)}).status is Status.CORRECT
+    assert lab02.q6.result({"model": _model(normalize=True)}).status is Status.CORRECT
 
 
 test_the_right_answer_is_correct, test_wrong_answers_are_incorrect_with_a_useful_reason = (
@@ -227,11 +317,11 @@ test_the_right_answer_is_correct, test_wrong_answers_are_incorrect_with_a_useful
 
 
 def test_a_trained_model_still_passes() -> None:
-    """The zeros are checked on the layer's initializer, so q4 is still right after fit."""
+    """The zeros are checked on the layer's initializer, so q6 is still right after fit."""
     import numpy as np
 
     model = _model()
     model.compile(optimizer="sgd", loss="mse")
     x = np.random.default_rng(0).uniform(size=(8, 28, 28)).astype("float32")
     model.fit(x, np.ones((8, 10), "float32"), epochs=1, verbose=0)
-    assert lab02.q4.result({"model": model}).status is Status.CORRECT
+    assert lab02.q6.result({"model": model}).status is Status.CORRECT

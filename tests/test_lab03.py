@@ -23,6 +23,8 @@ def test_solution_runs_in_fast_mode_and_reports_sane_metrics():
     assert 0 < run.metrics["train_seconds"] < 120
     assert 1 <= run.metrics["epochs"] <= 2
     assert run.metrics["fast_mode"] is True
+    assert run.metrics["challenge_met"] in (0.0, 1.0)  # fast mode trains on 3,000 images only
+    assert run.metrics["challenge_result"] == pytest.approx(run.metrics["test_accuracy"])
 
 
 # ------------------------------------------------------------- right answers
@@ -96,7 +98,8 @@ def answers() -> dict[str, dict]:
         "q1": {"mlp_forward": _forward},
         "q2": {"mlp_backward": _backward},
         "q3": {"leaky_relu": _leaky, "swish": _swish},
-        "q4": {"build_mlp": _mlp, "HIDDEN": HIDDEN, "DROPOUT": DROPOUT},
+        "q4": {"DEEP_ACTIVATION": "selu", "DEEP_INITIALIZER": "lecun_normal"},
+        "q5": {"build_mlp": _mlp, "HIDDEN": HIDDEN, "DROPOUT": DROPOUT},
     }
 
 
@@ -174,7 +177,7 @@ def _q3_cases(right: dict) -> list[Case]:
     ]
 
 
-def _q4_cases(right: dict) -> list[Case]:
+def _q5_cases(right: dict) -> list[Case]:
     def build(**kwargs):
         return {**right, "build_mlp": lambda: _mlp(**kwargs)}
 
@@ -200,10 +203,34 @@ def _q4_cases(right: dict) -> list[Case]:
     ]
 
 
+def _q4_cases(right: dict) -> list[Case]:
+    def pair(activation: str, initializer: str) -> dict:
+        return {"DEEP_ACTIVATION": activation, "DEEP_INITIALIZER": initializer}
+
+    return [
+        Case({"DEEP_ACTIVATION": "selu"}, NOT_ATTEMPTED, "not defined yet"),
+        Case(pair("relu", "he_normal"), INCORRECT, "never negative"),
+        Case(pair("tanh", "glorot_uniform"), INCORRECT, "shrinks"),
+        Case(pair("selu", "he_normal"), INCORRECT, "mean"),
+        Case(pair("elu", "lecun_normal"), INCORRECT, ""),
+        Case(pair("linear", "lecun_normal"), INCORRECT, "linear"),
+        Case(pair("selu", "zeros"), INCORRECT, "shrinks"),
+        Case(pair("selu", "no_such_init"), INCORRECT, "not the name of a weight initializer"),
+        Case(pair("selu ", "lecun_normal"), INCORRECT, "not the name of an activation"),
+        Case({**right, "DEEP_ACTIVATION": 3}, INCORRECT, "should be the name of an activation"),
+    ]
+
+
 def wrong_answers() -> dict[str, list[Case]]:
     """Wrong answers to every exercise, with the status and words each must get."""
     right = answers()
-    cases = {"q1": _q1_cases, "q2": _q2_cases, "q3": _q3_cases, "q4": _q4_cases}
+    cases = {
+        "q1": _q1_cases,
+        "q2": _q2_cases,
+        "q3": _q3_cases,
+        "q4": _q4_cases,
+        "q5": _q5_cases,
+    }
     return {q: make(right[q]) for q, make in cases.items()}
 
 
@@ -226,7 +253,7 @@ def test_the_order_dense_batchnorm_relu_dropout_is_checked() -> None:
             x = layers.Dropout(DROPOUT)(x)
         return keras.Model(inputs, layers.Dense(10)(x))
 
-    result = lab03.q4.result({**answers()["q4"], "build_mlp": relu_before_norm})
+    result = lab03.q5.result({**answers()["q5"], "build_mlp": relu_before_norm})
     assert result.status is INCORRECT and "Dense -> BatchNormalization -> ReLU" in result.message
 
 

@@ -1,4 +1,5 @@
-"""Checks for lab 01: TensorFlow operations (tensors, a dense layer, GradientTape, tf.function)."""
+"""Checks for lab 01: TensorFlow operations (tensors, a dense layer, GradientTape, tf.function,
+choosing a learning rate)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from labkit.checks.values import (
     describe,
     expect_close,
     expect_shape,
+    learner_float,
     learner_function,
     learner_value,
 )
@@ -253,4 +255,77 @@ q4 = Exercise(
     ],
 )
 
-EXERCISES = (q1, q2, q3, q4)
+# ----------------------------------------------------------------- q5: choosing a learning rate
+RATE_STEPS = 100  # steps of gradient descent the check takes with the learner's rate
+RATE_BAR = 0.35  # the loss after them must be at most this share of the loss before
+RATE_IMAGES = 64  # the first images of the learner's x_batch it uses
+
+
+def fit_teacher(x: np.ndarray, learning_rate: float, steps: int = RATE_STEPS, seed: int = 0):
+    """Gradient descent on mean((relu(x W + b) - y)**2), y given by a random "teacher" layer,
+    from He-initialised W and b = 0 (NumPy, seeded): the loss before every step, and the share
+    of hidden units that are 0 for every input at the end ("dead" ReLUs)."""
+    rng = np.random.default_rng(seed)
+    x = np.asarray(x, dtype=np.float32)[:RATE_IMAGES]
+    w = rng.normal(0, np.sqrt(2 / IN_FEATURES), (IN_FEATURES, HIDDEN)).astype(np.float32)
+    teacher = rng.normal(0, np.sqrt(2 / IN_FEATURES), (IN_FEATURES, HIDDEN)).astype(np.float32)
+    y, b, losses = np.maximum(x @ teacher, 0), np.zeros(HIDDEN, np.float32), []
+    with np.errstate(all="ignore"):  # a huge rate overflows: the loss becomes inf or nan
+        for _ in range(steps):
+            z = x @ w + b
+            h = np.maximum(z, 0)
+            losses.append(float(np.mean((h - y) ** 2)))
+            if not np.isfinite(losses[-1]):
+                break
+            dz = 2 * (h - y) / h.size * (z > 0)
+            w -= learning_rate * (x.T @ dz)
+            b -= learning_rate * dz.sum(axis=0)
+        dead = float(np.mean(np.all(x @ w + b <= 0, axis=0)))
+    return losses, dead
+
+
+def _check_q5(ns: Namespace) -> str | None:
+    rate = learner_float(ns, "learning_rate", 0.0, 1e6)  # more than 1e6 is never meant
+    x = expect_shape(learner_value(ns, "x_batch"), (None, IN_FEATURES), "`x_batch`")
+    if len(x) < RATE_IMAGES:
+        raise Incorrect(f"`x_batch` has {len(x)} images; run the cell that loads 256 again.")
+    if not (np.isfinite(x).all() and x.min() >= 0 and 0 < x.max() <= 1):
+        raise Incorrect("`x_batch` should hold pixels in [0, 1]: run the cell that makes it again.")
+    if rate == 0:
+        raise Incorrect("a learning rate of 0 never moves the weights: choose a positive one.")
+    losses, dead = fit_teacher(x, rate)
+    if not np.isfinite(losses[-1]):
+        raise Incorrect(
+            f"with learning_rate = {rate:g} the loss blew up to {losses[-1]}: the steps "
+            "overshoot further every time. Choose a much smaller rate."
+        )
+    share = losses[-1] / losses[0]
+    result = f"after {RATE_STEPS} steps the loss is {share:.0%} of where it started"
+    if share <= RATE_BAR:
+        return f"{result} (the bar: {RATE_BAR:.0%}); {dead:.0%} of the hidden units died."
+    if dead >= 0.2:
+        raise Incorrect(
+            f"{result} (the bar: {RATE_BAR:.0%}), and it is stuck: {dead:.0%} of the hidden "
+            "units are dead (ReLU 0 for every image), pushed there by too large steps. "
+            "Choose a smaller rate."
+        )
+    raise Incorrect(
+        f"{result} (the bar: {RATE_BAR:.0%}): the steps are too small to get far in "
+        f"{RATE_STEPS} steps. Choose a larger rate."
+    )
+
+
+q5 = Exercise(
+    LAB,
+    "q5",
+    "Choose the learning rate",
+    _check_q5,
+    hints=[
+        "Look at the curves of the rates tried above: which one falls fastest and stays down?",
+        "Too small a rate creeps, too large a one kills ReLUs (their input stays negative and "
+        "their gradient is 0 for good). Try a few rates between 0.01 and 10.",
+        "Any rate from about 0.1 to 1 passes; `learning_rate = 0.5` does well.",
+    ],
+)
+
+EXERCISES = (q1, q2, q3, q4, q5)

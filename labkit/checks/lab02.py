@@ -1,4 +1,5 @@
-"""Checks for lab 02: logistic regression."""
+"""Checks for lab 02: logistic regression (softmax, cross-entropy, its gradient by hand, a
+learning rate of the learner's choice, the Keras model)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from labkit.checks.values import (
     describe,
     expect_close,
     expect_shape,
+    learner_float,
     learner_function,
     learner_value,
 )
@@ -205,7 +207,7 @@ def _check_q3(ns: Namespace) -> str | None:
     return f"the loss went from {loss_want:.3f} to {loss_after:.3f} in one step."
 
 
-def _check_q4(ns: Namespace) -> str | None:
+def _check_q6(ns: Namespace) -> str | None:
     import keras
 
     model = learner_model(learner_value(ns, "model"), "`model`")
@@ -249,6 +251,89 @@ def _check_q4(ns: Namespace) -> str | None:
             f"the model has {trainable:,} trainable parameters; expected 784 x 10 + 10 = 7,850."
         )
     return "7,850 weights, all starting at zero: one 28x28 template and one bias per class."
+
+
+# ----------------------------------------------------------------- q4: dL/dz by hand
+def _check_q4(ns: Namespace) -> str | None:
+    import tensorflow as tf
+
+    f = learner_function(ns, "grad_logits")
+    rng = np.random.default_rng(4)
+    z = rng.normal(scale=2.0, size=(6, 5)).astype(np.float32)
+    y = np.array([0, 3, 4, 1, 1, 2], np.int32)
+    got = expect_shape(
+        call_learner(f, tf.constant(z), tf.constant(y)), z.shape, "grad_logits(z, y)"
+    )
+    p, onehot = reference_softmax(z), np.eye(5)[y]
+    want = (p - onehot) / len(y)
+    if np.allclose(got, -want, atol=1e-5):
+        raise Incorrect(
+            "grad_logits has the wrong sign: it is p - onehot(y), the probabilities minus the "
+            "labels (the loss falls when the true class's score rises)."
+        )
+    if np.allclose(got, want * len(y), atol=1e-5):
+        raise Incorrect(
+            f"grad_logits is {len(y)} times too large: the loss is the *mean* over the batch, so "
+            "every row's gradient is divided by the batch size."
+        )
+    if np.allclose(got, (z - onehot) / len(y), atol=1e-5):
+        raise Incorrect("grad_logits uses the scores z where the probabilities softmax(z) belong.")
+    expect_close(got, want, "grad_logits(z, y)", atol=1e-5)
+    return "dL/dz = (softmax(z) - onehot(y)) / batch, the same as the tape's."
+
+
+# ----------------------------------------------------------------- q5: choosing a learning rate
+RATE_STEPS = 50  # steps of full-batch gradient descent the check takes with the learner's rate
+RATE_IMAGES = 1_000  # on the first images of the learner's x_train
+RATE_BAR = 0.9  # the loss after them must be at most this (it starts at ln 10 = 2.30)
+
+
+def gradient_descent(x: np.ndarray, y: np.ndarray, learning_rate: float, steps: int = RATE_STEPS):
+    """Full-batch gradient descent on softmax regression from W = 0, b = 0 (NumPy): the loss
+    before every step."""
+    x = np.asarray(x, np.float64).reshape(len(x), -1)
+    y = np.asarray(y).astype(int)
+    w, b, onehot = np.zeros((x.shape[1], 10)), np.zeros(10), np.eye(10)[y]
+    losses = []
+    with np.errstate(all="ignore"):  # a huge rate overflows: the loss becomes inf or nan
+        for _ in range(steps):
+            p = reference_softmax(x @ w + b)
+            losses.append(float(-np.log(np.maximum(p[np.arange(len(y)), y], 1e-300)).mean()))
+            g = (p - onehot) / len(y)
+            w -= learning_rate * x.T @ g
+            b -= learning_rate * g.sum(axis=0)
+    return losses
+
+
+def _check_q5(ns: Namespace) -> str | None:
+    rate = learner_float(ns, "learning_rate", 0.0, 1e6)
+    x = expect_shape(learner_value(ns, "x_train"), (None, 28, 28), "`x_train`")
+    y = expect_shape(learner_value(ns, "y_train"), (len(x),), "`y_train`")
+    if len(x) < RATE_IMAGES:
+        raise Incorrect(f"`x_train` has {len(x)} images; run the cell that loads the data again.")
+    labels = y[:RATE_IMAGES]
+    if not (np.issubdtype(y.dtype, np.integer) and set(np.unique(labels)) == set(range(10))):
+        raise Incorrect(
+            "`y_train` should hold the labels 0-9 of the images (all ten of them among the first "
+            f"{RATE_IMAGES}): run the cell that loads them again."
+        )
+    if not (np.isfinite(x).all() and x.min() >= 0 and 0 < x.max() <= 1):
+        raise Incorrect(
+            "`x_train` should hold pixels in [0, 1]: run the cells that load and scale it again."
+        )
+    if rate == 0:
+        raise Incorrect("a learning rate of 0 never moves the weights: choose a positive one.")
+    losses = gradient_descent(x[:RATE_IMAGES], y[:RATE_IMAGES], rate)
+    end, best = losses[-1], min(losses)
+    result = f"after {RATE_STEPS} steps the loss is {end:.3g} (from {losses[0]:.3g}; the bar: {RATE_BAR})"
+    if end <= RATE_BAR:
+        return f"{result}."
+    if not np.isfinite(end) or end > best + 0.05:
+        raise Incorrect(
+            f"{result}: it went up again (its lowest was {best:.3g}), the steps overshoot the "
+            "minimum. Choose a smaller rate."
+        )
+    raise Incorrect(f"{result}: the steps are too small to get there. Choose a larger rate.")
 
 
 q1 = Exercise(
@@ -296,8 +381,33 @@ q3 = Exercise(
 q4 = Exercise(
     LAB,
     "q4",
-    "The model in Keras",
+    "The gradient of the cross-entropy with respect to the scores",
     _check_q4,
+    needs=[q1],
+    hints=[
+        "For one image, dL/dz_k = p_k - 1 when k is the true class, p_k otherwise.",
+        "All rows at once: `softmax(z) - tf.one_hot(y, classes)`; the loss is the mean over the "
+        "batch, so divide by the batch size.",
+        "`return (softmax(z) - tf.one_hot(y, z.shape[-1])) / tf.cast(tf.shape(z)[0], z.dtype)`",
+    ],
+)
+q5 = Exercise(
+    LAB,
+    "q5",
+    "Choose the learning rate",
+    _check_q5,
+    hints=[
+        "Look at the curves above: which rate gets lowest in 50 steps without bouncing back up?",
+        "Too small a rate creeps; too large a one jumps over the minimum and the loss grows. "
+        "Try rates between 0.01 and 10.",
+        "Any rate from about 0.05 to 0.3 passes; `learning_rate = 0.1` does well.",
+    ],
+)
+q6 = Exercise(
+    LAB,
+    "q6",
+    "The model in Keras",
+    _check_q6,
     hints=[
         "`keras.Sequential([...])` with three entries: the input, a flattening layer and the "
         "output layer.",
@@ -308,4 +418,4 @@ q4 = Exercise(
     ],
 )
 
-EXERCISES = (q1, q2, q3, q4)
+EXERCISES = (q1, q2, q3, q4, q5, q6)

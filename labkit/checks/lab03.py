@@ -1,4 +1,4 @@
-"""Checks for lab 03: the multi-layer perceptron."""
+"""Checks for lab 03: the multi-layer perceptron (and a self-normalising deep network)."""
 
 from __future__ import annotations
 
@@ -26,6 +26,7 @@ from labkit.checks.values import (
     learner_float,
     learner_function,
     learner_int,
+    learner_value,
 )
 
 LAB = "03_multilayer_perceptron"
@@ -244,10 +245,95 @@ def _kind(layer) -> str:
     return type(layer).__name__
 
 
-BLOCK = ["Dense", "BatchNormalization", "ReLU", "Dropout"]
+# ----------------------------------------------------------------- q4: a self-normalising choice
+DEEP_LAYERS, DEEP_WIDTH = 20, 100
+# the activations of the last layer must keep about mean 0 and standard deviation 1
+MEAN_BAR, STD_RANGE = 0.2, (0.8, 1.25)
+
+
+def deep_statistics(activation: str, initializer: str, seed: int = 0) -> list[tuple[float, float]]:
+    """The mean and standard deviation of the activations after each layer of a deep MLP
+    (DEEP_LAYERS Dense layers of DEEP_WIDTH units, no bias) fed standardised random inputs; the
+    weights come from `initializer`, seeded, so the same choice always gives the same numbers."""
+    import keras
+
+    act = keras.activations.get(activation)
+    start = keras.initializers.get(initializer)
+    config = start.get_config()
+    rng = np.random.default_rng(seed)
+    a = rng.normal(size=(2_000, DEEP_WIDTH)).astype(np.float32)
+    stats = []
+    for layer in range(DEEP_LAYERS):
+        if "seed" in config:
+            config["seed"] = seed + layer
+        kernel = type(start).from_config(config)((DEEP_WIDTH, DEEP_WIDTH))
+        a = np.asarray(act(a @ np.asarray(kernel)), np.float32)
+        stats.append((float(a.mean()), float(a.std())))
+    return stats
+
+
+def _keras_name(ns: Namespace, name: str, kind: str, example: str) -> str:
+    """The learner's ``name``: a string Keras knows as an activation or an initializer."""
+    import keras
+
+    value = learner_value(ns, name)
+    if not isinstance(value, str):
+        raise Incorrect(
+            f"`{name}` is {describe(value)}; it should be the name of {kind}, e.g. {example!r}."
+        )
+    getter = keras.activations.get if kind == "an activation" else keras.initializers.get
+    try:
+        getter(value)
+    except (ValueError, TypeError):
+        raise Incorrect(
+            f"`{name}` = {value!r} is not the name of {kind} that Keras knows."
+        ) from None
+    return value
 
 
 def _check_q4(ns: Namespace) -> str | None:
+    import keras
+
+    activation = _keras_name(ns, "DEEP_ACTIVATION", "an activation", "tanh")
+    initializer = _keras_name(ns, "DEEP_INITIALIZER", "a weight initializer", "glorot_normal")
+    probe = np.array([[-2.0, -0.5, 0.5, 2.0]], np.float32)
+    what = f"the activation {activation!r}"
+    out = run_learner_code(what, lambda: np.asarray(keras.activations.get(activation)(probe)))
+    if out.shape == probe.shape and np.allclose(out, probe):
+        raise Incorrect(
+            f"{activation!r} is linear: twenty linear layers are one linear map. Choose a "
+            "non-linear activation that still keeps the statistics steady."
+        )
+    stats = run_learner_code(
+        f"a {DEEP_LAYERS}-layer MLP with {activation} and {initializer}",
+        lambda: deep_statistics(activation, initializer),
+    )
+    mean, std = stats[-1]
+    result = (
+        f"after {DEEP_LAYERS} layers of {activation} with {initializer} weights the activations "
+        f"have mean {mean:.2f} and standard deviation {std:.2f}"
+    )
+    if not (np.isfinite(mean) and np.isfinite(std)):
+        raise Incorrect(f"{result}: they overflowed. Choose a smaller initial scale.")
+    if abs(mean) > MEAN_BAR:
+        raise Incorrect(
+            f"{result}: the mean should stay within {MEAN_BAR} of 0. An activation that is never "
+            "negative cannot do that, nor can weights that make every layer's output larger."
+        )
+    low, high = STD_RANGE
+    if not low <= std <= high:
+        way = "shrinks" if std < low else "grows"
+        raise Incorrect(
+            f"{result}: the standard deviation {way} from layer to layer; it should stay between "
+            f"{low} and {high}. Look at the plot above: which pair keeps it at 1?"
+        )
+    return f"{result}: the network normalises itself."
+
+
+BLOCK = ["Dense", "BatchNormalization", "ReLU", "Dropout"]
+
+
+def _check_q5(ns: Namespace) -> str | None:
     import keras
 
     hidden_units = learner_int(ns, "HIDDEN")
@@ -364,8 +450,21 @@ q3 = Exercise(
 q4 = Exercise(
     LAB,
     "q4",
-    "The MLP in Keras, with batch normalization and dropout",
+    "Choose a self-normalising activation and initializer",
     _check_q4,
+    hints=[
+        "Look at the plot above: which pair keeps the mean at 0 and the standard deviation at 1 "
+        "through all 20 layers?",
+        "ReLU's outputs are never negative, so their mean cannot be 0; tanh and sigmoid shrink the "
+        "spread. One activation was designed, with its own initializer, to keep both steady.",
+        'DEEP_ACTIVATION = "selu" and DEEP_INITIALIZER = "lecun_normal".',
+    ],
+)
+q5 = Exercise(
+    LAB,
+    "q5",
+    "The MLP in Keras, with batch normalization and dropout",
+    _check_q5,
     hints=[
         "keras.Input(shape=(784,)); then, twice, a Dense layer, BatchNormalization, ReLU and "
         "Dropout; and a Dense(10) output with no activation (the loss takes logits).",
@@ -377,4 +476,4 @@ q4 = Exercise(
     ],
 )
 
-EXERCISES = (q1, q2, q3, q4)
+EXERCISES = (q1, q2, q3, q4, q5)
