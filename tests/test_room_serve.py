@@ -217,6 +217,16 @@ def test_room_report_prints_the_stored_reports_offline(pack: Path) -> None:
     assert json.loads(as_json.stdout)["not_ready"] == 1
 
 
+# The labkit CLI with the repository's data/ replaced by the folder given first.
+FRESH_KIT_CLI = """import sys
+from pathlib import Path
+from labkit.datasets import store
+store.default_data_dir = lambda: Path(sys.argv[1])
+from labkit.__main__ import main
+sys.exit(main(sys.argv[2:]))
+"""
+
+
 def test_pip_installs_from_the_server_and_the_data_downloads_from_it(
     tmp_path: Path,
 ) -> None:
@@ -253,9 +263,11 @@ def test_pip_installs_from_the_server_and_the_data_downloads_from_it(
             env=env,
         )
         assert installed.returncode == 0, installed.stdout + installed.stderr
+        # As on an attendee's new copy of the kit: no dataset in the repository's data/ (the
+        # one of this checkout may hold ATIS already, which fetch would copy instead).
         fetched = subprocess.run(
-            [sys.executable, "-m", "labkit", "data", "fetch", "atis"]
-            + ["--from", f"{server.url}/data", "--data-dir", str(tmp_path / "data")],
+            [sys.executable, "-c", FRESH_KIT_CLI, str(tmp_path / "empty"), "data", "fetch"]
+            + ["atis", "--from", f"{server.url}/data", "--data-dir", str(tmp_path / "data")],
             cwd=REPO_ROOT,
             capture_output=True,
             text=True,
