@@ -445,7 +445,9 @@ def _design(value: Any) -> list[tuple[int, int, str]]:
     design = []
     for k, layer in enumerate(value, start=1):
         if not isinstance(layer, list | tuple) or len(layer) != 3:
-            raise Incorrect(f"layer {k} of `DOWNSAMPLING` is not a (kernel, stride, padding) tuple.")
+            raise Incorrect(
+                f"layer {k} of `DOWNSAMPLING` is not a (kernel, stride, padding) tuple."
+            )
         kernel, stride, padding = layer
         whole = all(
             isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in (kernel, stride)
@@ -477,9 +479,7 @@ def _check_q7(ns: Namespace) -> str | None:
                 "gets with 'valid' padding."
             )
         size = reference_output_size(size, kernel, stride, padding)
-    model = run_learner_code(
-        "building your DOWNSAMPLING stack", lambda: downsampling_model(design)
-    )
+    model = run_learner_code("building your DOWNSAMPLING stack", lambda: downsampling_model(design))
     shape = tuple(model.output_shape[1:3])
     if shape != (size, size):  # the formula and Keras disagree: a bug here, not the learner's
         raise RuntimeError(f"output size {size} from the formula, {shape} from Keras")
