@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import math
 
 import numpy as np
 import pytest
@@ -86,7 +87,16 @@ def answers() -> dict[str, dict]:
         "q3": {"max_pool_s2": _max_pool},
         "q4": {"build_cnn": _cnn},
         "q5": {"model": model, "feature_model": _feature_model(model)},
+        "q6": {"output_size": _output_size},
+        "q7": {"DOWNSAMPLING": [(3, 2, "same"), (3, 2, "same")]},
     }
+
+
+def _output_size(n, kernel, stride, padding):
+    # a NumPy integer, so that the robustness tests can corrupt the result
+    if padding == "valid":
+        return np.int64((n - kernel) // stride + 1)
+    return np.int64(math.ceil(n / stride))
 
 
 # ------------------------------------------------------------- wrong answers
@@ -186,10 +196,85 @@ def _q5_cases(right: dict) -> list[Case]:
     ]
 
 
+def _q6_cases(right: dict) -> list[Case]:
+    def no_plus_one(n, kernel, stride, padding):
+        return (n - kernel) // stride if padding == "valid" else math.ceil(n / stride)
+
+    def rounds_up(n, kernel, stride, padding):
+        return math.ceil((n - kernel) / stride) + 1 if padding == "valid" else math.ceil(n / stride)
+
+    def same_keeps(n, kernel, stride, padding):
+        return (n - kernel) // stride + 1 if padding == "valid" else n
+
+    def same_floor(n, kernel, stride, padding):
+        return (n - kernel) // stride + 1 if padding == "valid" else n // stride
+
+    def floats(n, kernel, stride, padding):
+        return float(_output_size(n, kernel, stride, padding))
+
+    def ignores_kernel(n, kernel, stride, padding):
+        return math.ceil(n / stride)
+
+    return [
+        Case({"output_size": no_plus_one}, INCORRECT, "+ 1"),
+        Case({"output_size": rounds_up}, INCORRECT, "round down"),
+        Case({"output_size": same_keeps}, INCORRECT, "only with stride 1"),
+        Case({"output_size": same_floor}, INCORRECT, "round up"),
+        Case({"output_size": floats}, INCORRECT, "whole number"),
+        Case({"output_size": ignores_kernel}, INCORRECT, "TensorFlow's convolution gives"),
+        Case({"output_size": _todo}, NOT_ATTEMPTED, "NotImplementedError"),
+    ]
+
+
+def _q7_cases(right: dict) -> list[Case]:
+    def design(*layers):
+        return {"DOWNSAMPLING": list(layers)}
+
+    return [
+        Case(design((3, 2, "same")), INCORRECT, "14x14"),
+        Case(design((3, 2, "valid"), (3, 2, "valid")), INCORRECT, "6x6"),
+        Case(design((1, 4, "same")), INCORRECT, "skips 3 pixel"),
+        Case(design((3, 2, "same"), (3, 2, "sideways")), INCORRECT, "'valid' or 'same'"),
+        Case(design((3, 2, "same"), (2.0, 2, "same")), INCORRECT, "whole numbers"),
+        Case(design((3, 2)), INCORRECT, "(kernel, stride, padding)"),
+        Case(design(*[(3, 1, "same")] * 4), INCORRECT, "1 to 3"),
+        Case(design((30, 1, "valid")), INCORRECT, "from 1 to 28"),
+        Case({"DOWNSAMPLING": (3, 2, "same")}, INCORRECT, "(kernel, stride, padding) tuple"),
+        Case({"DOWNSAMPLING": ...}, NOT_ATTEMPTED, "not defined yet"),
+    ]
+
+
+def test_q7_accepts_every_design_that_reaches_7x7() -> None:
+    for design in (
+        [(4, 4, "valid")],
+        [(2, 2, "valid"), (2, 2, "valid")],
+        [(8, 1, "valid"), (3, 3, "valid")],
+        [(3, 1, "same"), (3, 2, "same"), (3, 2, "same")],
+    ):
+        result = lab04.q7.result({"DOWNSAMPLING": design})
+        assert result.status is Status.CORRECT, (design, result)
+
+
+def test_the_output_size_reference_is_what_tensorflow_computes() -> None:
+    import tensorflow as tf
+
+    for n, k, s, padding in lab04.OUTPUT_SIZE_CASES:
+        out = tf.nn.conv2d(tf.zeros((1, n, n, 1)), tf.zeros((k, k, 1, 1)), s, padding.upper())
+        assert out.shape[1] == lab04.reference_output_size(n, k, s, padding), (n, k, s, padding)
+
+
 def wrong_answers() -> dict[str, list[Case]]:
     """Wrong answers to every exercise, with the status and words each must get."""
     right = answers()
-    cases = {"q1": _q1_cases, "q2": _q2_cases, "q3": _q3_cases, "q4": _q4_cases, "q5": _q5_cases}
+    cases = {
+        "q1": _q1_cases,
+        "q2": _q2_cases,
+        "q3": _q3_cases,
+        "q4": _q4_cases,
+        "q5": _q5_cases,
+        "q6": _q6_cases,
+        "q7": _q7_cases,
+    }
     return {q: make(right[q]) for q, make in cases.items()}
 
 

@@ -126,6 +126,20 @@ def answers() -> dict[str, dict]:
         "q2": {"conv_encoder": _conv_encoder(), "make_conv_decoder": _conv_decoder()},
         "q3": {"add_noise": _noise},
         "q4": {"reconstruction_error": _score},
+        "q5": _threshold_namespace(np.percentile(_HELD_OUT, 98)),
+    }
+
+
+# q5: 500 held-out errors and 200 digits' errors, spread so that the threshold matters
+_HELD_OUT = np.random.default_rng(5).gamma(4.0, 0.005, size=500)
+_DIGITS = np.random.default_rng(6).gamma(4.0, 0.008, size=200)
+
+
+def _threshold_namespace(threshold) -> dict:
+    return {
+        "my_threshold": threshold,
+        "held_out_errors": _HELD_OUT,
+        "scores": {"Fashion-MNIST test": _HELD_OUT[:100], "digits": _DIGITS},
     }
 
 
@@ -253,10 +267,36 @@ def _q4_cases(right: dict) -> list[Case]:
     ]
 
 
+def _q5_cases(right: dict) -> list[Case]:
+    def ns(threshold, **changes):
+        return {**_threshold_namespace(threshold), **changes}
+
+    return [
+        Case(ns(np.percentile(_HELD_OUT, 95)), INCORRECT, "the budget is 2%"),
+        Case(ns(np.percentile(_HELD_OUT, 99.5)), INCORRECT, "Lower it"),
+        Case(ns(np.percentile(_HELD_OUT, 99)), INCORRECT, "spend the false alarms"),
+        Case(ns(float(_HELD_OUT.max()) + 1), INCORRECT, "Lower it"),
+        Case(ns(np.array([0.1, 0.2])), INCORRECT, "one number"),
+        Case(ns("0.02"), INCORRECT, "one number"),
+        Case(ns(float("nan")), INCORRECT, "one number"),
+        Case(ns(0.03, held_out_errors=np.ones((3, 2))), INCORRECT, "one error per image"),
+        Case(ns(0.03, scores={"noise": _DIGITS}), INCORRECT, "'digits'"),
+        Case(ns(...), NOT_ATTEMPTED, "not defined yet"),
+    ]
+
+
+def test_q5_accepts_every_threshold_that_keeps_to_the_budget_and_catches_as_much() -> None:
+    best = lab05.best_threshold(_HELD_OUT)
+    assert np.mean(_HELD_OUT > best) <= lab05.FALSE_ALARM_BUDGET
+    assert np.mean(_HELD_OUT > np.nextafter(best, 0)) > lab05.FALSE_ALARM_BUDGET
+    result = lab05.q5.result(_threshold_namespace(best))
+    assert result.status is Status.CORRECT, result
+
+
 def wrong_answers() -> dict[str, list[Case]]:
     """Wrong answers to every exercise, with the status and words each must get."""
     right = answers()
-    cases = {"q1": _q1_cases, "q2": _q2_cases, "q3": _q3_cases, "q4": _q4_cases}
+    cases = {"q1": _q1_cases, "q2": _q2_cases, "q3": _q3_cases, "q4": _q4_cases, "q5": _q5_cases}
     return {q: make(right[q]) for q, make in cases.items()}
 
 

@@ -140,7 +140,18 @@ def answers() -> dict[str, dict]:
         "q3": {"pad_batch": _pad_batch},
         "q4": {**SIZES, "build_joint_model": _joint()},
         "q5": {**SIZES, "build_intent_cnn": _cnn()},
+        "q6": {"BUCKETS": [8, 12, 16, 20, 26], "train": _TRAIN},
     }
+
+
+class _Split:
+    """A stand-in for an ATIS split: sentences of ATIS-like lengths (only the lengths count)."""
+
+    def __init__(self, lengths):
+        self.queries = [np.ones(n, np.int32) for n in lengths]
+
+
+_TRAIN = _Split(np.clip(np.random.default_rng(6).gamma(7.0, 1.8, size=2000), 3, 46).astype(int))
 
 
 # ------------------------------------------------------------------ wrong answers
@@ -242,10 +253,42 @@ def _q5_cases(right: dict) -> list[Case]:
     ]
 
 
+def _q6_cases(right: dict) -> list[Case]:
+    def buckets(value, **changes):
+        return {**right, "BUCKETS": value, **changes}
+
+    return [
+        Case(buckets([10, 20]), INCORRECT, "the bar is 13%"),
+        Case(buckets([40]), INCORRECT, "the bar is 13%"),
+        Case(buckets([8, 12, 16, 20, 26, 30]), INCORRECT, "1 to 5"),
+        Case(buckets([]), INCORRECT, "1 to 5"),
+        Case(buckets([16, 12, 8]), INCORRECT, "must increase"),
+        Case(buckets([8.5, 12]), INCORRECT, "whole numbers"),
+        Case(buckets([1, 12]), INCORRECT, "from 2 to 100"),
+        Case(buckets(12), INCORRECT, "a list of 1 to 5"),
+        Case(buckets([8, 12], train="the training set"), INCORRECT, "training split"),
+        Case(buckets(...), NOT_ATTEMPTED, "not defined yet"),
+    ]
+
+
+def test_q6_padding_share_is_what_bucketed_batches_get() -> None:
+    lengths = np.array([5, 5, 9, 10, 20, 20])
+    # no boundary: one batch of 6 padded to 20; boundaries [8, 15]: {5, 5}, {9, 10}, {20, 20}
+    assert lab06.padding_share(lengths, [], 32) == pytest.approx(1 - 69 / 120)
+    assert lab06.padding_share(lengths, [8, 15], 32) == pytest.approx(1 - 69 / 70)
+
+
 def wrong_answers() -> dict[str, list[Case]]:
     """Wrong answers to every exercise, with the status and words each must get."""
     right = answers()
-    cases = {"q1": _q1_cases, "q2": _q2_cases, "q3": _q3_cases, "q4": _q4_cases, "q5": _q5_cases}
+    cases = {
+        "q1": _q1_cases,
+        "q2": _q2_cases,
+        "q3": _q3_cases,
+        "q4": _q4_cases,
+        "q5": _q5_cases,
+        "q6": _q6_cases,
+    }
     return {q: make(right[q]) for q, make in cases.items()}
 
 

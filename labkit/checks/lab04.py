@@ -341,4 +341,171 @@ q5 = Exercise(
     ],
 )
 
-EXERCISES = (q1, q2, q3, q4, q5)
+
+# ----------------------------------------------------------------- q6: the output-size formula
+OUTPUT_SIZE_CASES = [
+    (n, k, s, padding)
+    for n in (5, 7, 9, 28)
+    for k in (1, 2, 3, 5)
+    for s in (1, 2, 3)
+    for padding in ("valid", "same")
+    if k <= n
+]
+
+
+def reference_output_size(n: int, kernel: int, stride: int, padding: str) -> int:
+    """Rows (or columns) of a convolution's output: what TensorFlow computes."""
+    return (n - kernel) // stride + 1 if padding == "valid" else -(-n // stride)
+
+
+def _check_q6(ns: Namespace) -> str | None:
+    import numbers
+
+    f = learner_function(ns, "output_size")
+    for n, k, s, padding in OUTPUT_SIZE_CASES:
+        got = call_learner(f, n, k, s, padding)
+        if isinstance(got, np.ndarray) and got.shape == () and got.dtype.kind in "iu":
+            got = int(got)  # a 0-d integer array is a whole number too
+        want = reference_output_size(n, k, s, padding)
+        call = f"output_size({n}, {k}, {s}, {padding!r})"
+        if isinstance(got, bool) or not isinstance(got, numbers.Integral):
+            if isinstance(got, numbers.Real) and float(got) == want:
+                raise Incorrect(
+                    f"{call} returns {got!r}, a float; a size is a whole number: use integer "
+                    "division (//) or int()."
+                )
+            raise Incorrect(f"{call} returns {got!r}; it should return a whole number of rows.")
+        if got == want:
+            continue
+        if padding == "valid" and got == (n - k) // s:
+            raise Incorrect(
+                f"{call} returns {got}, one too few: the first position counts too (+ 1)."
+            )
+        if padding == "valid" and got == -(-(n - k) // s) + 1:
+            raise Incorrect(
+                f"{call} returns {got}: with 'valid' a last position where the filter does not "
+                "fit is dropped, so round down, not up."
+            )
+        if padding == "same" and got == n:
+            raise Incorrect(
+                f"{call} returns {got}: 'same' keeps the size only with stride 1; with a "
+                "stride it divides it (rounding up)."
+            )
+        if padding == "same" and got == n // s:
+            raise Incorrect(
+                f"{call} returns {got}: with 'same' the last, partly padded window counts, so "
+                "round up, not down."
+            )
+        raise Incorrect(f"{call} returns {got}; TensorFlow's convolution gives {want} rows.")
+    return (
+        f"your formula gives TensorFlow's output size in all {len(OUTPUT_SIZE_CASES)} cases: "
+        "'valid' floor((n - k) / s) + 1, 'same' ceil(n / s)."
+    )
+
+
+q6 = Exercise(
+    LAB,
+    "q6",
+    "The output size of a convolution",
+    _check_q6,
+    hints=[
+        "With 'valid' count the positions where the filter fits: the first at 0, then every "
+        "`stride` pixels while the filter still ends inside the image. With 'same' the image "
+        "is padded so that every `stride`-th pixel starts a window.",
+        "'valid': (n - kernel) // stride + 1. 'same': n / stride, rounded up.",
+        "if padding == 'valid':\n"
+        "    return (n - kernel) // stride + 1\n"
+        "return math.ceil(n / stride)",
+    ],
+)
+
+
+# ----------------------------------------------------------------- q7: a downsampling design
+def downsampling_model(design: Any) -> Any:
+    """A stack of Conv2D(16, kernel, stride, padding) layers, one per (kernel, stride, padding)
+    of ``design``, on 28x28 one-channel images."""
+    import keras
+
+    inputs = keras.Input((28, 28, 1))
+    x = inputs
+    for kernel, stride, padding in design:
+        x = keras.layers.Conv2D(16, int(kernel), strides=int(stride), padding=padding)(x)
+    return keras.Model(inputs, x)
+
+
+def _design(value: Any) -> list[tuple[int, int, str]]:
+    """The learner's list of (kernel, stride, padding), validated."""
+    import numbers
+
+    if not isinstance(value, list | tuple) or not 1 <= len(value) <= 3:
+        raise Incorrect(
+            "`DOWNSAMPLING` should be a list of 1 to 3 (kernel, stride, padding) tuples, e.g. "
+            "[(3, 1, 'same'), ...]."
+        )
+    design = []
+    for k, layer in enumerate(value, start=1):
+        if not isinstance(layer, list | tuple) or len(layer) != 3:
+            raise Incorrect(
+                f"layer {k} of `DOWNSAMPLING` is not a (kernel, stride, padding) tuple."
+            )
+        kernel, stride, padding = layer
+        whole = all(
+            isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in (kernel, stride)
+        )
+        if not whole or not (1 <= kernel <= 28 and 1 <= stride <= 28):
+            raise Incorrect(
+                f"layer {k}: kernel {kernel!r} and stride {stride!r} should be whole numbers "
+                "from 1 to 28."
+            )
+        if padding not in ("valid", "same"):
+            raise Incorrect(f"layer {k}: padding should be 'valid' or 'same', not {padding!r}.")
+        if stride > kernel:
+            raise Incorrect(
+                f"layer {k} has stride {stride} and a {kernel}-pixel kernel: it skips "
+                f"{stride - kernel} pixel(s) between windows, which no layer ever sees. Keep "
+                "stride <= kernel."
+            )
+        design.append((int(kernel), int(stride), padding))
+    return design
+
+
+def _check_q7(ns: Namespace) -> str | None:
+    design = _design(learner_value(ns, "DOWNSAMPLING"))
+    size = 28
+    for k, (kernel, stride, padding) in enumerate(design, start=1):
+        if padding == "valid" and kernel > size:
+            raise Incorrect(
+                f"layer {k}: its {kernel}-pixel kernel does not fit the {size}x{size} map it "
+                "gets with 'valid' padding."
+            )
+        size = reference_output_size(size, kernel, stride, padding)
+    model = run_learner_code("building your DOWNSAMPLING stack", lambda: downsampling_model(design))
+    shape = tuple(model.output_shape[1:3])
+    if shape != (size, size):  # the formula and Keras disagree: a bug here, not the learner's
+        raise RuntimeError(f"output size {size} from the formula, {shape} from Keras")
+    if shape != (7, 7):
+        raise Incorrect(
+            f"your layers turn a 28x28 image into a {shape[0]}x{shape[1]} map; the target is "
+            "7x7. Work it out with your output_size from q6, layer by layer."
+        )
+    return (
+        f"28x28 -> 7x7 in {len(design)} layer(s), no pixel skipped; with 16 filters per layer "
+        f"the stack has {model.count_params():,} parameters."
+    )
+
+
+q7 = Exercise(
+    LAB,
+    "q7",
+    "Your design: from 28x28 to 7x7",
+    _check_q7,
+    hints=[
+        "Each layer divides the size by about its stride: 28 / 7 = 4, so the strides must "
+        "multiply to 4 (with 'same'), or the kernels must eat the rest (with 'valid').",
+        "Two layers with stride 2 and 'same' padding halve the map twice; one layer with a "
+        "4x4 kernel and stride 4 also works. Keep stride <= kernel in each layer.",
+        "DOWNSAMPLING = [(3, 2, 'same'), (3, 2, 'same')]",
+    ],
+)
+
+EXERCISES = (q1, q2, q3, q4, q5, q6, q7)

@@ -365,4 +365,79 @@ q4 = Exercise(
     ],
 )
 
-EXERCISES = (q1, q2, q3, q4)
+
+# ----------------------------------------------------------------- q5: your threshold (a decision)
+FALSE_ALARM_BUDGET = 0.02  # the share of normal images the operator accepts to see flagged
+
+
+def _errors(value: Any, what: str) -> np.ndarray:
+    """A 1-D array of per-image errors, finite, not empty."""
+    errors = as_numpy(value, what)
+    if errors.ndim != 1 or errors.size == 0:
+        raise Incorrect(
+            f"{what} has shape {errors.shape}; it should hold one error per image (shape (n,)): "
+            "run the cell that computes it again."
+        )
+    return expect_finite(errors.astype(np.float64), what)
+
+
+def best_threshold(held_out_errors: np.ndarray, budget: float = FALSE_ALARM_BUDGET) -> float:
+    """The lowest threshold that flags at most ``budget`` of the held-out errors."""
+    ordered = np.sort(held_out_errors)
+    allowed = int(np.floor(budget * len(ordered) + 1e-9))  # images we may flag
+    return float(ordered[len(ordered) - allowed - 1])
+
+
+def _check_q5(ns: Namespace) -> str | None:
+    import numbers
+
+    threshold = learner_value(ns, "my_threshold")
+    if isinstance(threshold, bool) or not isinstance(threshold, numbers.Real | np.ndarray):
+        raise Incorrect(f"`my_threshold` is {describe(threshold)}; it should be one number.")
+    threshold_array = as_numpy(threshold, "`my_threshold`")
+    if threshold_array.size != 1 or not np.isfinite(threshold_array).all():
+        raise Incorrect(f"`my_threshold` is {describe(threshold)}; it should be one number.")
+    t = float(threshold_array.reshape(()))
+    held = _errors(learner_value(ns, "held_out_errors"), "`held_out_errors`")
+    scores = learner_value(ns, "scores")
+    if not isinstance(scores, dict) or "digits" not in scores:
+        raise Incorrect(
+            f"`scores` is {describe(scores)}; it should be the dict of section 6 with the "
+            "errors of each set, 'digits' included: run that cell again."
+        )
+    digits = _errors(scores["digits"], "`scores['digits']`")
+    false_alarms = float(np.mean(held > t))
+    if false_alarms > FALSE_ALARM_BUDGET:
+        raise Incorrect(
+            f"your threshold flags {false_alarms:.1%} of the held-out normal images; the budget "
+            f"is {FALSE_ALARM_BUDGET:.0%}. Raise it."
+        )
+    caught = float(np.mean(digits > t))
+    best = float(np.mean(digits > best_threshold(held)))
+    if caught < best - 0.02:
+        raise Incorrect(
+            f"within the budget you flag {false_alarms:.1%} of the held-out images and catch "
+            f"{caught:.0%} of the digits; a lower threshold that still keeps to the budget "
+            f"catches {best:.0%}. Lower it: spend the false alarms you are allowed."
+        )
+    return (
+        f"{false_alarms:.1%} of the held-out normal images flagged (budget "
+        f"{FALSE_ALARM_BUDGET:.0%}), {caught:.0%} of the digits caught."
+    )
+
+
+q5 = Exercise(
+    LAB,
+    "q5",
+    "Your threshold: a false-alarm budget",
+    _check_q5,
+    hints=[
+        "A lower threshold catches more digits and flags more normal images. The budget says "
+        "how many normal images you may flag: use all of it, and no more.",
+        "Flagging at most 2% of the held-out images means a threshold at (or just above) the "
+        "98th percentile of their errors: np.percentile(held_out_errors, 98).",
+        "my_threshold = np.percentile(held_out_errors, 98)",
+    ],
+)
+
+EXERCISES = (q1, q2, q3, q4, q5)

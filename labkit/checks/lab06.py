@@ -25,6 +25,7 @@ from labkit.checks.values import (
     expect_shape,
     learner_function,
     learner_int,
+    learner_value,
 )
 
 LAB = "06_rnn_slot_filling"
@@ -618,4 +619,88 @@ q5 = Exercise(
     ],
 )
 
-EXERCISES = (q1, q2, q3, q4, q5)
+
+# ----------------------------------------------------------------- q6: bucket boundaries (a decision)
+MAX_BOUNDARIES = 5
+PADDING_BAR = 0.13  # the share of padded positions a design may leave
+BUCKET_BATCH_SIZE = 32
+
+
+def padding_share(lengths: np.ndarray, boundaries: Any, batch_size: int, seed: int = 0) -> float:
+    """The share of padded positions when sentences of these lengths are put into buckets by
+    ``boundaries`` (as ``bucket_by_sequence_length`` does: bucket k holds the lengths from
+    boundary k-1 up to, not including, boundary k), shuffled once within each bucket, and
+    batched by ``batch_size``, each batch padded to its longest sentence."""
+    rng = np.random.default_rng(seed)
+    lengths = np.asarray(lengths)
+    bucket = np.searchsorted(np.asarray(boundaries, dtype=np.int64), lengths, side="right")
+    real = padded = 0
+    for k in np.unique(bucket):
+        shuffled = rng.permutation(lengths[bucket == k])
+        for start in range(0, len(shuffled), batch_size):
+            batch = shuffled[start : start + batch_size]
+            real += int(batch.sum())
+            padded += len(batch) * int(batch.max())
+    return 1 - real / padded
+
+
+def _boundaries(value: Any) -> list[int]:
+    import numbers
+
+    if not isinstance(value, list | tuple) or not 1 <= len(value) <= MAX_BOUNDARIES:
+        raise Incorrect(
+            f"`BUCKETS` is {describe(value)}; it should be a list of 1 to {MAX_BOUNDARIES} "
+            "sentence lengths where a new bucket starts, e.g. [10, 20]."
+        )
+    if not all(isinstance(b, numbers.Integral) and not isinstance(b, bool) for b in value):
+        raise Incorrect("the boundaries in `BUCKETS` should be whole numbers (sentence lengths).")
+    bounds = [int(b) for b in value]
+    if any(b < 2 or b > 100 for b in bounds):
+        raise Incorrect("the boundaries in `BUCKETS` are sentence lengths: from 2 to 100 words.")
+    if any(later <= earlier for earlier, later in zip(bounds, bounds[1:], strict=False)):
+        raise Incorrect(f"`BUCKETS` = {bounds}: the boundaries must increase, each larger.")
+    return bounds
+
+
+def _check_q6(ns: Namespace) -> str | None:
+    bounds = _boundaries(learner_value(ns, "BUCKETS"))
+    split = learner_value(ns, "train")
+    try:
+        lengths = np.array([len(q) for q in split.queries], dtype=np.int64)
+    except Exception:  # noqa: BLE001 - anything but the ATIS training split
+        lengths = np.array([], dtype=np.int64)
+    if lengths.size == 0:
+        raise Incorrect(
+            f"`train` is {describe(split)}; it should be ATIS's training split: run the cells "
+            "of part 1 again."
+        )
+    share = padding_share(lengths, bounds, BUCKET_BATCH_SIZE)
+    random_share = padding_share(lengths, [], BUCKET_BATCH_SIZE)
+    if share > PADDING_BAR:
+        raise Incorrect(
+            f"with these boundaries {share:.1%} of the positions are padding (in batches of "
+            f"{BUCKET_BATCH_SIZE}, all training sentences); the bar is {PADDING_BAR:.0%}. Look "
+            "at the histogram of the lengths in part 1: put the boundaries where most sentences "
+            "are."
+        )
+    return (
+        f"{share:.1%} of the positions are padding with your {len(bounds)} boundaries, "
+        f"{random_share:.0%} in random batches."
+    )
+
+
+q6 = Exercise(
+    LAB,
+    "q6",
+    "Your buckets: batches with little padding",
+    _check_q6,
+    hints=[
+        "A batch is padded to its longest sentence: the closer the lengths inside a bucket, "
+        "the less padding. Most sentences have 8 to 18 words (part 1).",
+        "Put the boundaries close together where the sentences are many, and one or two "
+        "farther out for the long tail.",
+        "BUCKETS = [8, 12, 16, 20, 26]",
+    ],
+)
+
+EXERCISES = (q1, q2, q3, q4, q5, q6)
