@@ -83,4 +83,35 @@ LABS: dict[str, Lab] = {
             "f1_score(true_tags, iob_tags(predict(joint, test.queries, decode=viterbi)[0]))",
         ),
     ),
+    "07_attention_transformers": Lab(
+        "slot_f1",
+        0.945,
+        seconds="transformer_seconds",
+        reference="notebook",
+        reference_metric="bilstm_slot_f1",
+        reference_seconds="bilstm_seconds",
+        reference_name="lab 06's joint BiLSTM, same batches and time budget",
+        also={"intent_accuracy": 0.96},
+        max_seconds=300,
+        curve=(
+            "transformer",
+            "f1_score(true_tags, iob_tags(predict(transformer, test.queries, decode=viterbi)[0]))",
+        ),
+        reference_curve=(
+            "bilstm",
+            "f1_score(true_tags, iob_tags(predict(bilstm, test.queries, decode=viterbi)[0]))",
+        ),
+    ),
+    "08_gans": Lab(
+        "frechet",
+        0.0,
+        higher_is_better=False,
+        reference="notebook",
+        reference_metric="untrained_frechet",
+        reference_name="untrained generator (same judge, same sample size)",
+        relative_target=0.1,  # the Frechet distance <= 0.1x the untrained generator's
+        also={"class_consistency": 0.85},
+        max_seconds=300,
+        curve=("gan", "scores(gan.generator)['frechet_distance']"),
+    ),
 }

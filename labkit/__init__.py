@@ -3,7 +3,8 @@
 One module per concern: ``datasets`` (find, download and load the data), ``checks``
 (exercise feedback), ``notebooks`` (build exercise notebooks from solutions, run them),
 ``plots``, ``fastmode``, ``metrics``, ``timebudget`` (a learning-rate schedule that fits a
-time budget), ``session`` (``start_lab``), ``doctor`` (what ``main.py`` reports).
+time budget), ``session`` (``start_lab``), ``frechet`` and ``epoch_grids`` (scoring and
+watching a generator), ``doctor`` (what ``main.py`` reports).
 Importing ``labkit`` is cheap: TensorFlow is imported only by code that needs it. The
 benchmark is maintainer tooling outside the package (``benchmarks/`` in the repository).
 """

@@ -160,6 +160,16 @@ def show_feature_maps(maps: Any, ncols: int = 8, title: str | None = None) -> Fi
     return fig
 
 
+def show_reconstructions(
+    originals: Any, reconstructions: Any, n: int = 8, title: str = ""
+) -> Figure:
+    """A figure: ``n`` originals in the top row, their reconstructions below (lab 05)."""
+    originals, reconstructions = np.asarray(originals[:n]), np.asarray(reconstructions[:n])
+    caption = "top: inputs, bottom: reconstructions"
+    title = f"{title}\n{caption}" if title else caption
+    return show_images(np.concatenate([originals, reconstructions]), ncols=n, title=title)
+
+
 def data_parallelism(replicas: int = 4, global_batch: int = 128) -> Figure:
     """One step of data-parallel training: the global batch split between the replicas, each
     replica's gradient, their all-reduce, and the same update applied to every copy."""

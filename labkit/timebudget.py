@@ -10,6 +10,9 @@ schedule over all the steps; on a slow one the same curve, squeezed into the tim
 
 ``LABKIT_TIME_SCALE`` scales every time budget: 0.6 gives a lab what a machine 1.7x slower
 than the one it was tuned on gets, which the benchmark measures with ``--time-scale 0.6``.
+
+A model trained by several optimizers (a GAN's two) names them: ``optimizers=("d_optimizer",
+"g_optimizer")``, the model's attributes that hold them; each gets the same learning rate.
 """
 
 from __future__ import annotations
@@ -51,10 +54,12 @@ class TimeBudget(keras.callbacks.Callback):
         seconds: float,
         warmup: float = 0.1,
         final_fraction: float = 0.01,
+        optimizers: tuple[str, ...] = ("optimizer",),
     ) -> None:
         super().__init__()
         self.peak, self.steps, self.seconds = peak_learning_rate, steps, seconds * time_scale()
         self.warmup, self.final_fraction = warmup, final_fraction
+        self.optimizers = optimizers  # the model's attributes that hold the optimizers to drive
         self.step = 0
         self.start = 0.0
         self.history: list[tuple[float, float]] = []  # (progress, learning rate) at each step
@@ -73,17 +78,25 @@ class TimeBudget(keras.callbacks.Callback):
         return low + (self.peak - low) * cosine
 
     def on_train_begin(self, logs=None) -> None:
-        if not hasattr(self.model.optimizer.learning_rate, "assign"):
-            raise ValueError(
-                "TimeBudget sets the learning rate itself: give the optimizer a number "
-                "(e.g. keras.optimizers.Adam(3e-3)), not a learning-rate schedule."
-            )
+        for name in self.optimizers:
+            optimizer = getattr(self.model, name, None)
+            if optimizer is None:
+                raise ValueError(
+                    f"TimeBudget drives model.{name}, which this model lacks: "
+                    "compile it first, or name its optimizers in `optimizers`."
+                )
+            if not hasattr(optimizer.learning_rate, "assign"):
+                raise ValueError(
+                    "TimeBudget sets the learning rate itself: give the optimizer a number "
+                    "(e.g. keras.optimizers.Adam(3e-3)), not a learning-rate schedule."
+                )
         self.step, self.start = 0, time.perf_counter()
 
     def on_train_batch_begin(self, batch, logs=None) -> None:
         progress = self.progress()
         rate = self.learning_rate(progress)
-        self.model.optimizer.learning_rate.assign(rate)
+        for name in self.optimizers:
+            getattr(self.model, name).learning_rate.assign(rate)
         self.history.append((progress, rate))
 
     def on_train_batch_end(self, batch, logs=None) -> None:

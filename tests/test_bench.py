@@ -275,7 +275,7 @@ def test_the_command_refuses_what_it_cannot_run(capsys) -> None:
     for wrong in (["--repeat", "0"], ["--repeat", "two"], ["--time-scale", "-1"]):
         with pytest.raises(SystemExit):
             build_parser().parse_args(["bench", *wrong])
-    with pytest.raises(LabkitError, match="no lab 99: it knows 01, 02, 03, 04, 05, 06 .*LABS"):
+    with pytest.raises(LabkitError, match="no lab 99: it knows 01, 02, .*LABS"):
         bench_run.main(["99"])
     assert main(["bench", "--out", "/dev/null/results"]) == 1  # before running anything
     assert "Cannot write the results" in capsys.readouterr().err

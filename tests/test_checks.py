@@ -1,6 +1,13 @@
-"""The exercise-check framework: statuses, feedback, hints, solutions."""
+"""The exercise-check framework: statuses, feedback, hints, solutions, and what happens when the
+learner's code (or a check) fails: errors in plain words, the learner's own line, a time limit,
+and the learner's random numbers left alone."""
 
 from __future__ import annotations
+
+import contextlib
+import random
+import threading
+import time
 
 import numpy as np
 import pytest
@@ -12,8 +19,11 @@ from labkit.checks import (
     call_learner,
     expect_close,
     expect_shape,
+    learner_code,
     learner_value,
 )
+from labkit.checks.learner_errors import explain
+from labkit.checks.time_limit import TimeLimitExceeded, run_with_time_limit
 
 
 def _check_double(ns) -> str | None:
@@ -34,19 +44,22 @@ def test_correct() -> None:
     assert result.status is Status.CORRECT
 
 
+def _placeholder(x):
+    raise NotImplementedError("Exercise q1: replace this line with your code.")
+
+
 @pytest.mark.parametrize(
     ("namespace", "status", "reason"),
     [
         ({}, Status.NOT_ATTEMPTED, "not defined yet"),
         ({"double": ...}, Status.NOT_ATTEMPTED, "not defined yet"),
-        (
-            {"double": lambda x: (_ for _ in ()).throw(NotImplementedError())},
-            Status.NOT_ATTEMPTED,
-            "placeholder",
-        ),
+        ({"double": _placeholder}, Status.NOT_ATTEMPTED, "placeholder"),
         ({"double": lambda x: x[:2] * 2}, Status.INCORRECT, "has shape (2,); expected (3)"),
         ({"double": lambda x: x + 2}, Status.INCORRECT, "largest difference is 2 at index (0,)"),
-        ({"double": lambda x: int("two")}, Status.INCORRECT, "raised ValueError"),  # noqa: F821
+        ({"double": lambda x: int("two")}, Status.INCORRECT, "raised ValueError"),
+        ({"double": lambda x: x * np.nan}, Status.INCORRECT, "NaN"),
+        ({"double": lambda x: np.array(["a", "b", "c"])}, Status.INCORRECT, "not numbers"),
+        ({"double": lambda x: None}, Status.INCORRECT, "not None"),
         ({"double": 3}, Status.INCORRECT, "should be a function"),
     ],
 )
@@ -54,6 +67,159 @@ def test_feedback_points_at_the_mistake(namespace, status, reason) -> None:
     result = q.result(namespace)
     assert result.status is status
     assert reason in result.message
+
+
+def test_a_bug_in_a_check_is_reported_as_such_without_a_traceback() -> None:
+    def buggy(ns):
+        return {}["missing"]  # a bug in the check, not in the learner's code
+
+    result = Exercise("09_example", "q2", "Buggy", buggy, hints=[]).result({})
+    assert result.status is Status.CHECK_FAILED
+    assert "the check failed on your answer: KeyError" in result.message
+    assert "test_checks.py" not in result.message  # only labkit's own files are named
+    assert "please tell the instructor" in result.message
+
+
+def test_a_library_error_names_the_learners_own_line() -> None:
+    import tensorflow as tf
+
+    def dense(x, W, b):
+        return tf.nn.relu(W @ x + b)  # the operands swapped: the line to show
+
+    x, w = tf.ones((5, 784)), tf.ones((784, 100))
+    with pytest.raises(Incorrect) as raised:
+        call_learner(dense, x, w, tf.zeros(100))
+    message = str(raised.value)
+    assert "a matrix product (@ or tf.matmul) of shapes (784, 100) and (5, 784)" in message
+    assert "Your line that failed: line" in message
+    assert "in dense: return tf.nn.relu(W @ x + b)" in message
+
+
+@pytest.mark.parametrize(
+    ("raw", "plain"),
+    [
+        (
+            "{{function_node __wrapped__MatMul_device_/job:localhost/replica:0/task:0/device:CPU:0}}"
+            " Matrix size-incompatible: In[0]: [4,5], In[1]: [3,4] [Op:MatMul] name: ",
+            "a matrix product (@ or tf.matmul) of shapes (4, 5) and (3, 4): the inner sizes "
+            "(5 and 3) must agree; are the operands swapped",
+        ),
+        (
+            'in user code:\n\n    File "/x/y.py", line 19, in g  *\n        return x @ w\n\n'
+            "    ValueError: Dimensions must be equal, but are 5 and 3 for '{{node matmul}} = "
+            "MatMul[T=DT_FLOAT, transpose_a=false](x, w)' with input shapes: [4,5], [3,4].\n",
+            "of shapes (4, 5) and (3, 4)",
+        ),
+        (
+            "{{function_node __wrapped__AddV2_device_/job:localhost/replica:0/task:0/device:CPU:0}}"
+            " Incompatible shapes: [4,5] vs. [3] [Op:AddV2] name: ",
+            "`+` on tensors of shapes (4, 5) and (3,): broadcasting lines the shapes up from the "
+            "right, and each pair of sizes must be equal or 1.",
+        ),
+        (
+            "operands could not be broadcast together with shapes (4,5) (3,) ",
+            "on tensors of shapes (4, 5) and (3,)",
+        ),
+        (
+            "cannot compute AddV2 as input #1(zero-based) was expected to be a float tensor but "
+            "is a int32 tensor [Op:AddV2] name: ",
+            "a int32 tensor meets a float tensor in +: TensorFlow never converts dtypes silently",
+        ),
+        (
+            "Value for attr 'T' of int32 is not in the list of allowed values: bfloat16, half\n\t;"
+            " NodeDef: {{node Exp}}; Op<name=Exp; signature=x:T -> y:T> [Op:Exp] name: ",
+            "Exp does not work on int32 tensors",
+        ),
+        (
+            "Cannot convert a symbolic tf.Tensor (Neg:0) to a numpy array.",
+            "inside tf.function a tensor has no value yet",
+        ),
+        (
+            "{{function_node __wrapped__Reshape_device_/job:localhost/replica:0/task:0/device:CPU:0}}"
+            " Input to reshape is a tensor with 20 values, but the requested shape has 9 "
+            "[Op:Reshape]",
+            "Input to reshape is a tensor with 20 values, but the requested shape has 9",
+        ),
+    ],
+)
+def test_tensorflow_errors_in_plain_words(raw, plain) -> None:
+    text = explain(ValueError(raw))
+    assert plain in text, text
+    assert "{{" not in text and "[Op:" not in text
+
+
+def test_an_endless_loop_is_stopped_and_nothing_keeps_running(monkeypatch) -> None:
+    monkeypatch.setattr(learner_code, "LEARNER_TIME_LIMIT_S", 0.5)
+
+    def double(x):
+        while True:
+            try:
+                x = x + 1
+            except Exception:  # a learner's broad except does not swallow the time limit
+                pass
+
+    start = time.perf_counter()
+    result = q.result({"double": double})
+    assert time.perf_counter() - start < 10
+    assert result.status is Status.INCORRECT
+    assert "did not finish within 0.5 seconds" in result.message
+    deadline = time.monotonic() + 10  # the timer threads end too (a busy machine is slow)
+    while any(isinstance(t, threading.Timer) for t in threading.enumerate()):
+        assert time.monotonic() < deadline, threading.enumerate()
+        time.sleep(0.05)
+    assert q.result({"double": lambda x: 2 * x}).status is Status.CORRECT  # and checks go on
+
+
+def test_a_time_limit_that_is_not_reached_changes_nothing() -> None:
+    assert run_with_time_limit(5, lambda: 42) == 42
+    with pytest.raises(TimeLimitExceeded):
+        run_with_time_limit(0.2, lambda: time.sleep(0.05) or [None for _ in iter(int, 1)])
+    for _ in range(200):  # a limit that ends just as the code does never leaks an exception
+        with contextlib.suppress(TimeLimitExceeded):
+            run_with_time_limit(0.001, lambda: sum(range(20_000)))
+
+
+def test_checking_leaves_the_learners_random_numbers_alone() -> None:
+    import keras
+    import tensorflow as tf
+
+    def draws():
+        layer = keras.layers.Dense(1)
+        layer.build((None, 1))
+        return (
+            random.random(),
+            float(np.random.random()),
+            float(tf.random.normal(())),
+            float(keras.random.normal(())),
+            float(layer.kernel[0, 0]),
+        )
+
+    keras.utils.set_random_seed(7)
+    expected = draws()
+
+    def double(x):  # learner code that draws random numbers itself
+        keras.layers.Dense(3).build((None, 2))
+        tf.random.normal((3,))
+        return 2 * x + 0 * np.random.random()
+
+    keras.utils.set_random_seed(7)
+    assert q.result({"double": double}).status is Status.CORRECT
+    assert draws() == expected
+
+
+def test_checks_give_the_same_verdict_whatever_the_global_seed() -> None:
+    import keras
+
+    def noisy(x):
+        import tensorflow as tf
+
+        return 2 * x + float(tf.random.normal((), stddev=1e-3))
+
+    messages = set()
+    for seed in range(10):
+        keras.utils.set_random_seed(seed)
+        messages.add(q.result({"double": noisy}).message)
+    assert len(messages) == 1
 
 
 def test_check_reads_the_callers_globals(capsys) -> None:
@@ -75,11 +241,45 @@ def test_hints_go_one_level_deeper_each_call(capsys) -> None:
     assert out.count("Hint 2/2: By two.") == 2
 
 
+@pytest.mark.parametrize(
+    ("level", "shown"),
+    [
+        ("2", "Hint 2/3"),
+        (2.0, "Hint 2/3"),
+        (0, "Hint 1/3"),
+        (-5, "Hint 1/3"),
+        (99, "Hint 3/3"),
+        ("two", "hint() takes a level from 1 to 3"),
+        ([1], "hint() takes a level from 1 to 3"),
+        (float("nan"), "hint() takes a level from 1 to 3"),
+    ],
+)
+def test_hint_takes_odd_levels_without_crashing(level, shown, capsys) -> None:
+    q.hint(level)
+    assert shown in capsys.readouterr().out
+
+
+def test_check_and_solution_take_odd_arguments_without_crashing(capsys) -> None:
+    q.check(globals())
+    assert "check() takes no arguments" in capsys.readouterr().out
+    q.solution("please")  # lab 09 has no solution notebook: said, not raised
+    assert "does not exist" in capsys.readouterr().out
+
+
 def test_feedback_renders_as_html() -> None:
     html = q.result({}).feedback()._repr_html_()
     assert "Not attempted" in html and "<b>" in html
+    two_lines = Exercise("09_example", "q1", "x", lambda ns: "a\nb", hints=[]).result({})
+    assert "a<br>b" in two_lines.feedback()._repr_html_()
 
 
 def test_incorrect_is_an_exception_checks_raise() -> None:
     with pytest.raises(Incorrect):
         expect_close([1.0], [2.0], "x")
+
+
+def test_the_readme_states_the_time_limit_the_checks_use() -> None:
+    from conftest import REPO_ROOT
+
+    readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
+    assert f"longer than {learner_code.LEARNER_TIME_LIMIT_S:g} seconds" in readme

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import pytest
+from check_catalogue import Case, verdict_tests
 from notebook_helpers import run_lab
 
 from labkit.checks import Status, lab02
 
 LAB = "02_logistic_regression"
-pytestmark = pytest.mark.notebook
+NOT_ATTEMPTED, INCORRECT = Status.NOT_ATTEMPTED, Status.INCORRECT
 
 
+@pytest.mark.notebook
 def test_solution_runs_in_fast_mode_and_reports_sane_metrics():
     run = run_lab(LAB)
     assert not run.errors
@@ -20,14 +22,7 @@ def test_solution_runs_in_fast_mode_and_reports_sane_metrics():
     assert run.metrics["fast_mode"] is True
 
 
-# --- wrong answers, one namespace per exercise ---------------------------------------------
-
-
-def _status(q, ns):
-    result = q.result(ns)
-    return result.status, result.message
-
-
+# ------------------------------------------------------------- right answers
 def _sigmoid(z):
     import tensorflow as tf
 
@@ -60,88 +55,7 @@ def _train_step(W, b, x, y, learning_rate, sign=1.0, update_b=True, use_lr=True)
     return loss
 
 
-def test_q1_accepts_the_reference_and_explains_mistakes():
-    import tensorflow as tf
-
-    def naive(z):
-        e = tf.exp(z)
-        return e / tf.reduce_sum(e, axis=-1, keepdims=True)
-
-    def columns(z):
-        e = tf.exp(z - tf.reduce_max(z, axis=0, keepdims=True))
-        return e / tf.reduce_sum(e, axis=0, keepdims=True)
-
-    def flipped_sigmoid(z):
-        return 1 / (1 + tf.exp(z))
-
-    def todo(z):
-        raise NotImplementedError
-
-    ns = {"sigmoid": _sigmoid, "softmax": _softmax}
-    assert _status(lab02.q1, ns)[0] is Status.CORRECT
-    cases = [
-        ({"softmax": naive}, "Subtract"),
-        ({"softmax": columns}, "columns"),
-        ({"sigmoid": flipped_sigmoid}, "exp(-z)"),
-    ]
-    for change, words in cases:
-        status, message = _status(lab02.q1, {**ns, **change})
-        assert status is Status.INCORRECT and words in message, message
-    assert _status(lab02.q1, {**ns, "softmax": todo})[0] is Status.NOT_ATTEMPTED
-    assert _status(lab02.q1, {"sigmoid": _sigmoid})[0] is Status.NOT_ATTEMPTED
-
-
-def test_q2_explains_mistakes():
-    import tensorflow as tf
-
-    def summed(y, probs):
-        return -tf.reduce_sum(tf.math.log(tf.gather(probs, y, axis=1, batch_dims=1)))
-
-    def positive(y, probs):
-        return -_cross_entropy(y, probs)
-
-    def per_image(y, probs):
-        return -tf.math.log(tf.gather(probs, y, axis=1, batch_dims=1))
-
-    def every_class(y, probs):
-        return -tf.reduce_mean(tf.reduce_sum(tf.math.log(probs), axis=1))
-
-    assert _status(lab02.q2, {"cross_entropy": _cross_entropy})[0] is Status.CORRECT
-    cases = [(summed, "mean"), (positive, "minus"), (per_image, "one number"),
-             (every_class, "true class")]  # fmt: skip
-    for f, words in cases:
-        status, message = _status(lab02.q2, {"cross_entropy": f})
-        assert status is Status.INCORRECT and words in message, (f.__name__, message)
-    assert _status(lab02.q2, {"cross_entropy": ...})[0] is Status.NOT_ATTEMPTED
-
-
-def test_q3_explains_mistakes():
-    base = {"softmax": _softmax, "cross_entropy": _cross_entropy}
-
-    def with_(**kwargs):
-        return lambda W, b, x, y, lr: _train_step(W, b, x, y, lr, **kwargs)
-
-    def no_update(W, b, x, y, lr):
-        return _cross_entropy(y, _softmax(x @ W + b))
-
-    def no_return(W, b, x, y, lr):
-        _train_step(W, b, x, y, lr)
-
-    assert _status(lab02.q3, {**base, "train_step": _train_step})[0] is Status.CORRECT
-    cases = [
-        (with_(sign=-1.0), "subtract"),
-        (with_(update_b=False), "b did not"),
-        (with_(use_lr=False), "learning rate"),
-        (no_update, "did not change"),
-        (no_return, "return the loss"),
-    ]
-    for f, words in cases:
-        status, message = _status(lab02.q3, {**base, "train_step": f})
-        assert status is Status.INCORRECT and words in message, message
-    assert _status(lab02.q3, base)[0] is Status.NOT_ATTEMPTED
-
-
-def _model(units=10, activation=None, normalize=False, hidden=False):
+def _model(units=10, activation=None, normalize=False, hidden=False, init="zeros"):
     import keras
     import numpy as np
     from keras import layers
@@ -152,19 +66,172 @@ def _model(units=10, activation=None, normalize=False, hidden=False):
         normalizer.adapt(np.random.default_rng(0).uniform(size=(64, 784)).astype("float32"))
         stack.append(normalizer)
     stack += [layers.Dense(32)] if hidden else []
-    return keras.Sequential([*stack, layers.Dense(units, activation=activation)])
+    dense = layers.Dense(units, activation=activation, kernel_initializer=init)
+    return keras.Sequential([*stack, dense])
 
 
-def test_q4_explains_mistakes():
-    assert _status(lab02.q4, {"model": _model()})[0] is Status.CORRECT
-    assert _status(lab02.q4, {"model": _model(normalize=True)})[0] is Status.CORRECT
-    cases = [
-        (_model(units=5), "10 classes"),
-        (_model(activation="softmax"), "from_logits"),
-        (_model(hidden=True), "single linear layer"),
-        ("a model", "keras Model"),
+def answers() -> dict[str, dict]:
+    """A right answer to every exercise: the namespace its check reads."""
+    functions = {"sigmoid": _sigmoid, "softmax": _softmax, "cross_entropy": _cross_entropy}
+    return {
+        "q1": {"sigmoid": _sigmoid, "softmax": _softmax},
+        "q2": {"cross_entropy": _cross_entropy},
+        "q3": {**functions, "train_step": _train_step},
+        "q4": {"model": _model()},
+    }
+
+
+# ------------------------------------------------------------- wrong answers
+def _todo(*args):
+    raise NotImplementedError
+
+
+def _q1_cases(right: dict) -> list[Case]:
+    import keras
+    import numpy as np
+    import tensorflow as tf
+
+    def naive(z):
+        e = tf.exp(z)
+        return e / tf.reduce_sum(e, axis=-1, keepdims=True)
+
+    def columns(z):
+        e = tf.exp(z - tf.reduce_max(z, axis=0, keepdims=True))
+        return e / tf.reduce_sum(e, axis=0, keepdims=True)
+
+    def with_numpy(z):  # right values eagerly, but the training loop compiles it into a graph
+        return 1 / (1 + np.exp(-z))
+
+    return [
+        Case({**right, "softmax": naive}, INCORRECT, "Subtract"),
+        Case({**right, "softmax": columns}, INCORRECT, "columns"),
+        Case({**right, "sigmoid": lambda z: 1 / (1 + tf.exp(z))}, INCORRECT, "exp(-z)"),
+        Case({**right, "softmax": tf.nn.softmax}, INCORRECT, "write it yourself"),
+        Case({**right, "softmax": keras.activations.softmax}, INCORRECT, "write it yourself"),
+        Case({**right, "sigmoid": tf.sigmoid}, INCORRECT, "write it yourself"),
+        Case({**right, "sigmoid": with_numpy}, INCORRECT, "as a graph"),
+        Case({**right, "softmax": _todo}, NOT_ATTEMPTED, "NotImplementedError"),
+        Case({"sigmoid": _sigmoid}, NOT_ATTEMPTED, "not defined yet"),
     ]
-    for model, words in cases:
-        status, message = _status(lab02.q4, {"model": model})
-        assert status is Status.INCORRECT and words in message, message
-    assert _status(lab02.q4, {"model": ...})[0] is Status.NOT_ATTEMPTED
+
+
+def _q2_cases(right: dict) -> list[Case]:
+    import keras
+    import tensorflow as tf
+
+    def summed(y, probs):
+        return -tf.reduce_sum(tf.math.log(tf.gather(probs, y, axis=1, batch_dims=1)))
+
+    def per_image(y, probs):
+        return -tf.math.log(tf.gather(probs, y, axis=1, batch_dims=1))
+
+    def every_class(y, probs):
+        return -tf.reduce_mean(tf.reduce_sum(tf.math.log(probs), axis=1))
+
+    def with_keras(y, probs):
+        return tf.reduce_mean(keras.losses.sparse_categorical_crossentropy(y, probs))
+
+    return [
+        Case({"cross_entropy": summed}, INCORRECT, "mean"),
+        Case({"cross_entropy": lambda y, p: -_cross_entropy(y, p)}, INCORRECT, "minus"),
+        Case({"cross_entropy": per_image}, INCORRECT, "one number"),
+        Case({"cross_entropy": every_class}, INCORRECT, "true class"),
+        Case({"cross_entropy": with_keras}, INCORRECT, "write it yourself"),
+        Case({"cross_entropy": ...}, NOT_ATTEMPTED, "not defined yet"),
+    ]
+
+
+def _q3_cases(right: dict) -> list[Case]:
+    def with_(**kwargs):
+        return lambda W, b, x, y, lr: _train_step(W, b, x, y, lr, **kwargs)
+
+    def no_update(W, b, x, y, lr):
+        return _cross_entropy(y, _softmax(x @ W + b))
+
+    def no_return(W, b, x, y, lr):
+        _train_step(W, b, x, y, lr)
+
+    def loss_as_float(W, b, x, y, lr):  # fine eagerly; the notebook compiles it with tf.function
+        return _train_step(W, b, x, y, lr).numpy()
+
+    def step(f):
+        return {**right, "train_step": f}
+
+    return [
+        Case(step(with_(sign=-1.0)), INCORRECT, "subtract"),
+        Case(step(with_(update_b=False)), INCORRECT, "b did not"),
+        Case(step(with_(use_lr=False)), INCORRECT, "learning rate"),
+        Case(step(no_update), INCORRECT, "did not change"),
+        Case(step(no_return), INCORRECT, "return the loss"),
+        Case(step(loss_as_float), INCORRECT, "tf.function"),
+        Case({**right, "train_step": ...}, NOT_ATTEMPTED, "not defined yet"),
+        # The step is right but q2's loss is not: send the learner to q2 (the real mistake).
+        Case(
+            _notebook(cross_entropy=lambda y, p: 2 * _cross_entropy(y, p)),
+            NOT_ATTEMPTED,
+            "Fix q2 first",
+        ),
+        Case(_notebook(softmax=_todo), NOT_ATTEMPTED, "Fix q1 first"),
+    ]
+
+
+def _notebook(**functions) -> dict:
+    """A namespace whose train_step calls the namespace's softmax and cross_entropy, as a
+    notebook's does."""
+    import tensorflow as tf
+
+    ns = {**answers()["q3"], **functions}
+
+    def train_step(W, b, x, y, learning_rate):
+        with tf.GradientTape() as tape:
+            loss = ns["cross_entropy"](y, ns["softmax"](x @ W + b))
+        grad_W, grad_b = tape.gradient(loss, [W, b])
+        W.assign_sub(learning_rate * grad_W)
+        b.assign_sub(learning_rate * grad_b)
+        return loss
+
+    ns["train_step"] = train_step
+    return ns
+
+
+def _q4_cases(right: dict) -> list[Case]:
+    import keras
+
+    inputs = keras.Input((28, 28))
+    functional = keras.Model(inputs, keras.layers.Dense(10)(keras.layers.Flatten()(inputs)))
+    return [
+        Case({"model": _model(units=5)}, INCORRECT, "10 classes"),
+        Case({"model": _model(activation="softmax")}, INCORRECT, "from_logits"),
+        Case({"model": _model(hidden=True)}, INCORRECT, "single linear layer"),
+        Case({"model": _model(init="glorot_uniform")}, INCORRECT, 'kernel_initializer="zeros"'),
+        Case({"model": functional}, INCORRECT, "keras.Sequential"),
+        Case({"model": "a model"}, INCORRECT, "Keras model"),
+        Case({"model": ...}, NOT_ATTEMPTED, "not defined yet"),
+    ]
+
+
+def wrong_answers() -> dict[str, list[Case]]:
+    """Wrong answers to every exercise, with the status and words each must get."""
+    right = answers()
+    cases = {"q1": _q1_cases, "q2": _q2_cases, "q3": _q3_cases, "q4": _q4_cases}
+    return {q: make(right[q]) for q, make in cases.items()}
+
+
+def test_an_extra_normalization_layer_is_allowed() -> None:
+    assert lab02.q4.result({"model": _model(normalize=True)}).status is Status.CORRECT
+
+
+test_the_right_answer_is_correct, test_wrong_answers_are_incorrect_with_a_useful_reason = (
+    verdict_tests(lab02, answers, wrong_answers)
+)
+
+
+def test_a_trained_model_still_passes() -> None:
+    """The zeros are checked on the layer's initializer, so q4 is still right after fit."""
+    import numpy as np
+
+    model = _model()
+    model.compile(optimizer="sgd", loss="mse")
+    x = np.random.default_rng(0).uniform(size=(8, 28, 28)).astype("float32")
+    model.fit(x, np.ones((8, 10), "float32"), epochs=1, verbose=0)
+    assert lab02.q4.result({"model": model}).status is Status.CORRECT

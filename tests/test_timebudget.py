@@ -69,3 +69,57 @@ def test_a_wrong_time_scale_says_what_to_set(monkeypatch, text: str) -> None:
     monkeypatch.setenv("LABKIT_TIME_SCALE", text)
     with pytest.raises(LabkitError, match="not a positive number: unset it, or set it to e.g. 0.6"):
         TimeBudget(1e-2, steps=10, seconds=60)
+
+
+class TwoOptimizerModel(keras.Model):
+    """A model trained by two optimizers, like a GAN: each updates one of two layers."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.first, self.second = keras.layers.Dense(1), keras.layers.Dense(1)
+
+    def call(self, x):
+        return self.second(self.first(x))
+
+    def compile(self, d_optimizer=None, g_optimizer=None):
+        super().compile()
+        self.d_optimizer, self.g_optimizer = d_optimizer, g_optimizer
+
+    def train_step(self, data):
+        import tensorflow as tf
+
+        x, y = data
+        with tf.GradientTape(persistent=True) as tape:
+            loss = tf.reduce_mean((self(x) - y) ** 2)
+        for optimizer, layer in ((self.d_optimizer, self.first), (self.g_optimizer, self.second)):
+            variables = layer.trainable_variables
+            optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables, strict=True))
+        return {"loss": loss}
+
+
+def test_drives_every_optimizer_it_names() -> None:
+    model = TwoOptimizerModel()
+    model.compile(d_optimizer=keras.optimizers.Adam(1.0), g_optimizer=keras.optimizers.SGD(1.0))
+    budget = TimeBudget(
+        1e-2,
+        steps=8,
+        seconds=3600,
+        warmup=0.0,
+        final_fraction=1.0,
+        optimizers=("d_optimizer", "g_optimizer"),
+    )
+    model.fit(
+        np.zeros((16, 3)), np.zeros((16, 1)), batch_size=4, epochs=5, callbacks=[budget], verbose=0
+    )
+    assert budget.step == 8  # 4 steps an epoch: stopped after 2 epochs
+    for optimizer in (model.d_optimizer, model.g_optimizer):
+        assert float(optimizer.learning_rate) == pytest.approx(1e-2)  # constant: no warm-up/decay
+    bare = TwoOptimizerModel()
+    bare.compile(d_optimizer=keras.optimizers.Adam(1.0))
+    with pytest.raises(ValueError, match="model.g_optimizer, which this model lacks"):
+        bare.fit(
+            np.zeros((4, 3)),
+            np.zeros((4, 1)),
+            verbose=0,
+            callbacks=[TimeBudget(1e-2, steps=4, seconds=60, optimizers=("g_optimizer",))],
+        )

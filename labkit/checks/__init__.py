@@ -1,4 +1,4 @@
-"""Exercise checks: the framework (``exercise``) and one module per lab (``lab01`` ...).
+"""Exercise checks: the framework and one module per lab (``lab01`` ...).
 
 In a notebook::
 
@@ -6,21 +6,26 @@ In a notebook::
     q1.check()      # Correct / Incorrect: reason / Not attempted
     q1.hint()       # the next hint, one level deeper each call
     q1.solution()   # the code, read from the solution notebook
+
+The framework: ``exercise`` (statuses, feedback, the ``Exercise`` class), ``values`` (the
+learner's variables, shapes and values), ``learner_code`` (calling the learner's code: time
+limit, errors in plain words, the learner's own line), ``models`` (the learner's Keras models),
+``random_state`` and ``time_limit``. A lab module defines its exercises and ``EXERCISES``.
 """
 
-from labkit.checks.exercise import (
-    Exercise,
-    Incorrect,
-    NotAttempted,
-    Result,
-    Status,
-    call_learner,
-    expect_close,
-    expect_shape,
-    learner_value,
-)
+from labkit.checks.exercise import Exercise, Incorrect, NotAttempted, Result, Status
+from labkit.checks.learner_code import call_learner, call_model
+from labkit.checks.values import expect_close, expect_shape, learner_value
 
 __all__ = [
-    "Exercise", "Incorrect", "NotAttempted", "Result", "Status",
-    "call_learner", "expect_close", "expect_shape", "learner_value",
-]  # fmt: skip
+    "Exercise",
+    "Incorrect",
+    "NotAttempted",
+    "Result",
+    "Status",
+    "call_learner",
+    "call_model",
+    "expect_close",
+    "expect_shape",
+    "learner_value",
+]

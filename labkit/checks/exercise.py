@@ -1,9 +1,11 @@
 """Exercise feedback in the style of Kaggle Learn: ``q1.check()``, ``q1.hint()``, ``q1.solution()``.
 
-A check looks at what the learner's code *does* (shapes, values within a
-tolerance, layer types and sizes), never at the text of the code. It reads the
-learner's variables from the notebook's namespace and answers *Correct*,
-*Incorrect* with a reason that points at the mistake, or *Not attempted*.
+A check looks at what the learner's code *does* (shapes, values within a tolerance, layer
+types and sizes, the operations it runs), never at the text of the code. It reads the
+learner's variables from the notebook's namespace and answers *Correct*, *Incorrect* with a
+reason that points at the mistake, or *Not attempted*. It never shows a traceback: the
+learner's errors become Incorrect (``learner_code``), and a bug in the check itself becomes
+*Check failed* with a request to tell the instructor.
 """
 
 from __future__ import annotations
@@ -11,22 +13,36 @@ from __future__ import annotations
 import enum
 import html
 import sys
+import traceback
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-import numpy as np
+from labkit.checks.random_state import seeded
+from labkit.errors import first_line
 
 Namespace = Mapping[str, Any]
+_LABKIT_DIR = Path(__file__).resolve().parent.parent
+
+# Every check runs with all random generators seeded with this (and the learner's restored
+# afterwards, see random_state.seeded): the same answer always gets the same verdict.
+CHECK_SEED = 20_240_601
 
 
 class Status(enum.Enum):
     CORRECT = "Correct"
     INCORRECT = "Incorrect"
     NOT_ATTEMPTED = "Not attempted"
+    CHECK_FAILED = "Check failed"  # a bug in the check, not in the learner's code
 
 
-_COLOURS = {Status.CORRECT: "#2e7d32", Status.INCORRECT: "#c62828", Status.NOT_ATTEMPTED: "#6d6d6d"}
+_COLOURS = {
+    Status.CORRECT: "#2e7d32",
+    Status.INCORRECT: "#c62828",
+    Status.NOT_ATTEMPTED: "#6d6d6d",
+    Status.CHECK_FAILED: "#e65100",
+}
 
 
 @dataclass(frozen=True)
@@ -39,15 +55,13 @@ class Feedback:
     code: bool = False
 
     def __repr__(self) -> str:
-        return (
-            f"{self.title}: {self.message}"
-            if self.message and not self.code
-            else (f"{self.title}:\n{self.message}")
-        )
+        if self.message and not self.code:
+            return f"{self.title}: {self.message}"
+        return f"{self.title}:\n{self.message}"
 
     def _repr_html_(self) -> str:
         body = html.escape(self.message)
-        body = f"<pre>{body}</pre>" if self.code else body
+        body = f"<pre>{body}</pre>" if self.code else body.replace("\n", "<br>")
         return f'<span style="color:{self.colour}"><b>{html.escape(self.title)}</b></span>: {body}'
 
 
@@ -70,88 +84,28 @@ class NotAttempted(Exception):
     """Raised by a check when the learner has not written the code yet."""
 
 
-def learner_value(namespace: Namespace, name: str) -> Any:
-    """The learner's variable ``name``; NotAttempted when it is missing or still ``...``."""
-    if name not in namespace or namespace[name] is Ellipsis:
-        raise NotAttempted(
-            f"`{name}` is not defined yet: write your code, run the cell, then check."
-        )
-    return namespace[name]
+def _in_labkit(filename: str) -> bool:
+    return Path(filename).resolve().is_relative_to(_LABKIT_DIR)
 
 
-def call_learner(func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-    """Call the learner's function; its exceptions become feedback, not a traceback."""
-    name = getattr(func, "__name__", "your function")
-    if not callable(func):
-        raise Incorrect(f"`{name}` should be a function, but it is a {type(func).__name__}.")
-    try:
-        return func(*args, **kwargs)
-    except NotImplementedError:
-        raise NotAttempted(
-            f"`{name}` still raises NotImplementedError: replace the placeholder."
-        ) from None
-    except Exception as exc:  # noqa: BLE001 - any error in the learner's code is feedback
-        raise Incorrect(f"calling `{name}` raised {type(exc).__name__}: {exc}") from None
-
-
-def all_layers(model: Any) -> list:
-    """Every layer of a Keras model, looking inside nested models and wrappers (Bidirectional)."""
-    import keras
-
-    found = []
-    for layer in model.layers:
-        found.append(layer)
-        if isinstance(layer, keras.Model):
-            found += all_layers(layer)
-        inner = getattr(layer, "forward_layer", None) or getattr(layer, "layer", None)
-        if inner is not None and not isinstance(inner, keras.Model):
-            found.append(inner)
-    return found
-
-
-def as_numpy(value: Any, what: str) -> np.ndarray:
-    """A tensor, variable or array-like as a NumPy array."""
-    try:
-        return np.asarray(value.numpy() if hasattr(value, "numpy") else value)
-    except Exception:  # noqa: BLE001
-        raise Incorrect(
-            f"{what} should be a tensor or an array, not a {type(value).__name__}."
-        ) from None
-
-
-def expect_shape(value: Any, shape: Sequence[int | None], what: str) -> np.ndarray:
-    """Check a shape (``None`` matches any size); returns the value as a NumPy array."""
-    array = as_numpy(value, what)
-    ok = array.ndim == len(shape) and all(
-        e is None or e == a for e, a in zip(shape, array.shape, strict=False)
+def _check_failed(exc: Exception) -> Result:
+    """A bug in a check, reported without a traceback but with where it happened."""
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if _in_labkit(f.filename)]
+    where = f" ({Path(frames[-1].filename).name}, line {frames[-1].lineno})" if frames else ""
+    return Result(
+        Status.CHECK_FAILED,
+        f"the check failed on your answer: {type(exc).__name__}: {first_line(exc)}{where}. "
+        "This is a bug in the check, not necessarily in your code: please tell the instructor.",
     )
-    if not ok:
-        wanted = "(" + ", ".join("any" if s is None else str(s) for s in shape) + ")"
-        raise Incorrect(f"{what} has shape {tuple(array.shape)}; expected {wanted}.")
-    return array
-
-
-def expect_close(
-    actual: Any, expected: Any, what: str, rtol: float = 1e-4, atol: float = 1e-5
-) -> None:
-    """Check values against a reference within a tolerance, saying how far off they are."""
-    got = as_numpy(actual, what)
-    want = np.asarray(expected)
-    if got.shape != want.shape:
-        raise Incorrect(f"{what} has shape {tuple(got.shape)}; expected {tuple(want.shape)}.")
-    if not np.allclose(got, want, rtol=rtol, atol=atol):
-        diff = np.abs(got.astype(np.float64) - want.astype(np.float64))
-        where = np.unravel_index(int(np.argmax(diff)), diff.shape) if diff.ndim else ()
-        raise Incorrect(
-            f"{what} has the right shape but wrong values: the largest difference is "
-            f"{diff.max():.3g}"
-            + (f" at index {tuple(int(i) for i in where)}" if where else "")
-            + "."
-        )
 
 
 class Exercise:
-    """One exercise of a lab: ``check()``, ``hint()`` and ``solution()`` for the learner."""
+    """One exercise of a lab: ``check()``, ``hint()`` and ``solution()`` for the learner.
+
+    ``needs`` lists the exercises whose answers this one uses (lab 02 q3 calls the learner's
+    ``softmax`` and ``cross_entropy``): when this check fails while one of those is not right
+    yet, the learner is told to fix that one first instead of being blamed here.
+    """
 
     def __init__(
         self,
@@ -160,45 +114,107 @@ class Exercise:
         title: str,
         check: Callable[[Namespace], str | None],
         hints: Sequence[str],
+        needs: Sequence[Exercise] = (),
     ) -> None:
         self.lab, self.id, self.title = lab, id, title
         self._check, self._hints, self._hints_shown = check, list(hints), 0
+        self.needs = tuple(needs)
 
     def __repr__(self) -> str:
         return f"<exercise {self.id} of lab {self.lab}: {self.title}>"
 
     def result(self, namespace: Namespace) -> Result:
         """Run the check against a namespace (the notebook's globals in ``check()``)."""
+        with seeded(CHECK_SEED):
+            result = self._judge(namespace)
+        if result.status is Status.CORRECT:
+            return result
+        for earlier in self.needs:
+            before = earlier.result(namespace)
+            if before.status is not Status.CORRECT:
+                state = "not done yet" if before.status is Status.NOT_ATTEMPTED else "not right yet"
+                return Result(
+                    Status.NOT_ATTEMPTED,
+                    f"{self.id} uses your answer to {earlier.id}, which is {state} "
+                    f"({earlier.id}: {before.message.rstrip('.')}). Fix {earlier.id} first (run "
+                    f"{earlier.id}.check()), then check {self.id} again.",
+                )
+        return result
+
+    def _judge(self, namespace: Namespace) -> Result:
         try:
             note = self._check(namespace)
         except NotAttempted as exc:
             return Result(Status.NOT_ATTEMPTED, str(exc))
         except Incorrect as exc:
             return Result(Status.INCORRECT, str(exc))
+        except Exception as exc:  # noqa: BLE001 - a bug in the check: report it, no traceback
+            return _check_failed(exc)
         return Result(Status.CORRECT, note or "well done.")
 
-    def check(self) -> None:
+    def check(self, *unexpected: Any) -> None:
         """Check your answer: Correct, Incorrect (with the reason), or Not attempted."""
+        if unexpected:
+            _show(Feedback("Note", "check() takes no arguments: it reads your variables itself."))
         namespace = sys._getframe(1).f_globals  # the notebook's variables
         _show(self.result(namespace).feedback())
 
-    def hint(self, level: int | None = None) -> None:
+    def hint(self, level: Any = None) -> None:
         """Show the next hint (or hint ``level``, from 1); each call goes one level deeper."""
-        if not self._hints:
+        count = len(self._hints)
+        if not count:
             _show(Feedback("Hint", "there is no hint for this one: try the solution."))
             return
         if level is None:
-            self._hints_shown = min(self._hints_shown + 1, len(self._hints))
+            self._hints_shown = min(self._hints_shown + 1, count)
             level = self._hints_shown
-        level = max(1, min(level, len(self._hints)))
-        more = f" (call hint() again for hint {level + 1})" if level < len(self._hints) else ""
-        _show(Feedback(f"Hint {level}/{len(self._hints)}{more}", self._hints[level - 1]))
+        try:
+            level = max(1, min(int(level), count))
+        except (TypeError, ValueError, OverflowError):
+            _show(Feedback("Hint", f"hint() takes a level from 1 to {count}, e.g. hint(2)."))
+            return
+        more = f" (call hint() again for hint {level + 1})" if level < count else ""
+        _show(Feedback(f"Hint {level}/{count}{more}", self._hints[level - 1]))
 
-    def solution(self) -> None:
+    def solution(self, *unexpected: Any) -> None:
         """Show the solution code, read from the lab's solution notebook."""
-        from labkit.notebooks import solution_code
+        from labkit.errors import LabkitError
 
-        _show(Feedback(f"Solution to {self.id}", solution_code(self.lab, self.id), code=True))
+        try:
+            code = solution_code(self.lab, self.id)
+        except LabkitError as exc:
+            _show(Feedback("Solution", str(exc)))
+            return
+        _show(Feedback(f"Solution to {self.id}", code, code=True))
+
+
+def solution_code(lab: str, exercise: str) -> str:
+    """Every cell of the lab's solution notebook that holds a solution of ``exercise``, as it
+    is there: whole functions with their ``def`` lines, ready to run. The markers are left out,
+    and the solutions of other exercises in the same cell stay placeholders."""
+    from labkit import notebooks
+
+    nb = notebooks.read(notebooks.solution_path(lab))
+    cells = []
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        kept, inside, found = [], False, False
+        for line in cell.source.splitlines():
+            begin = notebooks.BEGIN.match(line)
+            if begin and begin["id"] == exercise:
+                inside = found = True
+            elif inside and notebooks.END.match(line):
+                inside = False
+            else:
+                kept.append(line)
+        if found:
+            cells.append(notebooks.split_regions("\n".join(kept))[0].strip("\n"))
+    if not cells:
+        raise notebooks.NotebookError(
+            f"{lab}: no `# BEGIN SOLUTION {exercise}` region in the solution notebook."
+        )
+    return "\n\n\n".join(cells)
 
 
 def _show(feedback: Feedback) -> None:

@@ -6,14 +6,15 @@ from typing import Any
 
 import numpy as np
 
-from labkit.checks.exercise import (
-    Exercise,
-    Incorrect,
+from labkit.checks.exercise import Exercise, Incorrect
+from labkit.checks.learner_code import call_learner, run_learner_code
+from labkit.checks.values import (
     Namespace,
     as_numpy,
-    call_learner,
+    describe,
     expect_close,
     expect_shape,
+    learner_function,
     learner_value,
 )
 
@@ -28,7 +29,7 @@ def _tensor(value: Any, name: str, dtype: str, shape: tuple[int, ...]) -> np.nda
 
     if not tf.is_tensor(value):
         raise Incorrect(
-            f"`{name}` is a {type(value).__name__}; make it a TensorFlow tensor "
+            f"`{name}` is {describe(value)}; make it a TensorFlow tensor "
             "(tf.constant, tf.range, ...)."
         )
     if value.dtype.name != dtype:
@@ -56,21 +57,6 @@ def _reference_grads(x, y, w, b) -> tuple[float, np.ndarray, np.ndarray]:
     loss = np.mean((h - y) ** 2)
     dz = 2.0 * (h - y) / h.size * (z > 0)
     return loss, x.T @ dz, dz.sum(axis=0)
-
-
-def _call_with_shape_hint(func: Any, *args: Any) -> Any:
-    """call_learner, with a pointer to the shapes when matmul complains about them."""
-    try:
-        return call_learner(func, *args)
-    except Incorrect as exc:
-        text = str(exc)
-        if "incompatible" in text or "shape" in text.lower():
-            raise Incorrect(
-                f"{text}\nThe shapes do not fit: x has shape (batch, 784) and W has shape "
-                "(784, 100), so x @ W has shape (batch, 100). Keep that order and do not "
-                "transpose W."
-            ) from None
-        raise
 
 
 # ----------------------------------------------------------------- q1: tensors, broadcasting
@@ -103,26 +89,28 @@ q1 = Exercise(
 def _check_q2(ns: Namespace) -> str | None:
     import tensorflow as tf
 
-    dense = learner_value(ns, "dense")
-    x, w, b = _dense_inputs()
-    out = _call_with_shape_hint(dense, tf.constant(x), tf.constant(w), tf.constant(b))
-    got = as_numpy(out, "dense(x, W, b)")
-    if got.shape == (HIDDEN, len(x)):
-        raise Incorrect(
-            f"dense(x, W, b) has shape {got.shape}: that is (units, batch). "
-            "The batch comes first: x @ W has shape (batch, 100)."
-        )
-    expect_shape(got, (len(x), HIDDEN), "dense(x, W, b)")
-    if np.allclose(got, np.maximum(x @ w, 0) + b, rtol=1e-4, atol=1e-4):
-        raise Incorrect("the bias b is added after the ReLU; add it before: relu(x @ W + b).")
-    if (got < 0).any():
-        raise Incorrect(
-            "dense(x, W, b) has negative values: apply the ReLU (tf.nn.relu) to x @ W + b."
-        )
-    if np.allclose(got, np.maximum(x @ w, 0), rtol=1e-4, atol=1e-4):
-        raise Incorrect("dense(x, W, b) ignores the bias: add b before the ReLU.")
-    expect_close(got, np.maximum(x @ w + b, 0), "dense(x, W, b)", rtol=1e-4, atol=1e-4)
-    return "h = relu(x @ W + b) maps (batch, 784) to (batch, 100)."
+    dense = learner_function(ns, "dense")
+    for batch in (5, 1):  # "any batch size"
+        x, w, b = _dense_inputs(batch)
+        out = call_learner(dense, tf.constant(x), tf.constant(w), tf.constant(b))
+        what = f"dense(x, W, b) for a batch of {batch}"
+        got = as_numpy(out, what)
+        if got.shape == (HIDDEN, batch) and batch > 1:
+            raise Incorrect(
+                f"{what} has shape {got.shape}: that is (units, batch). "
+                "The batch comes first: x @ W has shape (batch, 100)."
+            )
+        expect_shape(got, (batch, HIDDEN), what)
+        if np.allclose(got, np.maximum(x @ w, 0) + b, rtol=1e-4, atol=1e-4):
+            raise Incorrect("the bias b is added after the ReLU; add it before: relu(x @ W + b).")
+        if (got < 0).any():
+            raise Incorrect(
+                f"{what} has negative values: apply the ReLU (tf.nn.relu) to x @ W + b."
+            )
+        if np.allclose(got, np.maximum(x @ w, 0), rtol=1e-4, atol=1e-4):
+            raise Incorrect("dense(x, W, b) ignores the bias: add b before the ReLU.")
+        expect_close(got, np.maximum(x @ w + b, 0), what, rtol=1e-4, atol=1e-4)
+    return "h = relu(x @ W + b) maps (batch, 784) to (batch, 100), for any batch size."
 
 
 q2 = Exercise(
@@ -151,11 +139,14 @@ def _grads_problem(seed: int = 3):
 def _check_q3(ns: Namespace) -> str | None:
     import tensorflow as tf
 
-    loss_and_grads = learner_value(ns, "loss_and_grads")
+    loss_and_grads = learner_function(ns, "loss_and_grads")
     x, y, w, b, w_var, b_var = _grads_problem()
     out = call_learner(loss_and_grads, tf.constant(x), tf.constant(y), w_var, b_var)
     if not isinstance(out, tuple | list) or len(out) != 3:
-        raise Incorrect("loss_and_grads should return three things: (loss, dW, db).")
+        raise Incorrect(
+            f"loss_and_grads returns {describe(out)}; it should return three things: "
+            "(loss, dW, db)."
+        )
     loss, dw, db = out
     if dw is None or db is None:
         raise Incorrect(
@@ -163,8 +154,7 @@ def _check_q3(ns: Namespace) -> str | None:
             "Compute the loss inside the `with tf.GradientTape() as tape:` block."
         )
     ref_loss, ref_dw, ref_db = _reference_grads(x, y, w, b)
-    expect_shape(loss, (), "the loss")
-    got_loss = float(np.asarray(loss))
+    got_loss = float(expect_shape(loss, (), "the loss"))
     if np.isclose(got_loss, ref_loss * y.size, rtol=1e-3):
         raise Incorrect(
             f"the loss is {y.size} times too large: take the mean (tf.reduce_mean), not the sum."
@@ -182,6 +172,7 @@ q3 = Exercise(
     "q3",
     "Gradients with GradientTape",
     _check_q3,
+    needs=[q2],
     hints=[
         "Compute the loss inside `with tf.GradientTape() as tape:`, then ask the tape for "
         "the gradient after the block.",
@@ -194,36 +185,56 @@ q3 = Exercise(
 
 
 # ----------------------------------------------------------------- q4: tf.function SGD step
+SGD_RATE = 0.5
+
+
+def _sgd_problem() -> tuple[Any, ...]:
+    """Fresh inputs and variables for one step, and the reference loss, W and b after it."""
+    x, y, w, b, w_var, b_var = _grads_problem(seed=5)
+    ref_loss, ref_dw, ref_db = _reference_grads(x, y, w, b)
+    return x, y, w_var, b_var, (w, b), (ref_loss, w - SGD_RATE * ref_dw, b - SGD_RATE * ref_db)
+
+
 def _check_q4(ns: Namespace) -> str | None:
     import tensorflow as tf
 
-    sgd_step = learner_value(ns, "sgd_step")
+    sgd_step = learner_function(ns, "sgd_step")
     if not hasattr(sgd_step, "get_concrete_function"):
         raise Incorrect(
             "sgd_step is a plain Python function: keep the @tf.function line above `def` so "
             "that TensorFlow turns it into a graph."
         )
-    x, y, w, b, w_var, b_var = _grads_problem(seed=5)
-    lr = 0.5
-    loss = call_learner(sgd_step, tf.constant(x), tf.constant(y), w_var, b_var, tf.constant(lr))
-    ref_loss, ref_dw, ref_db = _reference_grads(x, y, w, b)
+    # First eagerly, as plain Python: a loop that never ends can be stopped there, and not in a
+    # graph (a tf.while_loop). The graph runs only once the same code has finished.
+    x, y, w_var, b_var, (w, b), (ref_loss, ref_w, ref_b) = _sgd_problem()
+    args = (tf.constant(x), tf.constant(y), w_var, b_var, tf.constant(SGD_RATE))
+    loss = call_learner(sgd_step, *args)
     if loss is None:
         raise Incorrect("sgd_step returns nothing: return the loss (computed before the update).")
-    expect_shape(loss, (), "the loss sgd_step returns")
+    loss = expect_shape(loss, (), "the loss sgd_step returns")
     new_w, new_b = w_var.numpy(), b_var.numpy()
     if np.array_equal(new_w, w) and np.array_equal(new_b, b):
         raise Incorrect(
             "W and b did not change: update the variables in place with "
             "W.assign_sub(...) and b.assign_sub(...) (W = W - ... only renames a local value)."
         )
-    if np.allclose(new_w, w + lr * ref_dw, rtol=1e-3, atol=1e-6):
+    if np.allclose(new_w, 2 * w - ref_w, rtol=1e-3, atol=1e-6):
         raise Incorrect(
             "W moved along its gradient, uphill: gradient descent subtracts learning_rate * dW."
         )
-    expect_close(new_w, w - lr * ref_dw, "W after one step", rtol=1e-3, atol=1e-6)
-    expect_close(new_b, b - lr * ref_db, "b after one step", rtol=1e-3, atol=1e-6)
-    expect_close(loss, ref_loss, "the loss sgd_step returns (the one before the update)",
-                 rtol=1e-4, atol=1e-5)  # fmt: skip
+    expect_close(new_w, ref_w, "W after one step", rtol=1e-3, atol=1e-6)
+    expect_close(new_b, ref_b, "b after one step", rtol=1e-3, atol=1e-6)
+    what = "the loss sgd_step returns (the one before the update)"
+    expect_close(loss, ref_loss, what, rtol=1e-4, atol=1e-5)
+
+    x, y, w_var, b_var, _, _ = _sgd_problem()
+    args = (tf.constant(x), tf.constant(y), w_var, b_var, tf.constant(SGD_RATE))
+    graph_loss = run_learner_code(
+        "calling `sgd_step` as a graph", lambda: sgd_step(*args), graphs=True
+    )
+    as_graph = "sgd_step gives other results as a graph than when run eagerly"
+    expect_close(graph_loss, loss, f"{as_graph}: the loss", rtol=1e-4, atol=1e-5)
+    expect_close(w_var, new_w, f"{as_graph}: W after one step", rtol=1e-4, atol=1e-6)
     return "one graph-compiled step of gradient descent: loss, gradients and update."
 
 
@@ -232,6 +243,7 @@ q4 = Exercise(
     "q4",
     "A tf.function training step",
     _check_q4,
+    needs=[q3],
     hints=[
         "Reuse loss_and_grads from q3, then move W and b a small step against their gradients.",
         "Variables change in place: `W.assign_sub(learning_rate * dW)` computes W - lr * dW "

@@ -4,17 +4,35 @@ from __future__ import annotations
 
 import numpy as np
 
-from labkit.checks.exercise import (
-    Exercise,
-    Incorrect,
+from labkit.checks.exercise import Exercise, Incorrect
+from labkit.checks.learner_code import call_learner, run_learner_code, traced_op_types
+from labkit.checks.models import (
+    activation_name,
+    input_shape,
+    layers_of,
+    learner_model,
+    output_shape,
+)
+from labkit.checks.values import (
+    Namespace,
     as_numpy,
-    call_learner,
+    describe,
     expect_close,
     expect_shape,
+    learner_function,
     learner_value,
 )
 
 LAB = "02_logistic_regression"
+
+# TensorFlow's own operations for what q1 and q2 ask the learner to write.
+_BUILT_IN = {
+    "Sigmoid": "tf.sigmoid (or keras' sigmoid)",
+    "Softmax": "tf.nn.softmax (or keras' softmax)",
+    "LogSoftmax": "tf.nn.log_softmax",
+    "SparseSoftmaxCrossEntropyWithLogits": "a Keras or TensorFlow cross-entropy loss",
+    "SoftmaxCrossEntropyWithLogits": "a TensorFlow cross-entropy loss",
+}
 
 
 def reference_softmax(z: np.ndarray) -> np.ndarray:
@@ -28,26 +46,39 @@ def _scores() -> np.ndarray:
     return np.random.default_rng(2).normal(scale=3.0, size=(4, 5)).astype(np.float32)
 
 
-def _check_q1(ns) -> str | None:
+def _written_by_hand(func, args: tuple, name: str, how: str) -> None:
+    """Incorrect when ``func`` cannot run as a graph (the training loop compiles it with
+    tf.function) or calls TensorFlow's own version of what the exercise asks to write."""
+    used = traced_op_types(func, *args, what=f"`{name}`") & set(_BUILT_IN)
+    if used:
+        raise Incorrect(
+            f"`{name}` calls {_BUILT_IN[sorted(used)[0]]}: the exercise is to write it yourself, "
+            f"{how}."
+        )
+
+
+def _check_q1(ns: Namespace) -> str | None:
     import tensorflow as tf
 
-    sigmoid = learner_value(ns, "sigmoid")
-    softmax = learner_value(ns, "softmax")
+    sigmoid = learner_function(ns, "sigmoid")
+    softmax = learner_function(ns, "softmax")
     z = np.array([-4.0, -1.0, 0.0, 0.5, 3.0], np.float32)
     out = expect_shape(call_learner(sigmoid, tf.constant(z)), (5,), "sigmoid(z) for 5 scores")
     if np.allclose(out, 1 / (1 + np.exp(z)), atol=1e-5):
         raise Incorrect("sigmoid(z) gives 1 - σ(z): the exponent is exp(-z).")
     expect_close(out, 1 / (1 + np.exp(-z)), "sigmoid(z)")
+    _written_by_hand(sigmoid, (z,), "sigmoid", "1 / (1 + tf.exp(-z))")
 
     scores = _scores()
-    probs = expect_shape(call_learner(softmax, tf.constant(scores)), (4, 5),
-                         "softmax of a (4, 5) batch of scores")  # fmt: skip
-    if np.allclose(probs.sum(axis=0), 1, atol=1e-4) and not np.allclose(probs.sum(axis=1), 1, atol=1e-4):  # fmt: skip
+    what = "softmax of a (4, 5) batch of scores"
+    probs = expect_shape(call_learner(softmax, tf.constant(scores)), (4, 5), what)
+    rows_sum_to_1 = np.allclose(probs.sum(axis=1), 1, atol=1e-4)
+    if np.allclose(probs.sum(axis=0), 1, atol=1e-4) and not rows_sum_to_1:
         raise Incorrect(
             "the columns of softmax(z) sum to 1, the rows do not: normalise each row (axis=-1) "
             "and keep the dimension (keepdims=True) so that the division broadcasts."
         )
-    if not np.allclose(probs.sum(axis=1), 1, atol=1e-4):
+    if not rows_sum_to_1:
         raise Incorrect(
             "the rows of softmax(z) do not sum to 1: divide exp(z) by the sum of its own row "
             "(axis=-1, keepdims=True)."
@@ -56,20 +87,21 @@ def _check_q1(ns) -> str | None:
 
     large = np.array([[1000.0, 999.0, 0.0], [-1000.0, -1002.0, -1001.0]], np.float32)
     probs = as_numpy(call_learner(softmax, tf.constant(large)), "softmax of large scores")
-    if not np.all(np.isfinite(probs)):
+    if probs.dtype.kind == "f" and not np.all(np.isfinite(probs)):
         raise Incorrect(
             "softmax([[1000, 999, 0], ...]) gives nan or inf: exp(1000) overflows. "
             "Subtract each row's largest score before taking exp."
         )
     expect_close(probs, reference_softmax(large), "softmax of large scores ±1000", atol=1e-5)
+    _written_by_hand(softmax, (scores,), "softmax", "from tf.exp and tf.reduce_sum")
     return "probabilities in (0, 1), rows that sum to 1, and no overflow."
 
 
-def _check_q2(ns) -> str | None:
+def _check_q2(ns: Namespace) -> str | None:
     import keras
     import tensorflow as tf
 
-    f = learner_value(ns, "cross_entropy")
+    f = learner_function(ns, "cross_entropy")
     probs = reference_softmax(_scores()).astype(np.float32)
     y = np.array([0, 3, 4, 1], np.int32)
     want = float(keras.losses.sparse_categorical_crossentropy(y, probs).numpy().mean())
@@ -83,15 +115,22 @@ def _check_q2(ns) -> str | None:
     if np.isclose(value, -want, rtol=1e-4):
         raise Incorrect("the loss is negative: the cross-entropy is *minus* the log-probability.")
     if np.isclose(value, want * len(y), rtol=1e-4):
-        raise Incorrect(f"the loss is {len(y)} times too large: take the mean over the batch, not the sum.")  # fmt: skip
-    all_classes = float(-np.log(probs).sum(axis=1).mean())
-    if np.isclose(value, all_classes, rtol=1e-4) or np.isclose(value, all_classes / probs.shape[1], rtol=1e-4):  # fmt: skip
-        raise Incorrect("the loss uses the probabilities of every class: keep only each row's true class `y`.")  # fmt: skip
+        raise Incorrect(
+            f"the loss is {len(y)} times too large: take the mean over the batch, not the sum."
+        )
+    every_class = float(-np.log(probs).sum(axis=1).mean())
+    if np.isclose(value, every_class, rtol=1e-4) or np.isclose(
+        value, every_class / probs.shape[1], rtol=1e-4
+    ):
+        raise Incorrect(
+            "the loss uses the probabilities of every class: keep only each row's true class `y`."
+        )
     expect_close(value, want, "cross_entropy(y, probs)")
-    sure = np.eye(5, dtype=np.float32)[y]
-    sure_loss = float(as_numpy(call_learner(f, tf.constant(y), tf.constant(sure * 0.999 + 0.0002)), "the loss"))  # fmt: skip
-    if not sure_loss < 0.01:
+    sure = np.eye(5, dtype=np.float32)[y] * 0.999 + 0.0002
+    sure_loss = as_numpy(call_learner(f, tf.constant(y), tf.constant(sure)), "the loss")
+    if sure_loss.size != 1 or not float(sure_loss.reshape(())) < 0.01:
         raise Incorrect("a model that is sure and right should have a loss close to 0.")
+    _written_by_hand(f, (y, probs), "cross_entropy", "with tf.gather and tf.math.log")
     return f"the same value as Keras' loss ({want:.4f})."
 
 
@@ -103,21 +142,28 @@ def _reference_step(W, b, x, y, lr):
     return W - lr * x.T @ g, b - lr * g.sum(axis=0), loss
 
 
-def _check_q3(ns) -> str | None:
+def _step_problem() -> tuple:
+    """x (8, 6), y (8,) with 4 classes, and the starting W and b as variables (and arrays)."""
     import tensorflow as tf
 
-    step = learner_value(ns, "train_step")
-    for name in ("softmax", "cross_entropy"):
-        learner_value(ns, name)
     rng = np.random.default_rng(3)
     x = rng.uniform(size=(8, 6)).astype(np.float32)
     y = rng.integers(0, 4, size=8).astype(np.int32)
     W0 = rng.normal(scale=0.5, size=(6, 4)).astype(np.float32)
     b0 = rng.normal(scale=0.5, size=4).astype(np.float32)
-    W, b = tf.Variable(W0), tf.Variable(b0)
-    lr = 0.5
-    loss = call_learner(step, W, b, tf.constant(x), tf.constant(y), lr)
-    W_want, b_want, loss_want = _reference_step(W0, b0, x, y, lr)
+    return x, y, W0, b0, tf.Variable(W0), tf.Variable(b0)
+
+
+STEP_RATE = 0.5
+
+
+def _check_q3(ns: Namespace) -> str | None:
+    import tensorflow as tf
+
+    step = learner_function(ns, "train_step")
+    x, y, W0, b0, W, b = _step_problem()
+    loss = call_learner(step, W, b, tf.constant(x), tf.constant(y), STEP_RATE)
+    W_want, b_want, loss_want = _reference_step(W0, b0, x, y, STEP_RATE)
     W1, b1 = W.numpy(), b.numpy()
     if np.allclose(W1, W0) and np.allclose(b1, b0):
         raise Incorrect(
@@ -133,7 +179,7 @@ def _check_q3(ns) -> str | None:
         raise Incorrect("W changed but b did not: take the gradient for both and update both.")
     if np.allclose(W1, W0):
         raise Incorrect("b changed but W did not: take the gradient for both and update both.")
-    if np.allclose(W1, W0 - (W0 - W_want) / lr, atol=1e-4):
+    if np.allclose(W1, W0 - (W0 - W_want) / STEP_RATE, atol=1e-4):
         raise Incorrect("the step ignores the learning rate: multiply the gradient by it.")
     expect_close(W1, W_want, "W after one step", atol=1e-4)
     expect_close(b1, b_want, "b after one step", atol=1e-4)
@@ -142,44 +188,74 @@ def _check_q3(ns) -> str | None:
     got = as_numpy(loss, "the returned loss")
     if got.size != 1 or not np.isclose(float(got.reshape(())), loss_want, rtol=1e-3):
         raise Incorrect(
-            f"train_step returns {got.reshape(-1)[:3]}; it should return the loss computed "
-            f"before the update ({loss_want:.4f})."
+            f"train_step returns {describe(loss)}; it should return the loss computed before "
+            f"the update ({loss_want:.4f})."
         )
+    # The notebook's loop compiles the step with tf.function: it must work as a graph too.
+    x, y, _, _, W, b = _step_problem()
+    graph_step = tf.function(step)
+    run_learner_code(
+        "`train_step` compiled with tf.function",
+        lambda: graph_step(W, b, tf.constant(x), tf.constant(y), STEP_RATE),
+        graphs=True,
+    )
+    what = "W after one step of tf.function(train_step)"
+    expect_close(W, W_want, f"{what} (eagerly it was right)", atol=1e-4)
     _, _, loss_after = _reference_step(W1, b1, x, y, 0.0)
     return f"the loss went from {loss_want:.3f} to {loss_after:.3f} in one step."
 
 
-def _check_q4(ns) -> str | None:
+def _check_q4(ns: Namespace) -> str | None:
     import keras
 
-    model = learner_value(ns, "model")
-    if not isinstance(model, keras.Model):
-        raise Incorrect(f"`model` should be a keras Model, not a {type(model).__name__}.")
-    if tuple(model.input_shape) != (None, 28, 28):
-        raise Incorrect(f"the model's input shape is {model.input_shape}; the images are (28, 28).")  # fmt: skip
-    if tuple(model.output_shape) != (None, 10):
-        raise Incorrect(f"the model's output has shape {model.output_shape}; there are 10 classes.")  # fmt: skip
-    kinds = [type(layer) for layer in model.layers]
-    if keras.layers.Flatten not in kinds:
-        raise Incorrect("the model has no Flatten layer: a Dense layer needs each image as a vector of 784 pixels.")  # fmt: skip
-    dense = [layer for layer in model.layers if isinstance(layer, keras.layers.Dense)]
+    model = learner_model(learner_value(ns, "model"), "`model`")
+    if not isinstance(model, keras.Sequential):
+        raise Incorrect(
+            "`model` is a functional model; the exercise builds it with keras.Sequential([...])."
+        )
+    shape = input_shape(model, "the model")
+    if shape != (None, 28, 28):
+        raise Incorrect(f"the model's input shape is {shape}; the images are (28, 28).")
+    shape = output_shape(model, "the model")
+    if shape != (None, 10):
+        raise Incorrect(f"the model's output has shape {shape}; there are 10 classes.")
+    if not layers_of(model, keras.layers.Flatten):
+        raise Incorrect(
+            "the model has no Flatten layer: a Dense layer needs each image as a vector of 784 "
+            "pixels."
+        )
+    dense = layers_of(model, keras.layers.Dense)
     if len(dense) != 1:
         raise Incorrect(
             f"the model has {len(dense)} Dense layers; logistic regression is a single linear layer."
         )
-    if dense[0].activation is not keras.activations.linear:
+    if activation_name(dense[0]) != "linear":
         raise Incorrect(
-            f"the Dense layer has the activation {dense[0].activation.__name__}: we train with "
+            f"the Dense layer has the activation {activation_name(dense[0])}: we train with "
             "`from_logits=True`, so the model outputs raw scores (no activation)."
+        )
+    start = dense[0].kernel_initializer
+    zeros = isinstance(start, keras.initializers.Zeros) or (
+        isinstance(start, keras.initializers.Constant) and start.get_config().get("value") == 0
+    )
+    if not zeros:
+        raise Incorrect(
+            "the Dense layer starts from random weights: start it from zeros, like our loop "
+            '(kernel_initializer="zeros").'
         )
     trainable = sum(int(np.prod(w.shape)) for w in model.trainable_weights)
     if trainable != 7850:
-        raise Incorrect(f"the model has {trainable:,} trainable parameters; expected 784 x 10 + 10 = 7,850.")  # fmt: skip
-    return "7,850 weights: one 28x28 template and one bias per class."
+        raise Incorrect(
+            f"the model has {trainable:,} trainable parameters; expected 784 x 10 + 10 = 7,850."
+        )
+    return "7,850 weights, all starting at zero: one 28x28 template and one bias per class."
 
 
 q1 = Exercise(
-    LAB, "q1", "Sigmoid and softmax", _check_q1,
+    LAB,
+    "q1",
+    "Sigmoid and softmax",
+    _check_q1,
     hints=[
         "sigmoid: 1 / (1 + exp(-z)). softmax: exp(z) divided by the sum of exp(z) over each row.",
         "Reduce over the last axis and keep it for broadcasting: "
@@ -188,18 +264,25 @@ q1 = Exercise(
         "`z = z - tf.reduce_max(z, axis=-1, keepdims=True)`, `e = tf.exp(z)`, "
         "`return e / tf.reduce_sum(e, axis=-1, keepdims=True)`.",
     ],
-)  # fmt: skip
+)
 q2 = Exercise(
-    LAB, "q2", "Cross-entropy for integer labels", _check_q2,
+    LAB,
+    "q2",
+    "Cross-entropy for integer labels",
+    _check_q2,
     hints=[
         "For each row i, take probs[i, y[i]], its log, change the sign, and average over the rows.",
         "`tf.gather(probs, y, axis=1, batch_dims=1)` picks probs[i, y[i]] for every i; "
         "then `tf.math.log` and `tf.reduce_mean`.",
         "`return -tf.reduce_mean(tf.math.log(tf.gather(probs, y, axis=1, batch_dims=1)))`.",
     ],
-)  # fmt: skip
+)
 q3 = Exercise(
-    LAB, "q3", "One gradient-descent step with GradientTape", _check_q3,
+    LAB,
+    "q3",
+    "One gradient-descent step with GradientTape",
+    _check_q3,
+    needs=[q1, q2],
     hints=[
         "Compute the loss inside `with tf.GradientTape() as tape:`, then "
         "`tape.gradient(loss, [W, b])` gives one gradient per variable.",
@@ -209,17 +292,20 @@ q3 = Exercise(
         "grad_W, grad_b = tape.gradient(loss, [W, b])\n"
         "W.assign_sub(learning_rate * grad_W)\nb.assign_sub(learning_rate * grad_b)\nreturn loss",
     ],
-)  # fmt: skip
+)
 q4 = Exercise(
-    LAB, "q4", "The model in Keras", _check_q4,
+    LAB,
+    "q4",
+    "The model in Keras",
+    _check_q4,
     hints=[
         "`keras.Sequential([...])` with three entries: the input, a flattening layer and the "
         "output layer.",
         "`keras.Input((28, 28))`, `layers.Flatten()`, then `layers.Dense(10)` without an "
-        "activation, starting from zeros (`kernel_initializer=\"zeros\"`).",
+        'activation, starting from zeros (`kernel_initializer="zeros"`).',
         "`model = keras.Sequential([keras.Input((28, 28)), layers.Flatten(), "
-        "layers.Dense(10, kernel_initializer=\"zeros\")])`.",
+        'layers.Dense(10, kernel_initializer="zeros")])`.',
     ],
-)  # fmt: skip
+)
 
 EXERCISES = (q1, q2, q3, q4)

@@ -2,16 +2,30 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 import numpy as np
 
-from labkit.checks.exercise import (
-    Exercise,
-    Incorrect,
+from labkit.checks.exercise import Exercise, Incorrect
+from labkit.checks.learner_code import call_learner, run_learner_code, traced_op_types
+from labkit.checks.models import (
+    activation_name,
+    input_shape,
+    layers_of,
+    learner_model,
+    output_shape,
+)
+from labkit.checks.values import (
+    Namespace,
     as_numpy,
-    call_learner,
+    describe,
     expect_close,
+    expect_finite,
     expect_shape,
-    learner_value,
+    learner_float,
+    learner_function,
+    learner_int,
 )
 
 LAB = "03_multilayer_perceptron"
@@ -58,8 +72,10 @@ def reference_gradients(batch: dict) -> tuple[np.ndarray, ...]:
     return tuple(g.numpy() for g in tape.gradient(loss, params))
 
 
-def _check_q1(ns) -> str | None:
-    f = learner_value(ns, "mlp_forward")
+def _check_q1(ns: Namespace) -> str | None:
+    import tensorflow as tf
+
+    f = learner_function(ns, "mlp_forward")
     b = reference_batch()
     t = _tensors(b)
     out = call_learner(f, t["x"], t["W1"], t["b1"], t["W2"], t["b2"])
@@ -71,9 +87,8 @@ def _check_q1(ns) -> str | None:
         )
     expect_shape(out, (6, 10), "mlp_forward(x, W1, b1, W2, b2) on 6 inputs")
     want = _forward(b["x"], b["W1"], b["b1"], b["W2"], b["b2"])
-    if np.allclose(
-        out, _forward(b["x"], b["W1"], b["b1"], b["W2"], b["b2"], relu=False), atol=1e-4
-    ):
+    linear = _forward(b["x"], b["W1"], b["b1"], b["W2"], b["b2"], relu=False)
+    if np.allclose(out, linear, atol=1e-4):
         raise Incorrect("the hidden layer is linear: apply ReLU to x @ W1 + b1.")
     if np.allclose(out.sum(axis=1), 1.0, atol=1e-4) and (out >= 0).all():
         raise Incorrect(
@@ -82,26 +97,43 @@ def _check_q1(ns) -> str | None:
         )
     if np.allclose(out, np.maximum(want, 0), atol=1e-4):
         raise Incorrect("the output has no negative values: the last layer has no ReLU.")
+    expect_close(out, want, "mlp_forward(x, W1, b1, W2, b2)", rtol=1e-3, atol=1e-4)
     b_shift = {**b, "b1": b["b1"] + np.float32(1), "b2": b["b2"] - np.float32(1)}
     t2 = _tensors(b_shift)
-    expect_close(out, want, "mlp_forward(x, W1, b1, W2, b2)", rtol=1e-3, atol=1e-4)
     out2 = as_numpy(call_learner(f, t2["x"], t2["W1"], t2["b1"], t2["W2"], t2["b2"]), "the output")
     want2 = _forward(b_shift["x"], b_shift["W1"], b_shift["b1"], b_shift["W2"], b_shift["b2"])
-    expect_close(out2, want2, "mlp_forward with other biases (are both b1 and b2 added?)",
-                 rtol=1e-3, atol=1e-4)  # fmt: skip
+    what = "mlp_forward with other biases (are both b1 and b2 added?)"
+    expect_close(out2, want2, what, rtol=1e-3, atol=1e-4)
+    # The notebook then trains through it with GradientTape: the tape must see every step.
+    W1 = tf.Variable(t["W1"])
+
+    def gradient() -> object:
+        with tf.GradientTape() as tape:
+            logits = f(t["x"], W1, t["b1"], t["W2"], t["b2"])
+        return tape.gradient(logits, W1) if tf.is_tensor(logits) else None
+
+    if run_learner_code("mlp_forward under a GradientTape", gradient) is None:
+        raise Incorrect(
+            "GradientTape cannot follow mlp_forward (the gradient with respect to W1 is None): "
+            "use TensorFlow operations (@, tf.nn.relu), not NumPy or .numpy()."
+        )
     return "x -> ReLU(x W1 + b1) -> (.) W2 + b2: ten scores per image."
 
 
 _NAMES = ("dW1", "db1", "dW2", "db2")
 
 
-def _check_q2(ns) -> str | None:
-    f = learner_value(ns, "mlp_backward")
+def _check_q2(ns: Namespace) -> str | None:
+    f = learner_function(ns, "mlp_backward")
     b = reference_batch()
     t = _tensors(b)
-    out = call_learner(f, t["x"], t["y"], t["W1"], t["b1"], t["W2"], t["b2"])
-    if not isinstance(out, (tuple, list)) or len(out) != 4:
-        raise Incorrect("mlp_backward should return four gradients: dW1, db1, dW2, db2 (a tuple).")
+    args = [t[name] for name in ("x", "y", "W1", "b1", "W2", "b2")]
+    out = call_learner(f, *args)
+    if not isinstance(out, tuple | list) or len(out) != 4:
+        raise Incorrect(
+            f"mlp_backward returns {describe(out)}; it should return four gradients: "
+            "dW1, db1, dW2, db2 (a tuple)."
+        )
     got = [as_numpy(g, name) for g, name in zip(out, _NAMES, strict=True)]
     want = reference_gradients(b)
     n = b["x"].shape[0]
@@ -112,6 +144,7 @@ def _check_q2(ns) -> str | None:
             raise Incorrect(
                 f"{name} has shape {g.shape}{hint}; it must have the shape of {param}, {w.shape}."
             )
+        expect_finite(g, name)
     close = lambda a, c: np.allclose(a, c, rtol=1e-3, atol=1e-5)  # noqa: E731
     if all(close(g, -w) for g, w in zip(got, want, strict=True)):
         raise Incorrect(
@@ -150,104 +183,160 @@ def _check_q2(ns) -> str | None:
         )
     if not close(db1, want[1]):
         raise Incorrect("db1 is off (dW1 is right): it is the column sums of dz1.")
+    if any(op.startswith("gradient:") for op in _op_types_if_traceable(f, args, "mlp_backward")):
+        raise Incorrect(
+            "mlp_backward asks TensorFlow for the gradients (GradientTape or tf.gradients): the "
+            "exercise is to compute them by hand with the chain rule."
+        )
     return "your gradients match GradientTape's: that is all backpropagation is."
 
 
-def _check_q3(ns) -> str | None:
+def _op_types_if_traceable(func: Any, args: Sequence[Any], name: str) -> set[str]:
+    """The operations ``func`` runs (see traced_op_types); none when it cannot run as a graph,
+    which this lab does not ask for."""
+    try:
+        return traced_op_types(func, *args, what=f"`{name}`")
+    except Incorrect:
+        return set()
+
+
+def _check_q3(ns: Namespace) -> str | None:
     import tensorflow as tf
 
     z = tf.constant(np.linspace(-4, 4, 17, dtype=np.float32))
-    leaky = learner_value(ns, "leaky_relu")
+    zs = z.numpy()
+    leaky = learner_function(ns, "leaky_relu")
     out = expect_shape(call_learner(leaky, z), (17,), "leaky_relu(z) on 17 values")
-    expect_close(out[z.numpy() >= 0], z.numpy()[z.numpy() >= 0],
-                 "leaky_relu(z) for z >= 0 (it should be z itself)")  # fmt: skip
-    if np.allclose(out, 0.01 * z.numpy() * (z.numpy() < 0) + z.numpy() * (z.numpy() >= 0)):
+    what = "leaky_relu(z) for z >= 0 (it should be z itself)"
+    expect_close(out[zs >= 0], zs[zs >= 0], what)
+    if np.allclose(out, 0.01 * zs * (zs < 0) + zs * (zs >= 0)):
         raise Incorrect("leaky_relu ignores its `alpha` argument (default 0.1): use it for z < 0.")
     expect_close(out, tf.nn.leaky_relu(z, alpha=0.1), "leaky_relu(z) for z < 0 (slope alpha=0.1)")
     out = call_learner(leaky, z, alpha=0.3)
     expect_close(out, tf.nn.leaky_relu(z, alpha=0.3), "leaky_relu(z, alpha=0.3)")
-    swish = learner_value(ns, "swish")
+    if "LeakyRelu" in _op_types_if_traceable(leaky, (z,), "leaky_relu"):
+        raise Incorrect(
+            "leaky_relu calls tf.nn.leaky_relu (or keras'): the exercise is to write it, "
+            "with tf.where."
+        )
+    swish = learner_function(ns, "swish")
     out = expect_shape(call_learner(swish, z), (17,), "swish(z) on 17 values")
     if np.allclose(out, tf.sigmoid(z), atol=1e-5):
         raise Incorrect("that is the sigmoid itself: swish multiplies it by z.")
     expect_close(out, tf.nn.silu(z), "swish(z) = z * sigmoid(z)")
+    # tf.nn.silu (= tf.nn.swish, keras' silu) has a custom gradient: an IdentityN operation.
+    if "IdentityN" in _op_types_if_traceable(swish, (z,), "swish"):
+        raise Incorrect(
+            "swish calls tf.nn.silu (or tf.nn.swish, or keras' silu): the exercise is to write "
+            "it, z * tf.sigmoid(z)."
+        )
     return "both keep a gradient for negative inputs, unlike ReLU."
 
 
-def _dense_layers(model) -> list:
+def _kind(layer) -> str:
+    """A layer's role in the exercise's block: ReLU for layers.ReLU and Activation("relu")."""
     import keras
 
-    return [la for la in model.layers if isinstance(la, keras.layers.Dense)]
+    if isinstance(layer, keras.layers.ReLU) or (
+        isinstance(layer, keras.layers.Activation) and activation_name(layer) == "relu"
+    ):
+        return "ReLU"
+    return type(layer).__name__
 
 
-def _check_q4(ns) -> str | None:
+BLOCK = ["Dense", "BatchNormalization", "ReLU", "Dropout"]
+
+
+def _check_q4(ns: Namespace) -> str | None:
     import keras
 
-    build = learner_value(ns, "build_mlp")
-    model = call_learner(build)
-    if not isinstance(model, keras.Model):
-        raise Incorrect(f"build_mlp() should return a keras Model, not a {type(model).__name__}.")
-    if not model.built or isinstance(model.input_shape, list):
-        raise Incorrect("start the model with keras.Input(shape=(784,)), so it knows its input.")
-    if tuple(model.input_shape) != (None, 784):
+    hidden_units = learner_int(ns, "HIDDEN")
+    rate = learner_float(ns, "DROPOUT", 0.0, 0.9)
+    model = learner_model(call_learner(learner_function(ns, "build_mlp")), "build_mlp()")
+    shape = input_shape(model, "the model")
+    if shape != (None, 784):
         raise Incorrect(
-            f"the model's input shape is {model.input_shape}; the flattened images are (None, 784)."
+            f"the model's input shape is {shape}; the flattened images are (None, 784): start "
+            "with keras.Input(shape=(784,))."
         )
-    if tuple(model.output_shape) != (None, 10):
-        raise Incorrect(f"the model's output has shape {model.output_shape}; there are 10 classes.")
-    dense = _dense_layers(model)
+    shape = output_shape(model, "the model")
+    if shape != (None, 10):
+        raise Incorrect(f"the model's output has shape {shape}; there are 10 classes.")
+    dense = layers_of(model, keras.layers.Dense)
     hidden = dense[:-1]
-    if len(hidden) < 2:
+    last = model.layers[-1]
+    if not dense or activation_name(dense[-1]) != "linear" or _kind(last) != "Dense":
+        raise Incorrect(
+            "the model ends in a softmax (or another activation), but the loss of this lab takes "
+            "logits (from_logits=True): end with Dense(10) and no activation."
+        )
+    if len(hidden) != 2:
         raise Incorrect(
             f"the model has {len(hidden)} hidden Dense layer(s) before the output: use two."
         )
-    linear = keras.activations.linear
-    if any(la.activation is linear for la in hidden):
-        acts = [la for la in model.layers if isinstance(la, (keras.layers.Activation, keras.layers.ReLU, keras.layers.LeakyReLU))]  # fmt: skip
-        if not acts:
-            raise Incorrect(
-                "a hidden Dense layer has no activation: without one, stacked layers are one "
-                "linear map. Use activation='relu'."
-            )
-    if dense[-1].activation is not linear or isinstance(model.layers[-1], (keras.layers.Softmax, keras.layers.Activation)):  # fmt: skip
+    if any(activation_name(la) != "linear" for la in hidden):
         raise Incorrect(
-            "the model ends in a softmax (or another activation), but the loss of this lab takes "
-            "logits (from_logits=True): leave the last Dense layer linear."
+            "a hidden Dense layer has its own activation: the ReLU comes after the batch "
+            "normalization, as a layer: Dense(HIDDEN, use_bias=False), BatchNormalization(), "
+            "ReLU(), Dropout(DROPOUT)."
         )
-    norms = [la for la in model.layers if isinstance(la, keras.layers.BatchNormalization)]
+    if any(la.units != hidden_units for la in hidden):
+        units = ", ".join(str(la.units) for la in hidden)
+        raise Incorrect(f"the hidden Dense layers have {units} units; use HIDDEN ({hidden_units}).")
+    if any(la.use_bias for la in hidden):
+        raise Incorrect(
+            "the hidden Dense layers have a bias, which the BatchNormalization right after "
+            "cancels (it subtracts the mean): use Dense(HIDDEN, use_bias=False)."
+        )
+    norms = layers_of(model, keras.layers.BatchNormalization)
     if len(norms) < len(hidden):
         raise Incorrect(
             f"the model has {len(hidden)} hidden Dense layers but {len(norms)} "
             "BatchNormalization layer(s): put one after each hidden Dense layer, before its ReLU."
         )
-    drops = [la for la in model.layers if isinstance(la, keras.layers.Dropout)]
+    kinds = [_kind(la) for la in model.layers if not isinstance(la, keras.layers.InputLayer)]
+    if "ReLU" not in kinds:
+        raise Incorrect(
+            "the hidden layers have no activation: without one, stacked layers are one linear "
+            "map. Add layers.ReLU() after each BatchNormalization."
+        )
+    drops = layers_of(model, keras.layers.Dropout)
     if not drops:
         raise Incorrect("the model has no Dropout layer: add one after each hidden layer.")
-    if any(not 0.05 <= d.rate <= 0.6 for d in drops):
+    if any(abs(d.rate - rate) > 1e-9 for d in drops):
         rates = ", ".join(f"{d.rate:g}" for d in drops)
-        raise Incorrect(f"dropout rate(s) {rates}: use something between 0.1 and 0.5.")
-    if model.count_params() > 3_000_000:
+        raise Incorrect(f"the dropout rate(s) are {rates}; use DROPOUT ({rate:g}).")
+    if kinds != BLOCK * 2 + ["Dense"]:
         raise Incorrect(
-            f"the model has {model.count_params():,} parameters: too many to train in about a "
-            "minute on a CPU. Use hidden layers of a few hundred units."
+            f"the layers are {', '.join(kinds)}; the exercise asks for, twice, "
+            f"{' -> '.join(BLOCK)}, then Dense(10)."
         )
-    return (
-        f"{len(hidden)} hidden layers with batch normalization and dropout, "
-        f"{model.count_params():,} parameters."
-    )
+    params = model.count_params()
+    if params > 3_000_000:
+        raise Incorrect(
+            f"the model has {params:,} parameters: too many to train in about a minute on a "
+            "CPU. Use hidden layers of a few hundred units."
+        )
+    return f"two hidden blocks with batch normalization and dropout, {params:,} parameters."
 
 
 q1 = Exercise(
-    LAB, "q1", "Forward pass of a 2-layer MLP", _check_q1,
+    LAB,
+    "q1",
+    "Forward pass of a 2-layer MLP",
+    _check_q1,
     hints=[
         "Two steps: the hidden layer h = ReLU(x W1 + b1), then the output layer h W2 + b2.",
         "`x @ W1` multiplies a (batch, 784) matrix by a (784, hidden) one; adding `b1` broadcasts "
         "over the batch. `tf.nn.relu` is the ReLU. Return the logits, with no softmax.",
         "`h = tf.nn.relu(x @ W1 + b1)` then `return h @ W2 + b2`.",
     ],
-)  # fmt: skip
+)
 q2 = Exercise(
-    LAB, "q2", "Backpropagation by hand", _check_q2,
+    LAB,
+    "q2",
+    "Backpropagation by hand",
+    _check_q2,
     hints=[
         "Redo the forward pass keeping z1 (before ReLU), h (after) and the logits; then go backwards "
         "with the chain rule, one layer at a time.",
@@ -259,18 +348,24 @@ q2 = Exercise(
         "`dz1 = dh * tf.cast(z1 > 0, dh.dtype)`; `dW1 = tf.transpose(x) @ dz1`; "
         "`db1 = tf.reduce_sum(dz1, axis=0)`.",
     ],
-)  # fmt: skip
+)
 q3 = Exercise(
-    LAB, "q3", "Leaky ReLU and swish", _check_q3,
+    LAB,
+    "q3",
+    "Leaky ReLU and swish",
+    _check_q3,
     hints=[
         "Leaky ReLU is z for z >= 0 and alpha * z for z < 0. Swish is z times the sigmoid of z.",
         "`tf.where(condition, a, b)` picks from a where the condition holds, from b elsewhere; "
         "`tf.sigmoid(z)` is the sigmoid.",
         "`return tf.where(z >= 0, z, alpha * z)` and `return z * tf.sigmoid(z)`.",
     ],
-)  # fmt: skip
+)
 q4 = Exercise(
-    LAB, "q4", "The MLP in Keras, with batch normalization and dropout", _check_q4,
+    LAB,
+    "q4",
+    "The MLP in Keras, with batch normalization and dropout",
+    _check_q4,
     hints=[
         "keras.Input(shape=(784,)); then, twice, a Dense layer, BatchNormalization, ReLU and "
         "Dropout; and a Dense(10) output with no activation (the loss takes logits).",
@@ -280,6 +375,6 @@ q4 = Exercise(
         "`inputs = keras.Input(shape=(784,))`, `x = inputs`, a loop `for _ in range(2):` with the "
         "four layer lines, then `return keras.Model(inputs, layers.Dense(10)(x))`.",
     ],
-)  # fmt: skip
+)
 
 EXERCISES = (q1, q2, q3, q4)

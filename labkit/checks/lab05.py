@@ -1,24 +1,28 @@
-"""Checks for lab 05: autoencoders (dense, convolutional, denoising; anomaly scores).
-
-Also two small helpers the notebook uses: ``synthetic_digits`` (printed digits, the
-"anomalies" of the last section) and ``show_reconstructions`` (originals above
-reconstructions).
-"""
+"""Checks for lab 05: autoencoders (dense, convolutional, denoising; anomaly scores)."""
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import numpy as np
 
-from labkit.checks.exercise import (
-    Exercise,
-    Incorrect,
+from labkit.checks.exercise import Exercise, Incorrect
+from labkit.checks.learner_code import call_learner, call_model, traced_op_types
+from labkit.checks.models import (
+    activation_name,
+    input_shape,
+    layers_of,
+    learner_model,
+)
+from labkit.checks.values import (
     Namespace,
     as_numpy,
-    call_learner,
+    describe,
     expect_close,
+    expect_finite,
     expect_shape,
+    learner_function,
     learner_value,
 )
 
@@ -27,57 +31,21 @@ IMAGE_SHAPE = (28, 28, 1)
 DENSE_PARAMS_64 = 784 * 64 + 64 + 64 * 784 + 784  # 101,200: Dense(64) + Dense(784)
 
 
-# ----------------------------------------------------------------- helpers for the notebook
-def show_reconstructions(originals: Any, reconstructions: Any, n: int = 8, title: str = "") -> Any:
-    """A figure: ``n`` originals in the top row, their reconstructions below."""
-    from labkit import plots
-
-    originals, reconstructions = np.asarray(originals[:n]), np.asarray(reconstructions[:n])
-    title = f"{title}\n" if title else ""
-    return plots.show_images(np.concatenate([originals, reconstructions]), ncols=n,
-                             title=f"{title}top: inputs, bottom: reconstructions")  # fmt: skip
-
-
-def synthetic_digits(n: int = 200, seed: int = 0) -> np.ndarray:
-    """``n`` printed digits 0-9 (white on black, 28x28x1, values in [0, 1]), in 3 fonts and 2
-    weights, shifted by up to 2 pixels: images that are not clothes, made without a download."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    templates = []
-    for family in ("DejaVu Sans", "DejaVu Serif", "DejaVu Sans Mono"):
-        for weight in ("normal", "bold"):
-            for digit in range(10):
-                fig = Figure(figsize=(1, 1), dpi=28, facecolor="black")  # 28x28 pixels
-                fig.text(0.5, 0.5, str(digit), color="white", fontsize=66, family=family,
-                         weight=weight, ha="center", va="center")  # fmt: skip
-                canvas = FigureCanvasAgg(fig)
-                canvas.draw()
-                templates.append(np.asarray(canvas.buffer_rgba())[..., 0] / 255.0)
-    rng = np.random.default_rng(seed)
-    images = np.stack([templates[k] for k in rng.integers(len(templates), size=n)])
-    for i in range(n):
-        images[i] = np.roll(images[i], tuple(rng.integers(-2, 3, size=2)), axis=(0, 1))
-    return images[..., None].astype("float32")
-
-
 # ----------------------------------------------------------------- shared check helpers
-def _model(value: Any, what: str) -> Any:
+def _sequential(value: Any, what: str) -> Any:
+    """A keras.Sequential started with keras.Input, as the exercises build them."""
     import keras
 
-    if not isinstance(value, keras.Model):
-        raise Incorrect(f"{what} is a {type(value).__name__}; it should be a Keras model "
-                        "(keras.Sequential([...]) or keras.Model(inputs, outputs)).")  # fmt: skip
-    return value
+    model = learner_model(value, what)
+    if not isinstance(model, keras.Sequential):
+        raise Incorrect(f"{what} is a functional model; the exercise asks for keras.Sequential.")
+    return model
 
 
 def _run(model: Any, x: np.ndarray, what: str) -> np.ndarray:
-    try:
-        return as_numpy(model(x, training=False), what)
-    except Exception as exc:  # noqa: BLE001 - a model that cannot run is feedback
-        raise Incorrect(
-            f"{what} failed on input of shape {x.shape}: {type(exc).__name__}: {exc}"
-        ) from None
+    """The model's output for ``x``, as a finite NumPy array."""
+    out = as_numpy(call_model(model, x, f"{what}, on input of shape {x.shape},"), what)
+    return expect_finite(out, f"the output of {what}")
 
 
 def _images(n: int = 4, seed: int = 0) -> np.ndarray:
@@ -92,51 +60,72 @@ def _check_range(out: np.ndarray, what: str) -> None:
         )
 
 
-def _layer_types(model: Any) -> list[str]:
-    """The class names of a model's layers, nested models included."""
-    names = []
-    for layer in model.layers:
-        names.append(type(layer).__name__)
-        if hasattr(layer, "layers"):
-            names += _layer_types(layer)
-    return names
-
-
 # ----------------------------------------------------------------- q1: the dense autoencoder
 def _check_q1(ns: Namespace) -> str | None:
-    make = learner_value(ns, "make_dense_autoencoder")
+    import keras
+
+    make = learner_function(ns, "make_dense_autoencoder")
     out = call_learner(make, 64)
     if not isinstance(out, tuple | list) or len(out) != 2:
-        raise Incorrect("make_dense_autoencoder should return two models: (encoder, decoder).")
-    encoder, decoder = _model(out[0], "the encoder"), _model(out[1], "the decoder")
+        raise Incorrect(
+            f"make_dense_autoencoder returns {describe(out)}; it should return two models: "
+            "(encoder, decoder)."
+        )
+    encoder, decoder = _sequential(out[0], "the encoder"), _sequential(out[1], "the decoder")
+    if input_shape(encoder, "the encoder") != (None, *IMAGE_SHAPE):
+        raise Incorrect(
+            f"the encoder's input shape is {input_shape(encoder, 'the encoder')}; start it with "
+            "keras.Input((28, 28, 1))."
+        )
+    if input_shape(decoder, "the decoder") != (None, 64):
+        raise Incorrect(
+            f"make_dense_autoencoder(64)'s decoder has input shape "
+            f"{input_shape(decoder, 'the decoder')}; start it with keras.Input((code_size,))."
+        )
+    if not layers_of(encoder, keras.layers.Flatten):
+        raise Incorrect("the encoder has no Flatten layer: Dense takes vectors, not images.")
     x = _images()
     code = _run(encoder, x, "the encoder")
     if code.shape[1:] == (784,):
-        raise Incorrect("the encoder outputs 784 numbers per image: the code is the output of "
-                        "Dense(code_size), so the encoder ends there.")  # fmt: skip
+        raise Incorrect(
+            "the encoder outputs 784 numbers per image: the code is the output of "
+            "Dense(code_size), so the encoder ends there."
+        )
     expect_shape(code, (len(x), 64), "the encoder's output (the code) for 4 images")
     if (code < 0).any():
-        raise Incorrect("the code has negative values: give the encoder's Dense layer the "
-                        "ReLU activation, as in the TensorFlow tutorial.")  # fmt: skip
+        raise Incorrect(
+            "the code has negative values: give the encoder's Dense layer the "
+            "ReLU activation, as in the TensorFlow tutorial."
+        )
     big = np.random.default_rng(1).normal(scale=50.0, size=(len(x), 64)).astype("float32")
     recon = _run(decoder, big, "the decoder")
     if recon.shape[1:] == (784,):
-        raise Incorrect("the decoder outputs flat vectors of 784 numbers: end it with "
-                        "layers.Reshape((28, 28, 1)) so that it gives back images.")  # fmt: skip
+        raise Incorrect(
+            "the decoder outputs flat vectors of 784 numbers: end it with "
+            "layers.Reshape((28, 28, 1)) so that it gives back images."
+        )
     expect_shape(recon, (len(x), *IMAGE_SHAPE), "the decoder's output for 4 codes")
     _check_range(recon, "the decoder's output for large codes")
     params = encoder.count_params() + decoder.count_params()
     if params != DENSE_PARAMS_64:
-        raise Incorrect(f"the encoder and decoder have {params:,} parameters together; the "
-                        f"tutorial's model (Flatten, Dense(64), Dense(784), Reshape) has "
-                        f"{DENSE_PARAMS_64:,}. Use exactly those layers.")  # fmt: skip
+        raise Incorrect(
+            f"the encoder and decoder have {params:,} parameters together; the tutorial's "
+            f"model (Flatten, Dense(64), Dense(784), Reshape) has {DENSE_PARAMS_64:,}. Use "
+            "exactly those layers."
+        )
     small = call_learner(make, 8)
-    code8 = _run(_model(small[0], "make_dense_autoencoder(8)[0]"), x, "the encoder")
+    if not isinstance(small, tuple | list) or len(small) != 2:
+        raise Incorrect("make_dense_autoencoder(8) should return two models too.")
+    code8 = _run(_sequential(small[0], "make_dense_autoencoder(8)[0]"), x, "the encoder")
     if code8.shape != (len(x), 8):
-        raise Incorrect(f"make_dense_autoencoder(8) gives codes of shape {code8.shape}; use the "
-                        "argument code_size for the size of the code.")  # fmt: skip
-    return (f"784 pixels -> {64} numbers -> 784 pixels, {DENSE_PARAMS_64:,} parameters; "
-            "the code is 12x smaller than the image.")  # fmt: skip
+        raise Incorrect(
+            f"make_dense_autoencoder(8) gives codes of shape {code8.shape}; use the "
+            "argument code_size for the size of the code."
+        )
+    return (
+        f"784 pixels -> 64 numbers -> 784 pixels, {DENSE_PARAMS_64:,} parameters; "
+        "the code is 12x smaller than the image."
+    )
 
 
 q1 = Exercise(
@@ -161,27 +150,70 @@ q1 = Exercise(
 
 # ----------------------------------------------------------------- q2: the conv decoder
 def _check_q2(ns: Namespace) -> str | None:
-    encoder = _model(learner_value(ns, "conv_encoder"), "`conv_encoder`")
-    make = learner_value(ns, "make_conv_decoder")
-    decoder = _model(call_learner(make), "make_conv_decoder()")
-    code_shape = tuple(encoder.output_shape[1:])
+    import keras
+
+    encoder = learner_model(learner_value(ns, "conv_encoder"), "`conv_encoder`")
+    make = learner_function(ns, "make_conv_decoder")
+    decoder = _sequential(call_learner(make), "make_conv_decoder()")
+    code_shape = tuple(encoder.outputs[0].shape[1:]) if len(encoder.outputs) == 1 else None
+    shape = input_shape(decoder, "the decoder")
+    if code_shape is None or shape[1:] != code_shape:
+        raise Incorrect(
+            f"the decoder's input shape is {shape}; the encoder's codes have shape "
+            f"{code_shape}: start with keras.Input((CODE_SIZE,))."
+        )
     x = _images()
     code = _run(encoder, x, "conv_encoder")
-    recon = _run(decoder, code, "the decoder, on the encoder's codes,")
+    recon = _run(decoder, code, "the decoder, on the encoder's codes")
     if recon.shape[1:] != IMAGE_SHAPE:
         raise Incorrect(
             f"the decoder turns codes of shape {code_shape} into shape {recon.shape[1:]}; it "
             "should give back (28, 28, 1) images. Each Conv2DTranspose with strides=2 and "
             "padding='same' doubles height and width, and the last layer needs 1 filter."
         )
-    types = _layer_types(decoder)
-    if "Conv2DTranspose" not in types:
-        raise Incorrect("the decoder has no Conv2DTranspose layer: upsample with "
-                        "layers.Conv2DTranspose(filters, 3, strides=2, padding='same').")  # fmt: skip
+    ups = layers_of(decoder, keras.layers.Conv2DTranspose)
+    if not ups:
+        raise Incorrect(
+            "the decoder has no Conv2DTranspose layer: upsample with "
+            "layers.Conv2DTranspose(filters, 4, strides=2, padding='same')."
+        )
+    dense = layers_of(decoder, keras.layers.Dense)
+    if len(dense) != 1 or activation_name(dense[0]) != "relu":
+        raise Incorrect(
+            "the decoder starts with one Dense layer with the ReLU activation, "
+            "Dense(7 * 7 * 32, activation='relu')."
+        )
+    reshapes = layers_of(decoder, keras.layers.Reshape)
+    if not reshapes or tuple(reshapes[0].target_shape) != (7, 7, 32):
+        raise Incorrect(
+            "reshape the Dense layer's output to 7x7 feature maps with 32 channels: "
+            "layers.Reshape((7, 7, 32))."
+        )
+    settings = [(u.filters, tuple(u.kernel_size), tuple(u.strides), u.padding) for u in ups]
+    wanted = [(16, (4, 4), (2, 2), "same"), (1, (4, 4), (2, 2), "same")]
+    if settings != wanted:
+        found = "; ".join(
+            f"{f} filters, kernel {k[0]}x{k[1]}, strides {s[0]}, padding '{p}'"
+            for f, k, s, p in settings
+        )
+        raise Incorrect(
+            f"the Conv2DTranspose layers have {found}. The exercise asks for two, both with 4x4 "
+            "kernels, strides=2 and padding='same': 16 filters (7 -> 14), then 1 filter "
+            "(14 -> 28)."
+        )
+    if [activation_name(u) for u in ups] != ["relu", "sigmoid"]:
+        raise Incorrect(
+            "the first Conv2DTranspose has the ReLU activation, the last one the sigmoid, which "
+            "keeps the pixels in [0, 1]."
+        )
+    if decoder.layers[-1] is not ups[-1]:
+        raise Incorrect("the decoder ends with the second Conv2DTranspose, which makes the image.")
     scaled = _run(decoder, (code * 50.0 + 5.0).astype("float32"), "the decoder")
     _check_range(scaled, "the decoder's output for large codes")
-    return (f"codes of shape {code_shape} upsampled to (None, 28, 28, 1) with "
-            f"{types.count('Conv2DTranspose')} transposed convolutions.")  # fmt: skip
+    return (
+        f"codes of shape {code_shape} upsampled to (None, 28, 28, 1) with two transposed "
+        "convolutions."
+    )
 
 
 q2 = Exercise(
@@ -211,29 +243,48 @@ q2 = Exercise(
 def _check_q3(ns: Namespace) -> str | None:
     import tensorflow as tf
 
-    add_noise = learner_value(ns, "add_noise")
+    add_noise = learner_function(ns, "add_noise")
     grey = tf.fill((64, *IMAGE_SHAPE), 0.5)
-    noisy = expect_shape(call_learner(add_noise, grey, 0.1), (64, *IMAGE_SHAPE),
-                         "add_noise(images, 0.1) for 64 images")  # fmt: skip
+    what = "add_noise(images, 0.1) for 64 images"
+    noisy = expect_shape(call_learner(add_noise, grey, 0.1), (64, *IMAGE_SHAPE), what)
+    expect_finite(noisy, what)
     diff = noisy.astype(np.float64) - 0.5
     if np.allclose(diff, 0):
         raise Incorrect("add_noise returned the images unchanged: add random Gaussian noise.")
-    if abs(diff.mean()) > 0.01:
-        raise Incorrect(f"the noise has mean {diff.mean():.3f}; Gaussian noise has mean 0 "
-                        "(tf.random.normal draws it around 0 by default).")  # fmt: skip
-    if not 0.09 < diff.std() < 0.11:
-        raise Incorrect(f"with stddev=0.1 the noise has standard deviation {diff.std():.3f}; "
-                        "pass stddev to tf.random.normal.")  # fmt: skip
     if np.allclose(diff, diff[0]):
         raise Incorrect("every image got the same noise: draw noise of the batch's full shape.")
+    if np.allclose(diff, diff[:, :1, :1, :]):
+        raise Incorrect(
+            "every pixel of an image got the same noise: draw one number per pixel, noise of "
+            "the batch's full shape (tf.shape(images))."
+        )
+    if abs(diff.mean()) > 0.01:
+        raise Incorrect(
+            f"the noise has mean {diff.mean():.3f}; Gaussian noise has mean 0 "
+            "(tf.random.normal draws it around 0 by default)."
+        )
+    if not 0.09 < diff.std() < 0.11:
+        raise Incorrect(
+            f"with stddev=0.1 the noise has standard deviation {diff.std():.3f}; "
+            "pass stddev to tf.random.normal."
+        )
     dark = call_learner(add_noise, tf.zeros((64, *IMAGE_SHAPE)), 0.5)
-    dark = as_numpy(dark, "add_noise(zeros, 0.5)")
+    dark = expect_shape(dark, (64, *IMAGE_SHAPE), "add_noise(zeros, 0.5)")
     if dark.min() < 0 or dark.max() > 1:
-        raise Incorrect(f"add_noise(zeros, 0.5) has values from {dark.min():.2f} to "
-                        f"{dark.max():.2f}: clip the result to [0, 1] (tf.clip_by_value).")  # fmt: skip
+        raise Incorrect(
+            f"add_noise(zeros, 0.5) has values from {dark.min():.2f} to "
+            f"{dark.max():.2f}: clip the result to [0, 1] (tf.clip_by_value)."
+        )
     expect_close(np.mean(dark == 0), 0.5, "the share of black pixels that stay at 0", atol=0.03)
-    if as_numpy(noisy, "noisy").dtype != np.float32:
+    if noisy.dtype != np.float32:
         raise Incorrect(f"add_noise returns {noisy.dtype}; keep float32 like the images.")
+    # The notebook calls it inside a tf.data pipeline, that is, as a graph.
+    ops = traced_op_types(add_noise, grey, 0.1, what="`add_noise` inside tf.data")
+    if not any("Random" in op for op in ops):
+        raise Incorrect(
+            "add_noise draws its noise outside TensorFlow (NumPy?): inside the tf.data pipeline "
+            "that noise would be drawn once and reused for every batch. Use tf.random.normal."
+        )
     return "noise with mean 0 and the standard deviation you asked for, clipped to [0, 1]."
 
 
@@ -254,30 +305,48 @@ q3 = Exercise(
 
 
 # ----------------------------------------------------------------- q4: the anomaly score
-def _check_q4(ns: Namespace) -> str | None:
+@functools.cache
+def _half_model() -> Any:
+    """A model whose reconstruction is the image times 0.5; built once (and so its predict)."""
     import keras
 
-    score = learner_value(ns, "reconstruction_error")
-    half = keras.Sequential([keras.Input(IMAGE_SHAPE), keras.layers.Rescaling(0.5)])
+    return keras.Sequential([keras.Input(IMAGE_SHAPE), keras.layers.Rescaling(0.5)])
+
+
+def _check_q4(ns: Namespace) -> str | None:
+    score = learner_function(ns, "reconstruction_error")
+    half = _half_model()
     x = _images(n=6, seed=2)
     x[0] = 0.0  # an all-black image: reconstructed perfectly, error 0
     reference = np.mean((x - 0.5 * x) ** 2, axis=(1, 2, 3))
-    got = as_numpy(call_learner(score, half, x), "reconstruction_error(model, images)")
+    out = call_learner(score, half, x)
+    got = as_numpy(out, "reconstruction_error(model, images)")
     if got.ndim == 0:
-        raise Incorrect("reconstruction_error returns one number for all the images; return "
-                        "one per image: average over the pixel axes (1, 2, 3) only.")  # fmt: skip
-    if got.shape == (6, 28, 28) or got.shape == (6, 28, 28, 1):
-        raise Incorrect(f"reconstruction_error returns shape {got.shape}: one value per pixel. "
-                        "Average over the pixel axes to get one number per image.")  # fmt: skip
+        raise Incorrect(
+            "reconstruction_error returns one number for all the images; return "
+            "one per image: average over the pixel axes (1, 2, 3) only."
+        )
+    if got.shape in ((6, 28, 28), (6, 28, 28, 1)):
+        raise Incorrect(
+            f"reconstruction_error returns shape {got.shape}: one value per pixel. "
+            "Average over the pixel axes to get one number per image."
+        )
     expect_shape(got, (6,), "reconstruction_error(model, images) for 6 images")
+    expect_finite(got, "reconstruction_error(model, images)")
     if np.allclose(got, reference * 784, rtol=1e-3):
-        raise Incorrect("the errors are 784 times too large: take the mean over the pixels, "
-                        "not the sum.")  # fmt: skip
+        raise Incorrect(
+            "the errors are 784 times too large: take the mean over the pixels, not the sum."
+        )
     if np.allclose(got, np.sqrt(reference), rtol=1e-3):
         raise Incorrect("that is the root of the mean squared error; return the MSE itself.")
     if np.allclose(got, np.mean(np.abs(x - 0.5 * x), axis=(1, 2, 3)), rtol=1e-3):
         raise Incorrect("that is the mean absolute error; square the differences instead.")
     expect_close(got, reference, "reconstruction_error(model, images)", rtol=1e-4, atol=1e-7)
+    if not isinstance(out, np.ndarray):
+        raise Incorrect(
+            f"reconstruction_error returns {describe(out)}; return a NumPy array (compute it "
+            "with np.mean on the reconstructions that model.predict returns)."
+        )
     return "one mean squared error per image: small for images like the training set."
 
 

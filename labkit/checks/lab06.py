@@ -7,20 +7,30 @@ from typing import Any
 
 import numpy as np
 
-from labkit.checks.exercise import (
-    Exercise,
-    Incorrect,
+from labkit.checks.exercise import Exercise, Incorrect
+from labkit.checks.learner_code import call_learner, call_model
+from labkit.checks.models import (
+    activation_name,
+    input_shape,
+    layers_of,
+    learner_model,
+    set_seeded_weights,
+)
+from labkit.checks.values import (
     Namespace,
-    all_layers,
     as_numpy,
-    call_learner,
+    describe,
     expect_close,
+    expect_finite,
     expect_shape,
-    learner_value,
+    learner_function,
+    learner_int,
 )
 
 LAB = "06_rnn_slot_filling"
 MAX_PARAMS = 3_000_000
+# Padding must not change a model's answer whatever its weights: probed with these seeds.
+PADDING_PROBE_SEEDS = (1, 2)
 
 
 # ----------------------------------------------------------------- references (NumPy, float64)
@@ -76,10 +86,9 @@ def _close(a: np.ndarray, b: np.ndarray, atol: float = 1e-4) -> bool:
 def _check_q1(ns: Namespace) -> str | None:
     import tensorflow as tf
 
-    step = learner_value(ns, "rnn_step")
-    x_t, h_prev, w_xh, w_hh, b = _rnn_inputs()
-    args = [tf.constant(a) for a in (x_t, h_prev, w_xh, w_hh, b)]
-    out = call_learner(step, *args)
+    step = learner_function(ns, "rnn_step")
+    inputs = _rnn_inputs()
+    out = call_learner(step, *[tf.constant(a) for a in inputs])
     what = "rnn_step(x_t, h_prev, W_xh, W_hh, b)"
     got = as_numpy(out, what)
     if got.shape == (5, 3):
@@ -88,25 +97,33 @@ def _check_q1(ns: Namespace) -> str | None:
             "x_t @ W_xh has shape (batch, units)."
         )
     expect_shape(got, (3, 5), what)
-    x64 = [np.asarray(a, np.float64) for a in (x_t, h_prev, w_xh, w_hh, b)]
-    pre = x64[0] @ x64[2] + x64[1] @ x64[3] + x64[4]
+    expect_finite(got, what)
+    x, h, w_xh, w_hh, b = (np.asarray(a, np.float64) for a in inputs)
+    pre = x @ w_xh + h @ w_hh + b
     if _close(got, pre):
         raise Incorrect(f"{what} returns the pre-activation: apply tanh to it (tf.tanh).")
     for name, wrong in [("a sigmoid", _sigmoid(pre)), ("a ReLU", np.maximum(pre, 0))]:
         if _close(got, wrong):
-            raise Incorrect(f"{what} applies {name}; a vanilla RNN uses tanh, which keeps h in (-1, 1).")  # fmt: skip
-    mistakes = {
-        "the previous state is missing: add h_prev @ W_hh, the recurrence itself.":
-            np.tanh(x64[0] @ x64[2] + x64[4]),
-        "the input is missing: add x_t @ W_xh.": np.tanh(x64[1] @ x64[3] + x64[4]),
-        "the bias b is missing.": np.tanh(x64[0] @ x64[2] + x64[1] @ x64[3]),
-        "W_hh is transposed: use h_prev @ W_hh (rows of W_hh are indexed by the previous state).":
-            np.tanh(x64[0] @ x64[2] + x64[1] @ x64[3].T + x64[4]),
-    }  # fmt: skip
-    for message, wrong in mistakes.items():
+            raise Incorrect(
+                f"{what} applies {name}; a vanilla RNN uses tanh, which keeps h in (-1, 1)."
+            )
+    mistakes = [
+        (
+            "the previous state is missing: add h_prev @ W_hh, the recurrence itself.",
+            np.tanh(x @ w_xh + b),
+        ),
+        ("the input is missing: add x_t @ W_xh.", np.tanh(h @ w_hh + b)),
+        ("the bias b is missing.", np.tanh(x @ w_xh + h @ w_hh)),
+        (
+            "W_hh is transposed: use h_prev @ W_hh (rows of W_hh are indexed by the previous "
+            "state).",
+            np.tanh(x @ w_xh + h @ w_hh.T + b),
+        ),
+    ]
+    for message, wrong in mistakes:
         if _close(got, wrong):
             raise Incorrect(f"{what}: {message}")
-    expect_close(got, reference_rnn_step(*x64), what, rtol=1e-4, atol=1e-5)
+    expect_close(got, reference_rnn_step(x, h, w_xh, w_hh, b), what, rtol=1e-4, atol=1e-5)
     return "h_t = tanh(x_t W_xh + h_(t-1) W_hh + b): the same weights are used at every step."
 
 
@@ -122,8 +139,8 @@ def _lstm_inputs(seed: int = 7, units: int = 3):
     return x_t, h_prev, c_prev, kernel, recurrent, bias
 
 
-def _lstm_mistakes(x_t, h_prev, c_prev, kernel, recurrent, bias) -> dict[str, tuple]:
-    """(h, c) of the usual mistakes, each with the message that explains it."""
+def _lstm_mistakes(x_t, h_prev, c_prev, kernel, recurrent, bias) -> list[tuple[str, tuple]]:
+    """(message, (h, c)) for the usual mistakes."""
     zi, zf, zc, zo = _lstm_gates(x_t, h_prev, kernel, recurrent, bias)
     c_prev = np.asarray(c_prev, np.float64)
     i, f, g, o = _sigmoid(zi), _sigmoid(zf), np.tanh(zc), _sigmoid(zo)
@@ -132,51 +149,71 @@ def _lstm_mistakes(x_t, h_prev, c_prev, kernel, recurrent, bias) -> dict[str, tu
     c_ifoc = f * c_prev + i * np.tanh(zo)  # the order i, f, o, c
     c_sig = f * c_prev + i * _sigmoid(zc)
     c_if = i * c_prev + f * g
-    return {
-        "the gates are in the wrong order: Keras stores them as input, forget, cell candidate, "
-        "output (i, f, c, o), each `units` columns wide.": (_sigmoid(zc) * np.tanh(c_ifoc), c_ifoc),
-        "the gates are in the wrong order (Keras: i, f, c, o).": (_sigmoid(zf) * np.tanh(c_swapped), c_swapped),
-        "h_t = o_t * c_t is missing the tanh: h_t = o_t * tanh(c_t).": (o * c, c),
-        "the cell candidate g_t uses tanh, not a sigmoid: gates are sigmoids (0 to 1), the "
-        "candidate is a value (-1 to 1).": (o * np.tanh(c_sig), c_sig),
-        "the input and forget gates are swapped: c_t = f_t * c_(t-1) + i_t * g_t.": (o * np.tanh(c_if), c_if),
-        "the new cell state forgets nothing: multiply c_(t-1) by the forget gate f_t.":
+    order = "the gates are in the wrong order"
+    return [
+        (
+            f"{order}: Keras stores them as input, forget, cell candidate, output (i, f, c, o), "
+            "each `units` columns wide.",
+            (_sigmoid(zc) * np.tanh(c_ifoc), c_ifoc),
+        ),
+        (f"{order} (Keras: i, f, c, o).", (_sigmoid(zf) * np.tanh(c_swapped), c_swapped)),
+        ("h_t = o_t * c_t is missing the tanh: h_t = o_t * tanh(c_t).", (o * c, c)),
+        (
+            "the cell candidate g_t uses tanh, not a sigmoid: gates are sigmoids (0 to 1), the "
+            "candidate is a value (-1 to 1).",
+            (o * np.tanh(c_sig), c_sig),
+        ),
+        (
+            "the input and forget gates are swapped: c_t = f_t * c_(t-1) + i_t * g_t.",
+            (o * np.tanh(c_if), c_if),
+        ),
+        (
+            "the new cell state forgets nothing: multiply c_(t-1) by the forget gate f_t.",
             (o * np.tanh(c_prev + i * g), c_prev + i * g),
-    }  # fmt: skip
+        ),
+    ]
+
+
+def _h_and_c(out: Any, what: str) -> tuple[Any, Any]:
+    if not isinstance(out, tuple | list) or len(out) != 2:
+        raise Incorrect(
+            f"{what} returns {describe(out)}; it should return two tensors, `(h, c)`: the new "
+            "hidden state and the new cell state."
+        )
+    return out[0], out[1]
 
 
 def _check_q2(ns: Namespace) -> str | None:
+    import keras
     import tensorflow as tf
 
-    step = learner_value(ns, "lstm_step")
+    step = learner_function(ns, "lstm_step")
     inputs = _lstm_inputs()
-    out = call_learner(step, *[tf.constant(a) for a in inputs])
     what = "lstm_step(x_t, h_prev, c_prev, kernel, recurrent_kernel, bias)"
-    if not isinstance(out, (tuple, list)) or len(out) != 2:
-        raise Incorrect(f"{what} should return two tensors, `(h, c)`: the new hidden state and the new cell state.")  # fmt: skip
-    h = expect_shape(out[0], (2, 3), "h (the first value returned)")
-    c = expect_shape(out[1], (2, 3), "c (the second value returned)")
+    h, c = _h_and_c(call_learner(step, *[tf.constant(a) for a in inputs]), what)
+    h = expect_finite(expect_shape(h, (2, 3), "h (the first value returned)"), "h")
+    c = expect_finite(expect_shape(c, (2, 3), "c (the second value returned)"), "c")
     want_h, want_c = reference_lstm_step(*inputs)
     if _close(h, want_c) and _close(c, want_h):
         raise Incorrect("h and c are swapped: return `(h, c)`, the hidden state first.")
-    for message, (wrong_h, wrong_c) in _lstm_mistakes(*inputs).items():
+    for message, (wrong_h, wrong_c) in _lstm_mistakes(*inputs):
         if _close(h, wrong_h) and _close(c, wrong_c):
             raise Incorrect(message)
     expect_close(c, want_c, "c (the new cell state)", rtol=1e-4, atol=1e-5)
     expect_close(h, want_h, "h (the new hidden state)", rtol=1e-4, atol=1e-5)
     # The same step must reproduce keras.layers.LSTM over a whole sequence, with its weights.
-    import keras
-
-    rng = np.random.default_rng(8)
-    xs = rng.normal(size=(2, 5, 4)).astype(np.float32)
+    xs = np.random.default_rng(8).normal(size=(2, 5, 4)).astype(np.float32)
     lstm = keras.layers.LSTM(6, return_sequences=True, return_state=True)
+    lstm.build(xs.shape)
+    set_seeded_weights(lstm, seed=8)
     sequence, _, keras_c = lstm(xs)
     kernel, recurrent, bias = (w.numpy() for w in lstm.weights)
     h = c = tf.zeros((2, 6))
     for t in range(xs.shape[1]):
-        h, c = call_learner(step, tf.constant(xs[:, t]), h, c, kernel, recurrent, bias)
-        expect_close(h, sequence[:, t], f"h after step {t + 1}, against keras.layers.LSTM",
-                     rtol=1e-4, atol=1e-5)  # fmt: skip
+        out = call_learner(step, tf.constant(xs[:, t]), h, c, kernel, recurrent, bias)
+        h, c = _h_and_c(out, what)
+        what_t = f"h after step {t + 1}, against keras.layers.LSTM"
+        expect_close(h, sequence[:, t], what_t, rtol=1e-4, atol=1e-5)
     expect_close(c, keras_c, "the final c, against keras.layers.LSTM", rtol=1e-4, atol=1e-5)
     return "your step reproduces keras.layers.LSTM exactly, with Keras' own weights."
 
@@ -185,15 +222,20 @@ def _check_q2(ns: Namespace) -> str | None:
 Q3_SEQUENCES = [np.array([3, 7, 9, 4]), np.array([5, 2]), np.array([8, 6, 1, 2, 9, 3])]
 
 
+def _x_and_mask(out: Any, what: str) -> tuple[Any, Any]:
+    if not isinstance(out, tuple | list) or len(out) != 2:
+        raise Incorrect(
+            f"{what} returns {describe(out)}; it should return two arrays, `(x, mask)`."
+        )
+    return out[0], out[1]
+
+
 def _check_q3(ns: Namespace) -> str | None:
-    pad = learner_value(ns, "pad_batch")
+    pad = learner_function(ns, "pad_batch")
     sequences = [s.copy() for s in Q3_SEQUENCES]
-    out = call_learner(pad, sequences)
-    what = "pad_batch(sequences)"
-    if not isinstance(out, (tuple, list)) or len(out) != 2:
-        raise Incorrect(f"{what} should return two arrays, `(x, mask)`.")
+    x, mask = _x_and_mask(call_learner(pad, sequences), "pad_batch(sequences)")
     want_x, want_mask = reference_pad_batch(Q3_SEQUENCES)
-    x = expect_shape(out[0], (3, None), "x")
+    x = expect_shape(x, (3, None), "x")
     if x.shape[1] != 6:
         raise Incorrect(
             f"x has {x.shape[1]} columns; pad to the longest sequence of the batch (here 6), "
@@ -201,6 +243,8 @@ def _check_q3(ns: Namespace) -> str | None:
         )
     if not np.issubdtype(x.dtype, np.integer):
         raise Incorrect(f"x has dtype {x.dtype}; word ids are integers (use dtype=np.int32).")
+    if x.dtype != np.int32:
+        raise Incorrect(f"x has dtype {x.dtype}; the exercise asks for int32 (dtype=np.int32).")
     if np.array_equal(x[1], [0, 0, 0, 0, 5, 2]):
         raise Incorrect(
             "x is padded at the start; pad at the end, so that every sentence starts at "
@@ -217,63 +261,149 @@ def _check_q3(ns: Namespace) -> str | None:
             f"x[1] is {x[1].tolist()}; each row should hold its sequence's ids unchanged, from "
             "position 0, then zeros."
         )
-    mask = expect_shape(out[1], (3, 6), "mask")
+    mask = expect_shape(mask, (3, 6), "mask")
     if mask.dtype != np.bool_:
         raise Incorrect(f"mask has dtype {mask.dtype}; make it boolean (for example `x != 0`).")
     if np.array_equal(mask, ~want_mask):
-        raise Incorrect("mask is inverted: it should be True on the real words, False on the padding.")  # fmt: skip
+        raise Incorrect(
+            "mask is inverted: it should be True on the real words, False on the padding."
+        )
     if not np.array_equal(mask, want_mask):
         raise Incorrect("mask should be True exactly where x holds a word (x != 0).")
     if any(not np.array_equal(a, b) for a, b in zip(sequences, Q3_SEQUENCES, strict=True)):
         raise Incorrect("pad_batch changed the sequences it was given; work on a new array.")
-    one = call_learner(pad, [np.array([4, 1, 7])])
-    if not isinstance(one, (tuple, list)) or as_numpy(one[0], "x").shape != (1, 3):
+    one, _ = _x_and_mask(call_learner(pad, [np.array([4, 1, 7])]), "pad_batch([one sequence])")
+    if as_numpy(one, "x").shape != (1, 3):
         raise Incorrect("pad_batch([one sequence of 3 ids]) should give x of shape (1, 3).")
     return "x is padded with 0 at the end and the mask marks the real words."
 
 
-# ----------------------------------------------------------------- q4: the joint model
-def _built_model(ns: Namespace, builder: str, seed: int) -> tuple[Any, np.ndarray]:
-    """The model the learner's `builder()` returns, and a batch of two sentences to feed it:
-    7 random word ids, and 4 words followed by 3 padding positions."""
-    import keras
+# ----------------------------------------------------------------- q4 and q5: the models
+def _constants(ns: Namespace, *names: str) -> dict[str, int]:
+    """The notebook's sizes, checked before a model is built with them."""
+    return {name: learner_int(ns, name, minimum=2) for name in names}
 
-    model = call_learner(learner_value(ns, builder))
-    if not isinstance(model, keras.Model):
-        raise Incorrect(f"{builder}() should return a keras Model, not a {type(model).__name__}.")
-    vocab = int(learner_value(ns, "VOCAB_SIZE"))
+
+def _built_model(ns: Namespace, builder: str) -> Any:
+    """The model the learner's ``builder()`` returns, whose input takes word ids of any length."""
+    model = learner_model(call_learner(learner_function(ns, builder)), f"{builder}()")
+    shape = input_shape(model, "the model")
+    dtype = str(getattr(model.inputs[0], "dtype", ""))
+    if len(shape) != 2 or shape[1] is not None or "int" not in dtype:
+        raise Incorrect(
+            f"the model's input has shape {shape} and dtype {dtype}; sentences are word ids of "
+            "any length: keras.Input(shape=(None,), dtype='int32')."
+        )
+    return model
+
+
+def _word_ids(vocab: int, seed: int) -> np.ndarray:
+    """Two sentences: 7 random word ids, and 4 words followed by 3 padding positions."""
     x = np.random.default_rng(seed).integers(1, vocab, size=(2, 7)).astype(np.int32)
     x[1, 4:] = 0
-    return model, x
+    return x
+
+
+def _padded(x: np.ndarray, more: int) -> np.ndarray:
+    return np.concatenate([x, np.zeros((len(x), more), np.int32)], axis=1)
 
 
 def _small_enough(model: Any) -> int:
     """The number of parameters, when few enough to train on a CPU in minutes."""
     params = model.count_params()
     if params > MAX_PARAMS:
-        raise Incorrect(f"the model has {params:,} parameters: too many to train on a CPU in minutes.")  # fmt: skip
+        raise Incorrect(
+            f"the model has {params:,} parameters: too many to train on a CPU in minutes."
+        )
     return params
 
 
+def _embedding(model: Any, sizes: dict[str, int], mask_zero: bool) -> None:
+    """One Embedding(VOCAB_SIZE, EMB_DIM), masking the padding or not, then SpatialDropout1D(0.25)."""
+    import keras
+
+    embeddings = layers_of(model, keras.layers.Embedding)
+    if len(embeddings) != 1:
+        raise Incorrect(
+            f"the model has {len(embeddings)} Embedding layers; it needs one: the words come in "
+            "as ids."
+        )
+    layer = embeddings[0]
+    if (layer.input_dim, layer.output_dim) != (sizes["VOCAB_SIZE"], sizes["EMB_DIM"]):
+        raise Incorrect(
+            f"the Embedding is Embedding({layer.input_dim}, {layer.output_dim}); use "
+            f"Embedding(VOCAB_SIZE, EMB_DIM) = Embedding({sizes['VOCAB_SIZE']}, "
+            f"{sizes['EMB_DIM']})."
+        )
+    if mask_zero and not layer.mask_zero:
+        raise Incorrect(
+            "the Embedding does not mask the padding: use layers.Embedding(..., mask_zero=True)."
+        )
+    if not mask_zero and layer.mask_zero:
+        raise Incorrect(
+            "the Embedding has mask_zero=True, but convolutions ignore masks: leave it out and "
+            "multiply by `words`, as the exercise does."
+        )
+    spatial = layers_of(model, keras.layers.SpatialDropout1D)
+    if len(spatial) != 1 or abs(spatial[0].rate - 0.25) > 1e-9:
+        raise Incorrect("put one SpatialDropout1D(0.25) after the Embedding.")
+
+
+def _dropout_rates(model: Any) -> list[float]:
+    import keras
+
+    found = layers_of(model, keras.layers.Dropout)
+    return sorted(round(d.rate, 6) for d in found if type(d) is keras.layers.Dropout)
+
+
+def _softmax_dense(model: Any, name: str, units: int, size_name: str) -> None:
+    import keras
+
+    layer = next((la for la in model.layers if la.name == name), None)
+    if not isinstance(layer, keras.layers.Dense):
+        raise Incorrect(
+            f'the model has no Dense layer named "{name}": '
+            f'layers.Dense({size_name}, activation="softmax", name="{name}").'
+        )
+    if layer.units != units or activation_name(layer) != "softmax":
+        raise Incorrect(
+            f'the Dense layer "{name}" has {layer.units} units and the activation '
+            f'{activation_name(layer)}; use Dense({size_name}, activation="softmax") '
+            f"({units} units)."
+        )
+
+
 def _outputs(out: Any, what: str) -> tuple[np.ndarray, np.ndarray]:
-    if isinstance(out, (list, tuple)):
+    if isinstance(out, list | tuple):
         raise Incorrect(
             f"{what} returns a {type(out).__name__}; return a dict, "
             '`keras.Model(inputs, {"slots": slot_probs, "intent": intent_probs})`, so that the '
             "losses can be given by name."
         )
     if not isinstance(out, dict) or set(out) != {"slots", "intent"}:
-        keys = sorted(out) if isinstance(out, dict) else type(out).__name__
-        raise Incorrect(f'{what} should return a dict with the keys "slots" and "intent", not {keys}.')  # fmt: skip
-    return as_numpy(out["slots"], "slots"), as_numpy(out["intent"], "intent")
+        keys = sorted(map(str, out)) if isinstance(out, dict) else describe(out)
+        raise Incorrect(
+            f'{what} should return a dict with the keys "slots" and "intent", not {keys}.'
+        )
+    slots = expect_finite(as_numpy(out["slots"], "the slots output"), "the slots output")
+    intent = expect_finite(as_numpy(out["intent"], "the intent output"), "the intent output")
+    return slots, intent
+
+
+def _joint_outputs(model: Any, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    return _outputs(call_model(model, x, "calling the model on a batch of word ids"), "the model")
 
 
 def _check_q4(ns: Namespace) -> str | None:
     import keras
 
-    n_slots, n_intents = (int(learner_value(ns, name)) for name in ("N_SLOTS", "N_INTENTS"))
-    model, x = _built_model(ns, "build_joint_model", seed=9)
-    slots, intent = _outputs(call_learner(model, x, training=False), "the model")
+    sizes = _constants(ns, "VOCAB_SIZE", "EMB_DIM", "UNITS", "N_SLOTS", "N_INTENTS")
+    n_slots, n_intents = sizes["N_SLOTS"], sizes["N_INTENTS"]
+    model = _built_model(ns, "build_joint_model")
+    _embedding(model, sizes, mask_zero=True)
+    x = _word_ids(sizes["VOCAB_SIZE"], seed=9)
+    set_seeded_weights(model, PADDING_PROBE_SEEDS[0])
+    slots, intent = _joint_outputs(model, x)
     if slots.shape != (2, 7, n_slots):
         raise Incorrect(
             f"the slots output has shape {slots.shape}; expected (batch, time, N_SLOTS) = "
@@ -290,34 +420,47 @@ def _check_q4(ns: Namespace) -> str | None:
                 f"the {name} output does not sum to 1: give its Dense layer activation='softmax' "
                 "(the losses below expect probabilities)."
             )
-    everything = all_layers(model)
-    embeddings = [la for la in everything if isinstance(la, keras.layers.Embedding)]
-    if not embeddings:
-        raise Incorrect("the model has no Embedding layer: the words come in as ids.")
-    if not any(la.mask_zero for la in embeddings):
-        raise Incorrect(
-            "the Embedding does not mask the padding: use layers.Embedding(..., mask_zero=True)."
-        )
-    if not any(isinstance(la, keras.layers.Bidirectional) for la in everything):
+    wrappers = layers_of(model, keras.layers.Bidirectional)
+    if not wrappers:
         raise Incorrect("read the sentence both ways: wrap the LSTM in layers.Bidirectional(...).")
-    longer = np.concatenate([x, np.zeros((2, 3), np.int32)], axis=1)
-    slots_long, intent_long = _outputs(model(longer, training=False), "the model")
-    if not np.allclose(intent_long, intent, atol=1e-4):
+    lstm = wrappers[0].forward_layer
+    if not isinstance(lstm, keras.layers.LSTM) or lstm.units != sizes["UNITS"]:
         raise Incorrect(
-            "more padding changes the intent: the intent should come from the LSTM's final "
-            "states (return_state=True), which the mask stops at the last real word."
+            f"the Bidirectional layer should wrap an LSTM(UNITS) = LSTM({sizes['UNITS']}), not "
+            f"{describe(lstm)} of {getattr(lstm, 'units', '?')} units."
         )
-    if not np.allclose(slots_long[0, :7], slots[0], atol=1e-4) or not np.allclose(
-        slots_long[1, :4], slots[1, :4], atol=1e-4
-    ):
+    if not (lstm.return_sequences and lstm.return_state):
         raise Incorrect(
-            "more padding changes the slot predictions of the real words: the mask from the "
-            "Embedding must reach the LSTM."
+            "the LSTM needs return_sequences=True (a state per word, for the slots) and "
+            "return_state=True (the final states, for the intent)."
         )
+    _softmax_dense(model, "slots", n_slots, "N_SLOTS")
+    _softmax_dense(model, "intent", n_intents, "N_INTENTS")
+    if _dropout_rates(model) != [0.3, 0.3]:
+        raise Incorrect(
+            f"the model's Dropout rates are {_dropout_rates(model)}; put a Dropout(0.3) before "
+            "each of the two Dense layers."
+        )
+    for seed in PADDING_PROBE_SEEDS:
+        if seed != PADDING_PROBE_SEEDS[0]:  # the first one's outputs are those above
+            set_seeded_weights(model, seed)
+            slots, intent = _joint_outputs(model, x)
+        slots_long, intent_long = _joint_outputs(model, _padded(x, 3))
+        if not np.allclose(intent_long, intent, atol=1e-4):
+            raise Incorrect(
+                "more padding changes the intent: the intent should come from the LSTM's final "
+                "states (return_state=True), which the mask stops at the last real word."
+            )
+        if not np.allclose(slots_long[0, :7], slots[0], atol=1e-4) or not np.allclose(
+            slots_long[1, :4], slots[1, :4], atol=1e-4
+        ):
+            raise Incorrect(
+                "more padding changes the slot predictions of the real words: the mask from the "
+                "Embedding must reach the LSTM."
+            )
     return f"two outputs, padding ignored, {_small_enough(model):,} parameters."
 
 
-# ----------------------------------------------------------------- q5: an intent CNN
 def _expose_padding(model: Any) -> None:
     """Weights under which a padding leak must move the pooled features, whatever the random
     initialisation would have done: every word embeds to ones, every convolution subtracts
@@ -326,61 +469,84 @@ def _expose_padding(model: Any) -> None:
     higher over zeros than over a padding id's embedding, so unmasked embeddings show too."""
     import keras
 
-    for layer in all_layers(model):
-        if isinstance(layer, keras.layers.Embedding):
-            layer.embeddings.assign(np.ones(tuple(layer.embeddings.shape), "float32"))
-        elif isinstance(layer, keras.layers.Conv1D):
-            width, channels, _ = layer.kernel.shape
-            layer.kernel.assign(
-                np.full(tuple(layer.kernel.shape), -0.5 / (width * channels), "float32")
-            )
-            if layer.use_bias:
-                layer.bias.assign(np.ones(tuple(layer.bias.shape), "float32"))
+    for layer in layers_of(model, keras.layers.Embedding):
+        layer.embeddings.assign(np.ones(tuple(layer.embeddings.shape), "float32"))
+    for layer in layers_of(model, keras.layers.Conv1D):
+        width, channels, _ = layer.kernel.shape
+        layer.kernel.assign(
+            np.full(tuple(layer.kernel.shape), -0.5 / (width * channels), "float32")
+        )
+        if layer.use_bias:
+            layer.bias.assign(np.ones(tuple(layer.bias.shape), "float32"))
 
 
 def _check_q5(ns: Namespace) -> str | None:
     import keras
 
-    n_intents = int(learner_value(ns, "N_INTENTS"))
-    model, x = _built_model(ns, "build_intent_cnn", seed=10)
-    _expose_padding(model)
-    out = call_learner(model, x, training=False)
+    sizes = _constants(ns, "VOCAB_SIZE", "EMB_DIM", "N_INTENTS")
+    n_intents = sizes["N_INTENTS"]
+    model = _built_model(ns, "build_intent_cnn")
+    x = _word_ids(sizes["VOCAB_SIZE"], seed=10)
+    what = "calling the model on a batch of word ids"
+    set_seeded_weights(model, PADDING_PROBE_SEEDS[0])
+    out = call_model(model, x, what)
     if isinstance(out, dict):
         raise Incorrect(
             "the model returns a dict; this one has a single output: "
             "`keras.Model(inputs, intent)`, with intent the softmax layer's output."
         )
     intent = expect_shape(out, (2, n_intents), "the output (batch, N_INTENTS)")
+    expect_finite(intent, "the output")
     if (intent < 0).any() or not np.allclose(intent.sum(-1), 1.0, atol=1e-3):
         raise Incorrect(
             "the output does not sum to 1: give the last Dense layer activation='softmax'."
         )
-    everything = all_layers(model)
-    if any(isinstance(la, keras.layers.RNN | keras.layers.Bidirectional) for la in everything):
+    if layers_of(model, keras.layers.RNN, keras.layers.Bidirectional):
         raise Incorrect("this model is a CNN: leave the LSTM out, the convolutions read the words.")
-    widths = sorted(la.kernel_size[0] for la in everything if isinstance(la, keras.layers.Conv1D))
-    if not {1, 2, 3} <= set(widths):
+    _embedding(model, sizes, mask_zero=False)
+    convs = layers_of(model, keras.layers.Conv1D)
+    widths = sorted(c.kernel_size[0] for c in convs)
+    if widths != [1, 2, 3]:
         raise Incorrect(
             f"the Conv1D widths are {widths}; use one Conv1D for each width in (1, 2, 3): "
             "detectors of single words, of word pairs and of triples."
         )
-    alone = as_numpy(call_learner(model, x[1:, :4], training=False), "the output")
-    longer = np.concatenate([x, np.zeros((2, 5), np.int32)], axis=1)
-    padded = as_numpy(call_learner(model, longer, training=False), "the output")
-    if not (np.allclose(alone[0], intent[1], atol=1e-4) and np.allclose(padded, intent, atol=1e-4)):
+    if any((c.filters, c.padding, activation_name(c)) != (128, "same", "relu") for c in convs):
         raise Incorrect(
-            "the padding changes the intent (a sentence alone and the same sentence padded in a "
-            "batch get different probabilities): multiply the embeddings by `words` before the "
-            "convolutions, and each convolution's output by `words` before the max."
+            "each Conv1D should be Conv1D(128, width, padding='same', activation='relu'): same "
+            "padding keeps one position per word, so that `words` can zero the padding."
         )
+    if _dropout_rates(model) != [0.5]:
+        raise Incorrect(
+            f"the model's Dropout rates are {_dropout_rates(model)}; use one Dropout(0.5) "
+            "before the last Dense layer."
+        )
+    # Seeded random weights, then weights built to expose a leak (_expose_padding).
+    alone_x = x[1:, :4]
+    for expose in (False, True):
+        if expose:
+            _expose_padding(model)
+            intent = as_numpy(call_model(model, x, what), "the output")
+        alone = as_numpy(call_model(model, alone_x, what), "the output")
+        padded = as_numpy(call_model(model, _padded(x, 5), what), "the output")
+        same = np.allclose(alone[0], intent[1], atol=1e-4) and np.allclose(
+            padded, intent, atol=1e-4
+        )
+        if not same:
+            raise Incorrect(
+                "the padding changes the intent (a sentence alone and the same sentence padded "
+                "in a batch get different probabilities): multiply the embeddings by `words` "
+                "before the convolutions, and each convolution's output by `words` before the max."
+            )
     params = _small_enough(model)
-    return (
-        f"n-gram detectors of widths {sorted(set(widths))}, padding ignored, {params:,} parameters."
-    )
+    return f"n-gram detectors of widths (1, 2, 3), padding ignored, {params:,} parameters."
 
 
 q1 = Exercise(
-    LAB, "q1", "One step of a vanilla RNN", _check_q1,
+    LAB,
+    "q1",
+    "One step of a vanilla RNN",
+    _check_q1,
     hints=[
         "The new state mixes the current input and the previous state, then squashes: "
         "tanh(x_t W_xh + h_prev W_hh + b).",
@@ -388,9 +554,12 @@ q1 = Exercise(
         "`x_t @ W_xh` has shape (batch, units); `h_prev @ W_hh` too. Add b and apply `tf.tanh`.",
         "`return tf.tanh(x_t @ W_xh + h_prev @ W_hh + b)`",
     ],
-)  # fmt: skip
+)
 q2 = Exercise(
-    LAB, "q2", "One step of an LSTM", _check_q2,
+    LAB,
+    "q2",
+    "One step of an LSTM",
+    _check_q2,
     hints=[
         "Compute all four pre-activations at once: `z = x_t @ kernel + h_prev @ recurrent_kernel + "
         "bias`, shape (batch, 4 * units), then split it into four (`tf.split(z, 4, axis=-1)`).",
@@ -399,9 +568,12 @@ q2 = Exercise(
         "`zi, zf, zc, zo = tf.split(z, 4, axis=-1)`; `i, f, o = tf.sigmoid(zi), tf.sigmoid(zf), "
         "tf.sigmoid(zo)`; `c = f * c_prev + i * tf.tanh(zc)`; `h = o * tf.tanh(c)`; `return h, c`.",
     ],
-)  # fmt: skip
+)
 q3 = Exercise(
-    LAB, "q3", "Padding and the mask", _check_q3,
+    LAB,
+    "q3",
+    "Padding and the mask",
+    _check_q3,
     hints=[
         "Make an array of zeros with one row per sequence and as many columns as the longest "
         "sequence, then copy each sequence into the start of its row.",
@@ -410,9 +582,12 @@ q3 = Exercise(
         "Or with Keras: `x = keras.utils.pad_sequences(sequences, padding='post', value=0)` "
         "(post: at the end), then `return x, x != 0`.",
     ],
-)  # fmt: skip
+)
 q4 = Exercise(
-    LAB, "q4", "The joint slot and intent model", _check_q4,
+    LAB,
+    "q4",
+    "The joint slot and intent model",
+    _check_q4,
     hints=[
         "Input of word ids, shape (None,) -> Embedding(VOCAB_SIZE, EMB_DIM, mask_zero=True) -> "
         "Bidirectional(LSTM(UNITS, return_sequences=True, return_state=True)). The sequence "
@@ -423,10 +598,13 @@ q4 = Exercise(
         "Return `keras.Model(inputs, {'slots': slots, 'intent': intent})`; add SpatialDropout1D "
         "after the Embedding and Dropout before each Dense to fight overfitting.",
     ],
-)  # fmt: skip
+)
 
 q5 = Exercise(
-    LAB, "q5", "An intent CNN", _check_q5,
+    LAB,
+    "q5",
+    "An intent CNN",
+    _check_q5,
     hints=[
         "Embedding -> SpatialDropout1D -> times `words`; then, for each width, "
         "Conv1D(128, width, padding='same', activation='relu') -> times `words` -> the maximum "
@@ -438,6 +616,6 @@ q5 = Exercise(
         "layers.Dense(N_INTENTS, activation='softmax')(sentence)` and `return "
         "keras.Model(inputs, intent)`.",
     ],
-)  # fmt: skip
+)
 
 EXERCISES = (q1, q2, q3, q4, q5)
