@@ -1,6 +1,6 @@
 """Lab 09 (distributed training): the notebook runs in fast mode, its two workers included and
-leaving no process behind; its checks accept the right answers, name each wrong one, give the
-same verdict whatever the global seed, and never let an exception escape.
+leaving no process behind; its checks accept the right answers and name each wrong one (the
+catalogues; tests/test_check_robustness.py adds bad values, 10 global seeds and endless loops).
 
 The checks run code on two replicas: the module is marked `replicas`, so conftest splits this
 process's CPU into logical devices before any test runs TensorFlow.
@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
-import numpy as np
 import pytest
+from check_catalogue import Case, verdict_tests
 from notebook_helpers import run_lab
 
 from labkit.checks import Status, lab09
@@ -59,12 +59,6 @@ def test_solution_runs_in_fast_mode_with_two_workers_and_leaves_no_process() -> 
 
 
 # ------------------------------------------------------------------ right answers
-class Case(NamedTuple):
-    namespace: dict
-    status: Status
-    words: str = ""
-
-
 def _cnn() -> Any:
     """A small CNN with the lab's input and output shapes."""
     import keras
@@ -305,79 +299,9 @@ def wrong_answers() -> dict[str, list[Case]]:
     return {q: make(right[q]) for q, make in cases.items()}
 
 
-def _verdict(exercise, namespace) -> tuple[Status, str]:
-    result = exercise.result(namespace)
-    return result.status, result.message
-
-
-@pytest.mark.parametrize("exercise", lab09.EXERCISES, ids=lambda q: q.id)
-def test_the_right_answer_is_correct(exercise) -> None:
-    status, message = _verdict(exercise, answers()[exercise.id])
-    assert status is Status.CORRECT, message
-
-
-@pytest.mark.parametrize("exercise", lab09.EXERCISES, ids=lambda q: q.id)
-def test_wrong_answers_are_named(exercise) -> None:
-    for case in wrong_answers()[exercise.id]:
-        status, message = _verdict(exercise, case.namespace)
-        assert status is case.status and case.words in message, (case.words, status, message)
-
-
-@pytest.mark.parametrize("exercise", lab09.EXERCISES, ids=lambda q: q.id)
-def test_every_verdict_is_the_same_whatever_the_global_seed(exercise) -> None:
-    import keras
-
-    cases = [*wrong_answers()[exercise.id], Case(answers()[exercise.id], Status.CORRECT)]
-    seen: list[set] = [set() for _ in cases]
-    for seed in range(10):
-        keras.utils.set_random_seed(seed)
-        for case, verdicts in zip(cases, seen, strict=True):
-            verdicts.add(_verdict(exercise, case.namespace))
-    for case, verdicts in zip(cases, seen, strict=True):
-        assert len(verdicts) == 1, (case.words, verdicts)
-
-
-# ------------------------------------------------------------------ bad values
-def _raises(*args, **kwargs):
-    raise ValueError("something went wrong in the learner's code")
-
-
-BAD_VALUES = {
-    "None": None,
-    "a string": "text",
-    "a number": 3.5,
-    "a negative number": -1,
-    "NaN": float("nan"),
-    "a string array": np.array(["a", "b"]),
-    "an object": object(),
-    "a function that raises": _raises,
-    "a function with no arguments": lambda: 1,
-    "a function returning None": lambda *a: None,
-    "a function returning a string": lambda *a: "text",
-    "a function returning a number": lambda *a: 2.0,
-    "a function returning an array": lambda *a: np.zeros((2, 3), np.float32),
-    "a function returning a function": lambda *a: (lambda *b: None),
-    "a function returning a tf.function": lambda *a: _tf_function_returning("text"),
-    "a function returning a model": lambda *a: _cnn(),
-}
-
-
-def _tf_function_returning(value: Any) -> Any:
-    import tensorflow as tf
-
-    return tf.function(lambda *args: value)
-
-
-@pytest.mark.parametrize("exercise", lab09.EXERCISES, ids=lambda q: q.id)
-def test_bad_values_get_incorrect_or_not_attempted_never_an_exception(exercise) -> None:
-    answer = answers()[exercise.id]
-    failures = []
-    for name in answer:
-        for label, value in BAD_VALUES.items():
-            result = exercise.result({**answer, name: value})
-            if result.status not in (INCORRECT, NOT_ATTEMPTED) or not result.message:
-                failures.append(f"{name} = {label}: {result}")
-    assert not failures, "\n".join(failures)
+test_the_right_answer_is_correct, test_wrong_answers_are_incorrect_with_a_useful_reason = (
+    verdict_tests(lab09, answers, wrong_answers)
+)
 
 
 def test_without_several_devices_the_checks_say_to_restart_the_kernel(monkeypatch) -> None:
@@ -386,8 +310,8 @@ def test_without_several_devices_the_checks_say_to_restart_the_kernel(monkeypatc
     one = tf.config.list_logical_devices("CPU")[:1]
     monkeypatch.setattr(tf.config, "list_logical_devices", lambda kind=None: one)
     for exercise in lab09.EXERCISES:
-        status, message = _verdict(exercise, answers()[exercise.id])
-        assert status is NOT_ATTEMPTED and "Restart the kernel" in message, message
+        result = exercise.result(answers()[exercise.id])
+        assert result.status is NOT_ATTEMPTED and "Restart the kernel" in result.message, result
 
 
 def test_this_process_has_the_logical_devices_the_checks_need() -> None:

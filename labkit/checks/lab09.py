@@ -13,14 +13,9 @@ from typing import Any
 
 import numpy as np
 
-from labkit.checks import (
-    Exercise,
-    Incorrect,
-    NotAttempted,
-    call_learner,
-    expect_shape,
-    learner_value,
-)
+from labkit.checks.exercise import Exercise, Incorrect, NotAttempted
+from labkit.checks.learner_code import call_learner, run_learner_code
+from labkit.checks.values import Namespace, describe, expect_shape, learner_value
 from labkit.errors import first_line
 
 LAB = "09_distributed_training"
@@ -63,17 +58,13 @@ def _call(func: Any, *args: Any) -> Any:
         raise
 
 
-def _describe(value: Any) -> str:
-    return f"a {type(value).__name__}"
-
-
 # ------------------------------------------------------------------ q1: a model in the scope
 def _variable_of(weight: Any) -> Any:
     """The TensorFlow variable behind a Keras weight."""
     return getattr(weight, "value", weight)
 
 
-def _check_q1(ns) -> str | None:
+def _check_q1(ns: Namespace) -> str | None:
     import keras
     import tensorflow as tf
 
@@ -84,7 +75,7 @@ def _check_q1(ns) -> str | None:
     if not isinstance(model, keras.Model):
         raise Incorrect(
             f"build_and_compile(strategy) should return the compiled Keras model, not "
-            f"{_describe(model)}: end with `return model`."
+            f"{describe(model)}: end with `return model`."
         )
     if not model.weights:
         raise Incorrect("the model has no weights: build it with build_cnn(), inside the scope.")
@@ -103,7 +94,7 @@ def _check_q1(ns) -> str | None:
         raise Incorrect("the model is not compiled: call model.compile(...) inside the scope.")
     optimizer = getattr(model.optimizer, "inner_optimizer", model.optimizer)  # mixed precision
     if not isinstance(optimizer, keras.optimizers.Adam):
-        raise Incorrect(f"the optimizer is {_describe(optimizer)}; the exercise asks for Adam.")
+        raise Incorrect(f"the optimizer is {describe(optimizer)}; the exercise asks for Adam.")
     rate = float(np.asarray(keras.ops.convert_to_numpy(optimizer.learning_rate)))
     if not np.isclose(rate, float(learning_rate), rtol=1e-5):
         raise Incorrect(f"the learning rate is {rate:g}; use LEARNING_RATE ({learning_rate:g}).")
@@ -125,7 +116,7 @@ def _learning_rate(value: Any) -> float:
     import numbers
 
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise Incorrect(f"LEARNING_RATE should be a number such as 1e-3, not {_describe(value)}.")
+        raise Incorrect(f"LEARNING_RATE should be a number such as 1e-3, not {describe(value)}.")
     if not (np.isfinite(value) and value > 0):
         raise Incorrect(f"LEARNING_RATE should be a positive number such as 1e-3, not {value}.")
     return float(value)
@@ -145,7 +136,7 @@ def _expect_logits_loss(loss: Any) -> None:
     if isinstance(loss, keras.losses.CategoricalCrossentropy):
         raise Incorrect(f"the labels are class numbers (0-9), not one-hot vectors: use {wanted}.")
     if not isinstance(loss, keras.losses.SparseCategoricalCrossentropy):
-        raise Incorrect(f"the loss is {_describe(loss)}; use {wanted}.")
+        raise Incorrect(f"the loss is {describe(loss)}; use {wanted}.")
     if not loss.get_config().get("from_logits"):
         raise Incorrect(f"build_cnn() ends with scores (logits), not probabilities: use {wanted}.")
 
@@ -211,7 +202,7 @@ def _read_epoch(strategy: Any, dataset: Any, most: int) -> list[list[tuple[np.nd
     return steps
 
 
-def _check_q2(ns) -> str | None:
+def _check_q2(ns: Namespace) -> str | None:
     import tensorflow as tf
 
     make = learner_value(ns, "make_distributed_dataset")
@@ -228,7 +219,7 @@ def _check_q2(ns) -> str | None:
     if not isinstance(dataset, tf.distribute.DistributedDataset):
         raise Incorrect(
             f"it should return strategy.experimental_distribute_dataset(...), not "
-            f"{_describe(dataset)}."
+            f"{describe(dataset)}."
         )
     steps = _read_epoch(strategy, dataset, most=2 * count // batch + 1)
     if not steps:
@@ -348,7 +339,7 @@ def _scalar(loss: Any) -> float:
         raise Incorrect("train_step returns nothing: return the loss of the batch.")
     value = expect_shape(loss, (), "the loss train_step returns")
     if not np.issubdtype(value.dtype, np.number):
-        raise Incorrect(f"train_step should return the loss, a number, not {_describe(loss)}.")
+        raise Incorrect(f"train_step should return the loss, a number, not {describe(loss)}.")
     return float(value)
 
 
@@ -356,7 +347,7 @@ def _same(a: np.ndarray, b: np.ndarray) -> bool:
     return bool(np.linalg.norm(a - b) <= 1e-3 * max(np.linalg.norm(b), 1e-12))
 
 
-def _check_q3(ns) -> str | None:
+def _check_q3(ns: Namespace) -> str | None:
     import keras
     import tensorflow as tf
 
@@ -372,7 +363,7 @@ def _check_q3(ns) -> str | None:
     step = _call(make, strategy, model, optimizer, global_batch)
     if not callable(step):
         raise Incorrect(
-            f"make_train_step should return the step function (train_step), not {_describe(step)}."
+            f"make_train_step should return the step function (train_step), not {describe(step)}."
         )
     if not hasattr(step, "get_concrete_function"):
         raise Incorrect(
