@@ -166,7 +166,7 @@ def _step_factory(
                     loss = tf.nn.compute_average_loss(per_example_loss)
             gradients = tape.gradient(loss, model.trainable_variables)
             if apply:
-                optimizer.apply_gradients(zip(gradients, model.trainable_variables))
+                optimizer.apply_gradients(zip(gradients, model.trainable_variables, strict=True))
             return loss
 
         def train_step(batch):

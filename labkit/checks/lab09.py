@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from labkit.checks.exercise import Exercise, Incorrect, NotAttempted
-from labkit.checks.learner_code import call_learner, run_learner_code
+from labkit.checks.learner_code import call_learner
 from labkit.checks.values import Namespace, describe, expect_shape, learner_value
 from labkit.errors import first_line
 
@@ -251,7 +251,9 @@ def _check_q2(ns: Namespace) -> str | None:
             "the images and the labels no longer match: shuffle the (images, labels) pairs "
             "together, in one dataset."
         )
-    if all(np.array_equal(np.sort(s), np.arange(s.min(), s.min() + batch)) for s in _by_step(steps)):
+    if all(
+        np.array_equal(np.sort(s), np.arange(s.min(), s.min() + batch)) for s in _by_step(steps)
+    ):
         raise Incorrect(
             "each batch holds neighbouring examples of the original order: shuffle the examples "
             "before batching, .shuffle(len(images), seed=0) then .batch(...) (shuffling after "
@@ -410,7 +412,7 @@ def _expect_the_one_device_update(gradient: np.ndarray, parts: list[np.ndarray])
     if not np.any(gradient):
         raise Incorrect(
             "the weights did not change: apply the gradients in the replica step, "
-            "optimizer.apply_gradients(zip(gradients, model.trainable_variables))."
+            "optimizer.apply_gradients(zip(gradients, model.trainable_variables, strict=True))."
         )
     each_own = sum(p / n for p, n in zip(parts, sizes, strict=True))
     per_replica_batch = [total // CHECK_REPLICAS, total / CHECK_REPLICAS]
