@@ -147,30 +147,31 @@ def test_a_failing_worker_stops_the_others_at_once_and_shows_its_error(tmp_path)
     assert cluster.running_pids() == []
 
 
-def test_workers_that_run_too_long_are_stopped(tmp_path) -> None:
-    script = write_worker(tmp_path, "time.sleep(600)\n")
-    cluster = LocalCluster(script, tmp_path / "logs", workers=2)
-    with pytest.raises(WorkerFailed, match="did not finish within 2 s"):
+def fails_within_2_s_leaving_nothing(tmp_path, body: str, workers: int, **options) -> str:
+    """Run `body` on `workers` workers for at most 2 s: they must fail (WorkerFailed) and leave
+    no process behind. The failure's message."""
+    cluster = LocalCluster(write_worker(tmp_path, body), tmp_path / "logs", workers, **options)
+    with pytest.raises(WorkerFailed) as failure:
         cluster.run(timeout_s=2)
-    assert_gone(wait_for_pids(tmp_path, 2, timeout=0))
+    assert_gone(wait_for_pids(tmp_path, workers, timeout=0))
+    return str(failure.value)
+
+
+def test_workers_that_run_too_long_are_stopped(tmp_path) -> None:
+    message = fails_within_2_s_leaving_nothing(tmp_path, "time.sleep(600)\n", workers=2)
+    assert "did not finish within 2 s" in message
 
 
 @posix_only
 def test_a_worker_deaf_to_sigterm_and_to_its_pipe_is_killed(tmp_path) -> None:
-    script = write_worker(
-        tmp_path,
-        """
+    body = """
         import signal
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         os._exit = lambda status: None  # and deaf to its closed pipe
         while True:
             time.sleep(0.01)
-        """,
-    )
-    cluster = LocalCluster(script, tmp_path / "logs", workers=1, grace_s=0.5)
-    with pytest.raises(WorkerFailed):
-        cluster.run(timeout_s=2)
-    assert_gone(wait_for_pids(tmp_path, 1, timeout=0))
+        """
+    fails_within_2_s_leaving_nothing(tmp_path, body, workers=1, grace_s=0.5)
 
 
 @posix_only
