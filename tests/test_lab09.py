@@ -48,8 +48,8 @@ def test_solution_runs_in_fast_mode_with_two_workers_and_leaves_no_process() -> 
     # 1,280 training images, 2 epochs: far from the full run's figures, far above chance (0.1).
     for name in ("test_accuracy", "one_device_accuracy", "two_worker_accuracy"):
         assert 0.4 < m[name] <= 1.0, (name, m)
-    # The same initial weights, batches and update on 1 and 4 replicas: the same model, up to
-    # the order of the floating-point additions.
+    # The same initial weights, batches and update on 1 and 4 replicas: the same model up to the
+    # order of the floating-point additions (equal in our fast runs; 0.3 points apart in full).
     assert abs(m["test_accuracy"] - m["one_device_accuracy"]) <= 0.02, m
     assert m["two_workers_clean"] == 1.0
     assert m["replicas"] >= 2 and m["steps_per_second_1"] > 0
