@@ -114,4 +114,15 @@ LABS: dict[str, Lab] = {
         max_seconds=300,
         curve=("gan", "scores(gan.generator)['frechet_distance']"),
     ),
+    "09_distributed_training": Lab(
+        "test_accuracy",
+        0.0,
+        reference="notebook",
+        reference_metric="one_device_accuracy",
+        reference_seconds="one_device_seconds",
+        reference_name="one replica, same weights, batches and epochs",
+        relative_target=0.995,  # within about 0.5 points of the one-replica run (at ~90 %)
+        also={"two_workers_clean": 1.0},
+        max_seconds=120,  # the 4-replica fit: about 25 s here
+    ),
 }

@@ -168,3 +168,45 @@ def show_reconstructions(
     caption = "top: inputs, bottom: reconstructions"
     title = f"{title}\n{caption}" if title else caption
     return show_images(np.concatenate([originals, reconstructions]), ncols=n, title=title)
+
+
+def data_parallelism(replicas: int = 4, global_batch: int = 128) -> Figure:
+    """One step of data-parallel training: the global batch split between the replicas, each
+    replica's gradient, their all-reduce, and the same update applied to every copy."""
+    per = global_batch // replicas
+    colours = plt.get_cmap("tab10").colors
+    fig, ax = plt.subplots(figsize=(2.4 * replicas + 1.6, 5.4))
+    ax.set(xlim=(0, replicas), ylim=(0, 5.2))
+    ax.axis("off")
+    rows = [  # (bottom, height, shade, the text of replica r's box)
+        (4.4, 0.45, 0.35, lambda r: f"examples {r * per + 1}-{(r + 1) * per}"),
+        (3.0, 0.95, 0.15, lambda r: f"replica {r}\n(device {r})\na copy of the model"),
+        (1.85, 0.7, 0.35, lambda r: f"gradient of its {per}\nlosses' sum / {global_batch}"),
+    ]
+    for r in range(replicas):
+        for bottom, height, shade, text in rows:
+            _box(ax, r + 0.1, bottom, 0.8, height, text(r), colours[r % 10], shade)
+            _arrow_down(ax, r + 0.5, bottom, bottom - 0.45)
+    all_reduce = (
+        "all-reduce: add up the replicas' gradients\n"
+        f"= the gradient of the mean loss over all {global_batch} examples"
+    )
+    _box(ax, 0.1, 0.55, replicas - 0.2, 0.8, all_reduce, "lightgrey", 0.6)
+    ax.text(replicas / 2, 5.05, f"the global batch: {global_batch} examples", ha="center")
+    last = "every replica applies the same update, so the copies stay identical"
+    ax.text(replicas / 2, 0.2, last, ha="center")
+    fig.tight_layout()
+    return fig
+
+
+def _box(ax: Any, x: float, y: float, w: float, h: float, text: str, colour: Any, shade: float):
+    from matplotlib.patches import Rectangle
+
+    ax.add_patch(Rectangle((x, y), w, h, facecolor=colour, alpha=shade, edgecolor="black"))
+    ax.text(x + w / 2, y + h / 2, text, ha="center", va="center", fontsize=9)
+
+
+def _arrow_down(ax: Any, x: float, top: float, bottom: float) -> None:
+    from matplotlib.patches import FancyArrowPatch
+
+    ax.add_patch(FancyArrowPatch((x, top), (x, bottom), arrowstyle="-|>", mutation_scale=12))

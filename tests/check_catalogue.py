@@ -155,18 +155,17 @@ def _functions(models: list[tuple[str, Any]]) -> list[tuple[str, Any]]:
 
 
 def _corrupt(value: Any, how: Callable[[np.ndarray], Any]) -> Any:
-    """``value`` with every array or tensor in it replaced by ``how(array)``; a model by None."""
-    import keras
-
-    if isinstance(value, keras.Model):
-        return None
+    """``value`` with every array or tensor in it replaced by ``how(array)``; an object that is
+    not data (a model, a function, a dataset) by None, so that the result is never the right one."""
     if isinstance(value, tuple | list):
         return type(value)(_corrupt(v, how) for v in value)
     if isinstance(value, dict):
         return {k: _corrupt(v, how) for k, v in value.items()}
     if hasattr(value, "shape") and hasattr(value, "dtype"):
         return how(np.asarray(value))
-    return value
+    if value is None or isinstance(value, numbers.Number | str | bytes):
+        return value
+    return None
 
 
 def _corrupted(right: Callable[..., Any]) -> list[tuple[str, Any]]:

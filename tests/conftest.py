@@ -69,3 +69,18 @@ def real_reports() -> dict[str, dict]:
     from room_helpers import main_py_report
 
     return {"plain": main_py_report(), "jax": main_py_report(KERAS_BACKEND="jax")}
+
+
+REPLICAS_MARKER = "replicas"
+LOGICAL_CPUS = 4  # as lab 09 splits the CPU
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Tests marked `replicas` (lab 09's checks) run code on several replicas, which needs the
+    CPU split into logical devices before TensorFlow sets up its devices: do it once, after
+    collection and before any test runs TensorFlow. The other tests run on the first device,
+    as before."""
+    if any(item.get_closest_marker(REPLICAS_MARKER) for item in session.items):
+        from labkit.logical_devices import split_cpu
+
+        split_cpu(LOGICAL_CPUS)
