@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from labkit.checks.exercise import Exercise, Incorrect
-from labkit.checks.learner_code import call_learner, call_model, traced_op_types
+from labkit.checks.learner_code import call_learner, model_output, traced_op_types
 from labkit.checks.models import (
     activation_name,
     input_shape,
@@ -44,7 +44,7 @@ def _sequential(value: Any, what: str) -> Any:
 
 def _run(model: Any, x: np.ndarray, what: str) -> np.ndarray:
     """The model's output for ``x``, as a finite NumPy array."""
-    out = as_numpy(call_model(model, x, f"{what}, on input of shape {x.shape},"), what)
+    out = model_output(model, x, f"{what}, on input of shape {x.shape},", what)
     return expect_finite(out, f"the output of {what}")
 
 

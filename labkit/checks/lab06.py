@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from labkit.checks.exercise import Exercise, Incorrect
-from labkit.checks.learner_code import call_learner, call_model
+from labkit.checks.learner_code import call_learner, call_model, model_output
 from labkit.checks.models import (
     activation_name,
     input_shape,
@@ -527,9 +527,9 @@ def _check_q5(ns: Namespace) -> str | None:
     for expose in (False, True):
         if expose:
             _expose_padding(model)
-            intent = as_numpy(call_model(model, x, what), "the output")
-        alone = as_numpy(call_model(model, alone_x, what), "the output")
-        padded = as_numpy(call_model(model, _padded(x, 5), what), "the output")
+            intent = model_output(model, x, what, "the output")
+        alone = model_output(model, alone_x, what, "the output")
+        padded = model_output(model, _padded(x, 5), what, "the output")
         same = np.allclose(alone[0], intent[1], atol=1e-4) and np.allclose(
             padded, intent, atol=1e-4
         )

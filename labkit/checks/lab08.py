@@ -16,7 +16,7 @@ import numpy as np
 
 from labkit.checks import gan_step
 from labkit.checks.exercise import Exercise, Incorrect, NotAttempted
-from labkit.checks.learner_code import call_learner, call_model
+from labkit.checks.learner_code import call_learner, model_output
 from labkit.checks.models import all_layers, seed_weights
 from labkit.checks.values import Namespace, as_numpy, expect_shape, learner_value
 from labkit.errors import first_line
@@ -24,11 +24,6 @@ from labkit.errors import first_line
 LAB = "08_gans"
 IMAGE_SHAPE = (28, 28, 1)
 FEATURES = 7 * 7 * 64  # the discriminator's flattened features
-
-
-def run_model(model: Any, inputs: Any, what: str) -> np.ndarray:
-    """The learner's model applied to ``inputs`` in inference mode, as a NumPy array."""
-    return as_numpy(call_model(model, inputs, f"calling {what}"), what)
 
 
 # ----------------------------------------------------------------- shared helpers
@@ -114,7 +109,7 @@ def _check_q1(ns: Namespace) -> str | None:
     rng = np.random.default_rng(1)
     z = rng.normal(size=(len(LABELS), latent)).astype("float32")
     out = expect_shape(
-        run_model(generator, [z, LABELS], "the generator"),
+        model_output(generator, [z, LABELS], "calling the generator", "the generator"),
         (len(LABELS), None, None, None),
         "the generator's output for 6 noise vectors",
     )
@@ -124,7 +119,7 @@ def _check_q1(ns: Namespace) -> str | None:
             f"{IMAGE_SHAPE}: 7x7 maps, then two Conv2DTranspose layers with strides=2 "
             "and padding='same' (7 -> 14 -> 28), the last with 1 filter."
         )
-    big = run_model(generator, [5.0 * z, LABELS], "the generator")
+    big = model_output(generator, [5.0 * z, LABELS], "calling the generator", "the generator")
     if big.min() >= 0.0 and big.max() <= 1.0:
         raise Incorrect(
             "the generator's pixels are all in [0, 1], as a sigmoid makes them; the "
@@ -136,7 +131,9 @@ def _check_q1(ns: Namespace) -> str | None:
             "training images are in [-1, 1]: end with activation='tanh'."
         )
     same_z = np.repeat(z[:1], 3, axis=0)
-    per_label = run_model(generator, [same_z, LABELS[:3]], "the generator")
+    per_label = model_output(
+        generator, [same_z, LABELS[:3]], "calling the generator", "the generator"
+    )
     if np.abs(per_label - per_label[:1]).max() < 1e-6:
         raise Incorrect(
             "the same noise gives the same image whatever the label: the label must "
@@ -229,7 +226,9 @@ def _check_q2(ns: Namespace) -> str | None:
     rng = np.random.default_rng(2)
     images = rng.uniform(-1, 1, size=(len(LABELS), *IMAGE_SHAPE)).astype("float32")
     images[0], images[1] = -1.0, 1.0  # an all-black and an all-white image
-    out = run_model(discriminator, [images, LABELS], "the discriminator")
+    out = model_output(
+        discriminator, [images, LABELS], "calling the discriminator", "the discriminator"
+    )
     if out.shape == (len(LABELS),):
         out = out[:, None]
     expect_shape(out, (len(LABELS), 1), "the discriminator's output for 6 images")
@@ -242,7 +241,9 @@ def _check_q2(ns: Namespace) -> str | None:
     if out.min() >= 0.0 and out.max() <= 1.0:
         raise Incorrect(f"the discriminator's outputs are all between 0 and 1: {logit_please}")
     same = np.repeat(images[2:3], 3, axis=0)
-    per_label = run_model(discriminator, [same, LABELS[:3]], "the discriminator").reshape(-1)
+    per_label = model_output(
+        discriminator, [same, LABELS[:3]], "calling the discriminator", "the discriminator"
+    ).reshape(-1)
     if np.abs(per_label - per_label[0]).max() < 1e-6:
         raise Incorrect(
             "the same image gets the same score whatever the label: the "

@@ -15,10 +15,12 @@ import warnings
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
+import numpy as np
+
 from labkit.checks.exercise import Incorrect, NotAttempted
 from labkit.checks.learner_errors import explain, is_learner_file, learner_line
 from labkit.checks.time_limit import TimeLimitExceeded, run_with_time_limit
-from labkit.checks.values import describe
+from labkit.checks.values import as_numpy, describe
 
 T = TypeVar("T")
 
@@ -95,6 +97,11 @@ def call_learner(func: Any, *args: Any, **kwargs: Any) -> Any:
 def call_model(model: Any, x: Any, what: str) -> Any:
     """``model(x, training=False)``, for a model the learner built; see ``run_learner_code``."""
     return run_learner_code(what, lambda: model(x, training=False))
+
+
+def model_output(model: Any, x: Any, what: str, output: str) -> np.ndarray:
+    """``call_model``, its result an array of numbers (``output`` names it in the feedback)."""
+    return as_numpy(call_model(model, x, what), output)
 
 
 def traced_op_types(func: Any, *args: Any, what: str) -> set[str]:
