@@ -5,7 +5,8 @@ reports, whether the datasets match their checksums, a smoke test and a diagnosi
 (PASS/WARN/FAIL, each problem with its fix). ``--json`` for machine-readable output,
 ``--bench`` for a short benchmark, ``--send URL`` to send the report to the instructor's
 server as well (``python -m labkit room serve``; ``--name NAME`` names you there). Exit
-status 0 when everything required works, 1 otherwise. The checks live in ``labkit/doctor/``.
+status 0 when everything required works, 1 otherwise. The checks live in
+``labkit/install/doctor/``.
 
 This file must run with any Python (even one without the workshop packages), so it
 uses no syntax newer than Python 2.7 before handing over to labkit, and its early
@@ -83,7 +84,7 @@ REPO_ROOT = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, REPO_ROOT)
 
 try:
-    from labkit.doctor import main
+    from labkit.install.doctor import main
 except Exception as exc:  # ImportError, or a broken labkit
     detail = type(exc).__name__ + ": " + str(exc)
     fail_early(

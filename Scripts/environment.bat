@@ -301,9 +301,9 @@ goto :install_lock
 echo     Keeping the pip that .venv came with - the pack has no pip to upgrade to.
 
 rem One TensorFlow: what another build installed goes first - another TensorFlow
-rem distribution installs the same files (labkit\locks.py).
+rem distribution installs the same files (labkit\install\locks.py).
 :install_lock
-"%PY%" -m labkit.locks conflicts cpu > "%TMPF%"
+"%PY%" -m labkit.install.locks conflicts cpu > "%TMPF%"
 if errorlevel 1 goto :err_env_python
 set "TF_REMOVE="
 for /f "usebackq delims=" %%i in ("%TMPF%") do set "TF_REMOVE=%%i"
@@ -330,11 +330,11 @@ if errorlevel 1 goto :err_pip
 goto :installed
 
 rem From the instructor's pack: this computer's hash-checked requirements, picked by
-rem labkit\offline.py, installed with no configuration file - PIP_CONFIG_FILE=nul - no PIP_*
+rem labkit\install\offline.py, installed with no configuration file - PIP_CONFIG_FILE=nul - no PIP_*
 rem variable - --isolated - and no index: every file comes from the pack.
 :pack_install
 echo     Installing from the instructor's pack: %SOURCE% - no index, no internet.
-"%PY%" -m labkit.offline requirements "%SOURCE%" cpu "%TMPF%.req"
+"%PY%" -m labkit.install.offline requirements "%SOURCE%" cpu "%TMPF%.req"
 if errorlevel 1 goto :err_pack
 set "PIP_CONFIG_FILE=nul"
 echo     pip install --isolated --no-index --require-hashes -r the pack's requirements for this computer
@@ -361,7 +361,7 @@ echo     Wrote .labkit-python: %PY%
 echo.
 echo === [4/6] Registering the Jupyter kernel "Python (dl-workshop)"
 rem In the environment - JupyterLab started from it opens the labs on it - and for the user -
-rem another Jupyter, VS Code - without taking the name from another clone: labkit\kernel.py.
+rem another Jupyter, VS Code - without taking the name from another clone: labkit\install\kernel.py.
 "%PY%" -m labkit kernel
 if errorlevel 1 goto :err_kernel
 

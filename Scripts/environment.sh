@@ -312,7 +312,7 @@ fi
 if [ -n "$SOURCE" ]; then
     info "Installing from the instructor's pack: $SOURCE (no index, no internet)."
     # A GPU found by itself, with a pack that has no GPU build for this machine: the CPU build.
-    if [ "$ACCEL" = gpu ] && [ "$ACCEL_DETECTED" = 1 ] && ! "$BASE_PY" -m labkit.offline has "$SOURCE" gpu 2>/dev/null; then
+    if [ "$ACCEL" = gpu ] && [ "$ACCEL_DETECTED" = 1 ] && ! "$BASE_PY" -m labkit.install.offline has "$SOURCE" gpu 2>/dev/null; then
         ACCEL=cpu
         LOCK="requirements/cpu.txt"
         info "The pack has no GPU build for this computer: installing the CPU one (the labs run on the CPU)."
@@ -446,13 +446,14 @@ if [ -n "$SOURCE" ]; then
     PACK_PIP=(env PIP_CONFIG_FILE=/dev/null)
     PACK_PIP_OPTIONS=(--isolated --no-index)
 fi
-# install_from_pack: this computer's hash-checked requirements from the pack (labkit/offline.py
-# picks them and says which machine a pack lacks), installed from the pack's wheels only.
+# install_from_pack: this computer's hash-checked requirements from the pack
+# (labkit/install/offline.py picks them and says which machine a pack lacks), installed from
+# the pack's wheels only.
 install_from_pack() {
     local reqs
     reqs="$(mktemp)"
     local summary
-    if ! summary="$("$PY" -m labkit.offline requirements "$SOURCE" "$ACCEL" "$reqs")"; then
+    if ! summary="$("$PY" -m labkit.install.offline requirements "$SOURCE" "$ACCEL" "$reqs")"; then
         rm -f "$reqs"
         die "The pack at $SOURCE cannot set up this computer (see the message above)."
     fi
@@ -480,7 +481,7 @@ else
     fi
     # One TensorFlow: the builds of --cpu, --gpu and --metal install the same files, so what
     # another build installed goes first (its TensorFlow, the CUDA wheels, tensorflow-metal).
-    remove="$("$PY" -m labkit.locks conflicts "$ACCEL")" \
+    remove="$("$PY" -m labkit.install.locks conflicts "$ACCEL")" \
         || die "Could not list the packages installed in $PY." "The environment looks broken: run again with --force, or delete it and run again."
     if [ -n "$remove" ]; then
         info "pip uninstall -y $remove   (another build's; $LOCK brings its own)"
@@ -543,7 +544,7 @@ info "Wrote .labkit-python ($PY)"
 # ---------------------------------------------------------------- 4. Jupyter kernel
 step "Registering the Jupyter kernel '$KERNEL_DISPLAY'"
 # In the environment (JupyterLab started from it opens the labs on it) and for the user (another
-# Jupyter, VS Code), without taking the name from another clone: labkit/kernel.py.
+# Jupyter, VS Code), without taking the name from another clone: labkit/install/kernel.py.
 "$PY" -m labkit kernel \
     || die "Registering the Jupyter kernel failed (see the messages above)." \
            "Run: $PY -m labkit kernel, or run this script again with --force."

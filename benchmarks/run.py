@@ -31,11 +31,12 @@ from benchmarks.compare import Curve, compare, summarize
 from benchmarks.labs import LABS
 from benchmarks.references import REFERENCES
 from benchmarks.report import RESULTS_DIR, fmt, merge_earlier, update_readme, write
-from labkit import notebooks
 from labkit.devices import gpu_names
 from labkit.errors import LabkitError, first_line
+from labkit.lab.session import DEFAULT_SEED, SEED_ENV_VAR
+from labkit.notebooks import run as notebook_run
+from labkit.notebooks import solutions
 from labkit.paths import REPO_ROOT
-from labkit.session import DEFAULT_SEED, SEED_ENV_VAR
 
 REFERENCE_SEED = 0  # the first run's reference seed; the next runs take the next seeds
 
@@ -45,10 +46,10 @@ def run_notebook(
 ) -> dict[str, Any]:
     """Execute a solution notebook; its reported metrics, its wall time in seconds and, for a
     lab with curves in ``LABS``, the curves (``"curves"``)."""
-    from labkit.timebudget import TIME_SCALE_ENV_VAR  # imports Keras
+    from labkit.lab.timebudget import TIME_SCALE_ENV_VAR  # imports Keras
 
-    path, spec = notebooks.solution_path(lab), LABS[lab]
-    nb = notebooks.read(path)
+    path, spec = solutions.solution_path(lab), LABS[lab]
+    nb = solutions.read(path)
     with tempfile.TemporaryDirectory() as tmp:
         curves_file = Path(tmp) / "curves.json"
         wanted = {"ours": spec.curve, "reference": spec.reference_curve}
@@ -65,7 +66,7 @@ def run_notebook(
             TIME_SCALE_ENV_VAR: f"{time_scale:g}",
             "PYTHONPATH": python_path,
         }
-        done = notebooks.run(nb, path.parent, fast=fast, env=env)
+        done = notebook_run.run(nb, path.parent, fast=fast, env=env)
         result = {**done.metrics, "wall_seconds": done.wall_seconds}
         if curves_file.is_file():
             recorded = json.loads(curves_file.read_text(encoding="utf-8"))
@@ -119,7 +120,7 @@ def device_description() -> str:
     """The GPU's name when TensorFlow uses one, else the CPU model and its logical cores."""
     import tensorflow as tf
 
-    from labkit import doctor
+    from labkit.install import doctor
 
     names = gpu_names(tf)
     if names:
@@ -140,7 +141,7 @@ def run(
     import keras
     import tensorflow as tf
 
-    from labkit import timebudget
+    from labkit.lab import timebudget
 
     scale = timebudget.time_scale() if time_scale is None else time_scale
     chosen = labs or list(LABS)

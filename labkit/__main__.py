@@ -114,18 +114,18 @@ def data_where(args: argparse.Namespace) -> int:
 
 def doctor(args: argparse.Namespace) -> int:
     """The environment check that main.py runs."""
-    from labkit.doctor.cli import run
+    from labkit.install.doctor.cli import run
 
     return run(args)
 
 
 def notebooks_build(args: argparse.Namespace) -> int:
     """Write each exercise notebook from its solution notebook (--check: only report)."""
-    from labkit import notebooks
+    from labkit.notebooks import build, solutions
 
     try:
-        changed = notebooks.build(check=args.check, repository_url=args.repository_url)
-    except notebooks.NotebookError as exc:
+        changed = build.build(check=args.check, repository_url=args.repository_url)
+    except solutions.NotebookError as exc:
         print(exc, file=sys.stderr)
         return 1
     for path in changed:
@@ -134,15 +134,15 @@ def notebooks_build(args: argparse.Namespace) -> int:
         print("Run `python -m labkit notebooks build` and commit the result.", file=sys.stderr)
         return 1
     state = "out of date" if args.check else "written"
-    print(f"{len(notebooks.lab_names())} labs, {len(changed)} files {state}.")
+    print(f"{len(solutions.lab_names())} labs, {len(changed)} files {state}.")
     return 0
 
 
 def notebooks_strip(args: argparse.Namespace) -> int:
     """Remove outputs and execution counts from every notebook (--check: only report)."""
-    from labkit import notebooks
+    from labkit.notebooks import build
 
-    changed = notebooks.strip_all(check=args.check)
+    changed = build.strip_all(check=args.check)
     for path in changed:
         print(f"{'has outputs' if args.check else 'stripped'}: {path}")
     return 1 if args.check and changed else 0
@@ -165,7 +165,7 @@ def _benchmarks() -> ModuleType:
 
 def kernel(args: argparse.Namespace) -> int:
     """Register the Jupyter kernel dl-workshop for this Python (the setup scripts run it)."""
-    from labkit.kernel import register
+    from labkit.install.kernel import register
 
     print(register(take_over=args.take_over).report())
     return 0
@@ -283,7 +283,7 @@ def build_parser() -> argparse.ArgumentParser:
                 f"default: {REPOSITORY_URL}",
             )
 
-    from labkit.doctor.cli import add_arguments
+    from labkit.install.doctor.cli import add_arguments
 
     check = commands.add_parser("doctor", help="check the installation (what main.py runs)")
     add_arguments(check)

@@ -81,6 +81,6 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     collection and before any test runs TensorFlow. The other tests run on the first device,
     as before."""
     if any(item.get_closest_marker(REPLICAS_MARKER) for item in session.items):
-        from labkit.logical_devices import split_cpu
+        from labkit.lab.logical_devices import split_cpu
 
         split_cpu(LOGICAL_CPUS)

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 
 import nbformat
 
-from labkit import notebooks
+from labkit.notebooks import build, solutions
+from labkit.notebooks import run as notebook_run
 
 CHECKS_MARKER = "LABKIT-CHECKS:"
 REPORT_CELL = """\
@@ -34,14 +35,14 @@ class LabRun:
 @functools.cache
 def run_lab(lab: str, kind: str = "solution", timeout: int = 900) -> LabRun:
     """Execute a lab notebook in fast mode (cached per test session)."""
-    path = notebooks.solution_path(lab)
-    nb = notebooks.read(path)
+    path = solutions.solution_path(lab)
+    nb = solutions.read(path)
     if kind == "exercise":
-        nb = notebooks.exercise_notebook(nb, f"solutions/{lab}/{lab}.ipynb")
+        nb = build.exercise_notebook(nb, f"solutions/{lab}/{lab}.ipynb")
     nb.cells.append(
         nbformat.v4.new_code_cell(REPORT_CELL.format(number=lab[:2], marker=CHECKS_MARKER))
     )
-    done = notebooks.run(
+    done = notebook_run.run(
         nb, path.parent, fast=True, timeout=timeout, allow_errors=kind == "exercise"
     )
     errors, checks = [], {}

@@ -24,9 +24,9 @@ from urllib.parse import urlsplit
 
 from conftest import REPO_ROOT
 
-from labkit import locks
 from labkit.datasets import DATASETS
-from labkit.offline import requirements_path, target_name
+from labkit.install import locks
+from labkit.install.offline import requirements_path, target_name
 from labkit.room import manifest as manifests
 from labkit.room.manifest import FileEntry, Manifest, PythonEntry, TargetEntry, sha256_file
 

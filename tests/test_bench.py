@@ -16,8 +16,9 @@ from conftest import REPO_ROOT
 from benchmarks import compare, labs, recorder, report
 from benchmarks import run as bench_run
 from benchmarks.compare import Curve
-from labkit import notebooks
 from labkit.errors import LabkitError
+from labkit.notebooks import run as notebook_run
+from labkit.notebooks import solutions
 
 
 def test_time_to_reach_reads_the_curve_either_way() -> None:
@@ -238,9 +239,9 @@ def test_run_notebook_gives_the_kernel_the_seed_and_the_time_scale(monkeypatch) 
 
     def fake_run(nb, cwd, *, fast, env):
         seen.update(env, fast=fast, cells=[cell.source for cell in nb.cells])
-        return notebooks.NotebookRun(nb, {"test_accuracy": 0.9}, 12.0)
+        return notebook_run.NotebookRun(nb, {"test_accuracy": 0.9}, 12.0)
 
-    monkeypatch.setattr(notebooks, "run", fake_run)
+    monkeypatch.setattr(notebook_run, "run", fake_run)
     result = bench_run.run_notebook(MLP, fast=True, seed=43, time_scale=0.6)
     assert result == {"test_accuracy": 0.9, "wall_seconds": 12.0}  # no curves file: no curves
     assert seen["LABKIT_SEED"] == "43" and seen["LABKIT_TIME_SCALE"] == "0.6" and seen["fast"]
@@ -350,7 +351,7 @@ def notebook_tree(lab: str) -> ast.Module:
     from IPython.core.inputtransformer2 import TransformerManager
 
     transform = TransformerManager().transform_cell
-    nb = notebooks.read(notebooks.solution_path(lab))
+    nb = solutions.read(solutions.solution_path(lab))
     return ast.parse("\n".join(transform(c.source) for c in nb.cells if c.cell_type == "code"))
 
 
@@ -389,7 +390,7 @@ def reported_names(tree: ast.AST) -> set[str]:
 
 
 def test_every_lab_has_a_benchmark_entry_and_every_entry_a_lab() -> None:
-    assert sorted(labs.LABS) == notebooks.lab_names(), (
+    assert sorted(labs.LABS) == solutions.lab_names(), (
         "benchmarks/labs.py: LABS must have one entry per folder of solutions/"
     )
 
@@ -424,7 +425,7 @@ def test_what_learners_import_loads_no_benchmark_code() -> None:
     statements = sorted(
         {
             ast.unparse(node)
-            for lab in notebooks.lab_names()
+            for lab in solutions.lab_names()
             for node in ast.walk(notebook_tree(lab))
             if isinstance(node, ast.Import | ast.ImportFrom)
             and any(
@@ -455,7 +456,9 @@ def test_what_learners_import_loads_no_benchmark_code() -> None:
     assert "import labkit" in statements and "labkit.checks.lab06" in loaded  # it imported them
     assert [m for m in loaded if m == "benchmarks" or m.startswith("benchmarks.")] == []
     assert [m for m in loaded if m.startswith(("labkit.room", "tornado"))] == []
-    assert "labkit.doctor.probes" in loaded and "labkit.offline" in loaded  # the walk went on
+    assert (
+        "labkit.install.doctor.probes" in loaded and "labkit.install.offline" in loaded
+    )  # the walk went on
 
 
 def test_the_command_line_loads_the_room_kit_only_when_it_runs() -> None:

@@ -7,8 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from labkit import metrics
-from labkit.challenge import Challenge
+from labkit.lab import metrics
+from labkit.lab.challenge import Challenge
 
 
 @pytest.fixture

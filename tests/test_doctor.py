@@ -1,4 +1,4 @@
-"""Tests for labkit.doctor (what ``python main.py`` reports).
+"""Tests for labkit.install.doctor (what ``python main.py`` reports).
 
 The diagnosis is tested on constructed reports; main.py itself runs in subprocesses:
 with TensorFlow (JSON and human report), with a fake ``nvidia-smi`` that lists a GPU
@@ -21,9 +21,9 @@ import pytest
 from conftest import REPO_ROOT, SHARED_DATASETS
 
 from labkit import startup_log
-from labkit.doctor import Finding, Report, diagnose, exit_code, probes, render
-from labkit.doctor.diagnosis import cc_support
-from labkit.doctor.report import Unavailable, probe
+from labkit.install.doctor import Finding, Report, diagnose, exit_code, probes, render
+from labkit.install.doctor.diagnosis import cc_support
+from labkit.install.doctor.report import Unavailable, probe
 
 REPO = REPO_ROOT
 MAIN = REPO / "main.py"

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from matplotlib import image
 
-from labkit.epoch_grids import EpochGrids, tile
+from labkit.lab.epoch_grids import EpochGrids, tile
 
 
 def test_tile_lays_images_out_row_by_row_scaled_to_0_1() -> None:

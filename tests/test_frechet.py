@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from labkit.frechet import frechet_distance
+from labkit.lab.frechet import frechet_distance
 
 
 def _sample(mean, cov, n, seed):

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from labkit import kernel
 from labkit.__main__ import main
+from labkit.install import kernel
 
 
 @pytest.fixture

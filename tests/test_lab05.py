@@ -318,7 +318,7 @@ def test_show_reconstructions_puts_inputs_above_their_reconstructions() -> None:
     import matplotlib
 
     matplotlib.use("agg")
-    from labkit import plots
+    from labkit.lab import plots
 
     images = np.random.default_rng(0).uniform(size=(10, 28, 28, 1))
     fig = plots.show_reconstructions(images, 1 - images, n=4, title="Dense")

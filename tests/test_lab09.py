@@ -34,7 +34,7 @@ def worker_processes(marker: str = "lab09-") -> list[str]:
         except OSError:
             continue
         text = " ".join(w.decode(errors="replace") for w in words)
-        if "labkit.local_cluster" in text and marker in text:
+        if "labkit.lab.local_cluster" in text and marker in text:
             found.append(text)
     return found
 

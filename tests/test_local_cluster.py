@@ -1,4 +1,4 @@
-"""labkit.local_cluster: worker processes get their TF_CONFIG, and none survives its job, whatever
+"""labkit.lab.local_cluster: worker processes get their TF_CONFIG, and none survives its job, whatever
 happens: success, a failing worker, a timeout, a worker deaf to SIGTERM, Ctrl-C in the parent,
 the parent killed outright, or Python exiting with the workers still running.
 
@@ -20,8 +20,8 @@ from pathlib import Path
 import pytest
 from conftest import REPO_ROOT
 
-from labkit import local_cluster
-from labkit.local_cluster import LocalCluster, WorkerFailed
+from labkit.lab import local_cluster
+from labkit.lab.local_cluster import LocalCluster, WorkerFailed
 
 posix_only = pytest.mark.skipif(os.name != "posix", reason="process groups and signals: POSIX")
 
@@ -219,7 +219,7 @@ def test_the_log_tail_leaves_out_tensorflow_chatter(tmp_path) -> None:
 # ------------------------------------------------------------------ the parent goes away
 PARENT = """\
 import sys
-from labkit.local_cluster import LocalCluster
+from labkit.lab.local_cluster import LocalCluster
 cluster = LocalCluster(sys.argv[1], sys.argv[2], workers=2)
 if sys.argv[3] == "run":
     cluster.run(timeout_s=600)

@@ -12,7 +12,7 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 from test_setup_scripts import _load_toml
 
-from labkit import locks
+from labkit.install import locks
 
 ROOT = Path(__file__).resolve().parents[1]
 MACHINES = [
@@ -182,4 +182,6 @@ def test_conflicts(
 
 def test_conflicts_cli(capsys: pytest.CaptureFixture[str]) -> None:
     assert locks.main(["conflicts", "nope"]) == 2
-    assert "usage: python -m labkit.locks conflicts {cpu,gpu,metal}" in capsys.readouterr().err
+    assert (
+        "usage: python -m labkit.install.locks conflicts {cpu,gpu,metal}" in capsys.readouterr().err
+    )

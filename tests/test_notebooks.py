@@ -15,8 +15,9 @@ import pytest
 from conftest import REPO_ROOT, dataset_or_skip
 from notebook_helpers import check_outputs, run_lab
 
-from labkit import notebooks
-from labkit.notebooks import NotebookError
+from labkit.notebooks import build, solutions
+from labkit.notebooks import run as notebook_run
+from labkit.notebooks.solutions import NotebookError
 
 SOLUTION_CELL = """\
 def softmax(z):
@@ -32,7 +33,7 @@ def make_solution(tmp_path: Path, lab: str = "09_example") -> Path:
     nb = nbformat.v4.new_notebook()
     nb.cells = [
         nbformat.v4.new_markdown_cell("# Lab 09"),
-        nbformat.v4.new_code_cell(notebooks.setup_cell()),
+        nbformat.v4.new_code_cell(build.setup_cell()),
         nbformat.v4.new_code_cell(SOLUTION_CELL),
         nbformat.v4.new_code_cell("# BEGIN SOLUTION q2\ny = 2\n# END SOLUTION"),
         nbformat.v4.new_code_cell("q1.check()"),
@@ -40,14 +41,14 @@ def make_solution(tmp_path: Path, lab: str = "09_example") -> Path:
     ]
     nb.cells[4].outputs = [nbformat.v4.new_output("stream", text="Correct")]
     nb.cells[4].execution_count = 7
-    path = notebooks.solution_path(lab, tmp_path)
+    path = solutions.solution_path(lab, tmp_path)
     path.parent.mkdir(parents=True)
-    path.write_text(notebooks.render(nb))
+    path.write_text(build.render(nb))
     return path
 
 
 def test_regions_become_placeholders_that_keep_indentation() -> None:
-    source, regions = notebooks.split_regions(SOLUTION_CELL)
+    source, regions = solutions.split_regions(SOLUTION_CELL)
     assert "np.exp" not in source and "x = 1" in source
     assert (
         '    # YOUR CODE HERE\n    raise NotImplementedError("Exercise q1: replace this line'
@@ -71,17 +72,15 @@ def test_regions_become_placeholders_that_keep_indentation() -> None:
 )
 def test_unbalanced_markers_are_reported(source: str, message: str) -> None:
     with pytest.raises(NotebookError, match=message):
-        notebooks.split_regions(source, "lab 09, cell 3")
+        solutions.split_regions(source, "lab 09, cell 3")
 
 
 def test_build_writes_stripped_exercise_and_check_mode(tmp_path: Path) -> None:
     make_solution(tmp_path)
-    assert notebooks.build(tmp_path, check=True) == [
-        notebooks.exercise_path("09_example", tmp_path)
-    ]
-    assert not notebooks.exercise_path("09_example", tmp_path).exists()  # --check writes nothing
-    notebooks.build(tmp_path)
-    exercise = nbformat.read(notebooks.exercise_path("09_example", tmp_path), as_version=4)
+    assert build.build(tmp_path, check=True) == [build.exercise_path("09_example", tmp_path)]
+    assert not build.exercise_path("09_example", tmp_path).exists()  # --check writes nothing
+    build.build(tmp_path)
+    exercise = nbformat.read(build.exercise_path("09_example", tmp_path), as_version=4)
     sources = [c.source for c in exercise.cells]
     assert sources[0].startswith(
         "<!-- Generated from solutions/09_example/09_example.ipynb by `python -m labkit notebooks"
@@ -93,7 +92,7 @@ def test_build_writes_stripped_exercise_and_check_mode(tmp_path: Path) -> None:
         for c in exercise.cells
         if c.cell_type == "code"
     )
-    assert notebooks.build(tmp_path, check=True) == []  # up to date now
+    assert build.build(tmp_path, check=True) == []  # up to date now
 
 
 def test_build_is_all_or_nothing(tmp_path: Path) -> None:
@@ -101,9 +100,9 @@ def test_build_is_all_or_nothing(tmp_path: Path) -> None:
     broken = make_solution(tmp_path, "09_broken")
     nb = nbformat.read(broken, as_version=4)
     nb.cells[3].source = "# BEGIN SOLUTION q2\ny = 2"  # never closed
-    broken.write_text(notebooks.render(nb))
+    broken.write_text(build.render(nb))
     with pytest.raises(NotebookError) as error:
-        notebooks.build(tmp_path)
+        build.build(tmp_path)
     assert str(error.value).startswith(
         "solutions/09_broken/09_broken.ipynb, cell 4: `# BEGIN SOLUTION` is never closed"
     )
@@ -144,26 +143,26 @@ def test_the_build_command_names_the_faulty_cell_without_a_traceback(tmp_path: P
 def test_build_writes_the_repository_url_everywhere_once(tmp_path: Path) -> None:
     path = make_solution(tmp_path)
     nb = nbformat.read(path, as_version=4)
-    link = notebooks.colab_url(notebooks.exercise_path("09_example", tmp_path), tmp_path)
+    link = build.colab_url(build.exercise_path("09_example", tmp_path), tmp_path)
     nb.cells[0].source += f"\n\n[Open in Colab]({link})"
-    path.write_text(notebooks.render(nb))
+    path.write_text(build.render(nb))
     (tmp_path / "labkit").mkdir()
     paths_module = tmp_path / "labkit" / "paths.py"
     paths_module.write_text((REPO_ROOT / "labkit" / "paths.py").read_text())
     (tmp_path / "README.md").write_text(f"| 09 | [Open in Colab]({link}) |\n")
     fork = "https://github.com/a-fork/kit"
-    changed = notebooks.build(tmp_path, repository_url=fork)
+    changed = build.build(tmp_path, repository_url=fork)
     assert sorted(p.name for p in changed) == ["09_example.ipynb"] * 2 + ["README.md", "paths.py"]
-    new_link = notebooks.colab_url(notebooks.exercise_path("09_example", tmp_path), tmp_path, fork)
+    new_link = build.colab_url(build.exercise_path("09_example", tmp_path), tmp_path, fork)
     assert new_link.startswith("https://colab.research.google.com/github/a-fork/kit/blob/main/")
     assert f'REPOSITORY_URL = "{fork}"' in paths_module.read_text()
     assert (tmp_path / "README.md").read_text() == f"| 09 | [Open in Colab]({new_link}) |\n"
-    for nb_path in (path, notebooks.exercise_path("09_example", tmp_path)):
+    for nb_path in (path, build.exercise_path("09_example", tmp_path)):
         cells = nbformat.read(nb_path, as_version=4).cells
-        assert cells[1].source == notebooks.setup_cell(fork) and new_link in cells[0].source
-    assert notebooks.build(tmp_path, check=True, repository_url=fork) == []
+        assert cells[1].source == build.setup_cell(fork) and new_link in cells[0].source
+    assert build.build(tmp_path, check=True, repository_url=fork) == []
     with pytest.raises(NotebookError, match="not a GitHub repository"):
-        notebooks.build(tmp_path, repository_url="https://gitlab.com/a/b")
+        build.build(tmp_path, repository_url="https://gitlab.com/a/b")
 
 
 def test_execute_gives_the_kernel_its_environment_and_leaves_ours_alone(tmp_path: Path) -> None:
@@ -173,7 +172,7 @@ def test_execute_gives_the_kernel_its_environment_and_leaves_ours_alone(tmp_path
         nbformat.v4.new_code_cell("import labkit\nlabkit.report(answer=42)"),
     ]
     assert "LABKIT_PROBE" not in os.environ
-    done = notebooks.run(nb, tmp_path, fast=True, env={"LABKIT_PROBE": "seen"}, timeout=120)
+    done = notebook_run.run(nb, tmp_path, fast=True, env={"LABKIT_PROBE": "seen"}, timeout=120)
     assert done.nb.cells[0].outputs[0].text.split() == ["seen", str(tmp_path)]
     assert done.metrics == {"answer": 42.0, "fast_mode": True} and done.wall_seconds > 0
     assert "LABKIT_PROBE" not in os.environ and "LABKIT_METRICS_FILE" not in os.environ
@@ -181,17 +180,17 @@ def test_execute_gives_the_kernel_its_environment_and_leaves_ours_alone(tmp_path
 
 def test_strip_all(tmp_path: Path) -> None:
     path = make_solution(tmp_path)
-    assert notebooks.strip_all(tmp_path, check=True) == [path]
-    notebooks.strip_all(tmp_path)
-    assert notebooks.strip_all(tmp_path, check=True) == []
+    assert build.strip_all(tmp_path, check=True) == [path]
+    build.strip_all(tmp_path)
+    assert build.strip_all(tmp_path, check=True) == []
     assert "Correct" not in path.read_text()
 
 
 def test_solution_code_is_read_from_the_solution_notebook(tmp_path: Path) -> None:
     make_solution(tmp_path)
-    assert notebooks.solution_code("09_example", "q2", tmp_path) == "y = 2"
+    assert solutions.solution_code("09_example", "q2", tmp_path) == "y = 2"
     with pytest.raises(NotebookError, match="no `# BEGIN SOLUTION q9`"):
-        notebooks.solution_code("09_example", "q9", tmp_path)
+        solutions.solution_code("09_example", "q9", tmp_path)
 
 
 # ------------------------------------------------------------- the committed notebooks
@@ -200,16 +199,16 @@ def committed_notebooks() -> list[Path]:
 
 
 def test_there_are_labs_with_both_notebooks() -> None:
-    labs = notebooks.lab_names()
+    labs = solutions.lab_names()
     assert labs, "no lab in solutions/"
     for lab in labs:
-        assert notebooks.exercise_path(lab).is_file(), (
+        assert build.exercise_path(lab).is_file(), (
             f"labs/{lab} missing: run python -m labkit notebooks build"
         )
 
 
 def test_exercise_notebooks_are_up_to_date() -> None:
-    stale = notebooks.build(check=True)
+    stale = build.build(check=True)
     assert not stale, f"out of date: {stale}; run `python -m labkit notebooks build`"
 
 
@@ -225,15 +224,15 @@ def test_every_notebook_opens_with_the_setup_cell_and_a_colab_link() -> None:
     for path in committed_notebooks():
         nb = nbformat.read(path, as_version=4)
         code = [c for c in nb.cells if c.cell_type == "code"]
-        assert code[0].source == notebooks.setup_cell(), f"{path}: first code cell is not the setup"
+        assert code[0].source == build.setup_cell(), f"{path}: first code cell is not the setup"
         lab = path.parent.name
         title = nb.cells[0].source
         if path.parts[-3] == "labs":  # generated: says so first, where Jupyter does not show it
             source = f"solutions/{lab}/{lab}.ipynb"
-            assert title.startswith(notebooks.GENERATED_NOTE.format(source=source)), path
-            title = title.removeprefix(notebooks.GENERATED_NOTE.format(source=source))
+            assert title.startswith(build.GENERATED_NOTE.format(source=source)), path
+            title = title.removeprefix(build.GENERATED_NOTE.format(source=source))
         assert nb.cells[0].cell_type == "markdown" and title.startswith("# Lab ")
-        assert notebooks.colab_url(notebooks.exercise_path(lab)) in nb.cells[0].source, (
+        assert build.colab_url(build.exercise_path(lab)) in nb.cells[0].source, (
             f"{path}: Colab link"
         )
 
@@ -241,13 +240,13 @@ def test_every_notebook_opens_with_the_setup_cell_and_a_colab_link() -> None:
 def test_every_exercise_has_a_check_cell_and_a_solution_region() -> None:
     import importlib
 
-    for lab in notebooks.lab_names():
+    for lab in solutions.lab_names():
         module = importlib.import_module(f"labkit.checks.lab{lab[:2]}")
-        text = notebooks.solution_path(lab).read_text(encoding="utf-8")
+        text = solutions.solution_path(lab).read_text(encoding="utf-8")
         for q in module.EXERCISES:
             assert q.lab == lab
             assert f"{q.id}.check()" in text, f"{lab}: no {q.id}.check() cell"
-            assert notebooks.solution_code(lab, q.id)
+            assert solutions.solution_code(lab, q.id)
 
 
 def test_cli_build_check_passes() -> None:
@@ -267,7 +266,7 @@ def _skip_without_data(lab: str) -> None:
 
 
 @pytest.mark.notebook
-@pytest.mark.parametrize("lab", notebooks.lab_names())
+@pytest.mark.parametrize("lab", solutions.lab_names())
 def test_every_check_passes_on_the_solution(lab: str) -> None:
     _skip_without_data(lab)
     run = run_lab(lab)
@@ -279,7 +278,7 @@ def test_every_check_passes_on_the_solution(lab: str) -> None:
 
 
 @pytest.mark.notebook
-@pytest.mark.parametrize("lab", notebooks.lab_names())
+@pytest.mark.parametrize("lab", solutions.lab_names())
 def test_exercise_notebook_runs_and_its_checks_say_not_attempted(lab: str) -> None:
     _skip_without_data(lab)
     run = run_lab(lab, "exercise")

@@ -1,4 +1,4 @@
-"""labkit.offline, the attendee's side of a pack: it picks this machine's requirements, writes
+"""labkit.install.offline, the attendee's side of a pack: it picks this machine's requirements, writes
 the options that keep pip off every index, refuses a damaged file, and, for a pack without this
 machine, names the machine and the command that adds it. It must run before anything is
 installed: standard library only."""
@@ -15,14 +15,14 @@ import pytest
 from conftest import REPO_ROOT
 from room_helpers import THIS_PYTHON, tiny_pack
 
-from labkit import locks, offline
+from labkit.install import locks, offline
 
 TARGET = offline.target_name(locks.this_platform() or "linux-x86_64", "cpu")
 
 
 def run_offline(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "labkit.offline", *args],
+        [sys.executable, "-m", "labkit.install.offline", *args],
         cwd=REPO_ROOT,
         capture_output=True,
         text=True,
@@ -107,7 +107,7 @@ def test_the_command_fails_clearly(tmp_path: Path) -> None:
 
 def test_it_imports_only_the_standard_library() -> None:
     code = (
-        "import sys, labkit.offline; "
+        "import sys, labkit.install.offline; "
         "print(sorted(m for m in sys.modules if m.split('.')[0] in "
         "('numpy', 'packaging', 'tensorflow', 'keras', 'tornado')))"
     )

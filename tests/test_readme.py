@@ -6,7 +6,7 @@ import re
 
 from conftest import REPO_ROOT
 
-from labkit import notebooks
+from labkit.notebooks import build, solutions
 
 README = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
 
@@ -31,13 +31,13 @@ def test_quick_start_is_two_commands_and_ci_runs_them() -> None:
 
 
 def test_every_lab_has_a_row_with_its_notebooks_and_colab_link() -> None:
-    for lab in notebooks.lab_names():
+    for lab in solutions.lab_names():
         row = next(
             (line for line in README.splitlines() if line.startswith(f"| {lab[:2]} |")), None
         )
         assert row, f"README's lab table has no row for {lab}"
         assert f"labs/{lab}/{lab}.ipynb" in row and f"solutions/{lab}/{lab}.ipynb" in row
-        assert notebooks.colab_url(notebooks.exercise_path(lab)) in row
+        assert build.colab_url(build.exercise_path(lab)) in row
 
 
 def test_troubleshooting_covers_the_fetch_command_and_gpu_failure() -> None:

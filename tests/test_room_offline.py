@@ -22,7 +22,7 @@ import pytest
 from conftest import REPO_ROOT, dataset_or_skip
 from room_helpers import THIS_PYTHON, closed_port, tripwire
 
-from labkit import locks
+from labkit.install import locks
 from labkit.room import kit
 
 pytestmark = [

@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 from conftest import REPO_ROOT, dataset_or_skip
 
-from labkit import locks
 from labkit.__main__ import main as labkit_main
+from labkit.install import locks
 from labkit.room import kit, wheels
 from labkit.room import manifest as manifests
 from labkit.room.pack import pack
@@ -282,7 +282,7 @@ def test_the_real_kit_has_what_an_attendee_runs(tmp_path: Path) -> None:
         "main.py",
         "pyproject.toml",
         "requirements/cpu.txt",
-        "labkit/offline.py",
+        "labkit/install/offline.py",
     ):
         assert needed in names
     assert not [n for n in names if n.startswith((".venv/", "data/")) and n != "data/README.md"]

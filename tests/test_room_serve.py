@@ -230,7 +230,7 @@ sys.exit(main(sys.argv[2:]))
 def test_pip_installs_from_the_server_and_the_data_downloads_from_it(
     tmp_path: Path,
 ) -> None:
-    """What `environment.sh --from URL` runs: labkit.offline picks this machine's requirements,
+    """What `environment.sh --from URL` runs: labkit.install.offline picks this machine's requirements,
     pip installs them from the server with no index and no configuration, `data fetch --from`
     downloads the datasets from it."""
     pack = tmp_path / "pack"
@@ -242,7 +242,7 @@ def test_pip_installs_from_the_server_and_the_data_downloads_from_it(
             [
                 sys.executable,
                 "-m",
-                "labkit.offline",
+                "labkit.install.offline",
                 "requirements",
                 server.url,
                 "cpu",

@@ -6,7 +6,7 @@ import pytest
 from conftest import REPO_ROOT
 
 from labkit.errors import LabkitError
-from labkit.session import lab_seed, start_lab
+from labkit.lab.session import lab_seed, start_lab
 
 
 def test_the_seed_is_42_unless_labkit_seed_says_otherwise(monkeypatch) -> None:

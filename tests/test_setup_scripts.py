@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from packaging.specifiers import SpecifierSet
 
-from labkit import locks
+from labkit.install import locks
 
 ROOT = Path(__file__).resolve().parents[1]
 ENV_SH = ROOT / "Scripts" / "environment.sh"
@@ -65,15 +65,15 @@ def copy_of_repo(tmp_path: Path) -> Path:
 
 # A Python that records its command lines in $FAKE_LOG instead of creating environments and
 # running pip; the rest (the setup's small Python snippets) runs in the real Python, $REAL_PY.
-# `labkit.locks conflicts` answers $FAKE_CONFLICTS; a requirements file given to pip (-r) is
-# copied to $FAKE_LOG.reqs, and pip's PIP_CONFIG_FILE is logged. `labkit.offline has` answers
-# $FAKE_PACK_HAS (1: the pack lacks it); `labkit.offline requirements` writes a stand-in file.
+# `labkit.install.locks conflicts` answers $FAKE_CONFLICTS; a requirements file given to pip (-r) is
+# copied to $FAKE_LOG.reqs, and pip's PIP_CONFIG_FILE is logged. `labkit.install.offline has` answers
+# $FAKE_PACK_HAS (1: the pack lacks it); `labkit.install.offline requirements` writes a stand-in file.
 STAND_IN_PYTHON = r"""#!/usr/bin/env bash
 printf '%s\n' "$*" >>"$FAKE_LOG"
 case "$1 ${2:-}" in
     "-m venv") mkdir -p "$3/bin" && ln -s "$(readlink -f "$0")" "$3/bin/python"; exit ;;
-    "-m labkit.locks") echo "${FAKE_CONFLICTS:-}"; exit ;;
-    "-m labkit.offline")
+    "-m labkit.install.locks") echo "${FAKE_CONFLICTS:-}"; exit ;;
+    "-m labkit.install.offline")
         [ "$3" = has ] && exit "${FAKE_PACK_HAS:-0}"
         echo "--no-index" >"$6"; echo "a-machine, Python 3.12: 1 wheels, 1 MB"; exit ;;
     "-m labkit" | "main.py ") exit 0 ;;
@@ -220,7 +220,7 @@ def test_setup_installs_the_lock_and_switches_builds_cleanly(tmp_path: Path) -> 
     commands, out = setup_run(tmp_path, "--gpu", conflicts="tensorflow-cpu")
     assert commands == [
         "-m pip install --upgrade pip",
-        "-m labkit.locks conflicts gpu",
+        "-m labkit.install.locks conflicts gpu",
         "-m pip uninstall -y tensorflow-cpu",
         "-m pip install --require-hashes -r requirements/gpu.txt",
         *labkit_and_after,
@@ -230,7 +230,7 @@ def test_setup_installs_the_lock_and_switches_builds_cleanly(tmp_path: Path) -> 
 
     commands, _ = setup_run(tmp_path, "--cpu", conflicts="nvidia-cudnn-cu12 tensorflow")
     assert commands[1:4] == [
-        "-m labkit.locks conflicts cpu",
+        "-m labkit.install.locks conflicts cpu",
         "-m pip uninstall -y nvidia-cudnn-cu12 tensorflow",
         "-m pip install --require-hashes -r requirements/cpu.txt",
     ]
@@ -302,8 +302,8 @@ def test_setup_offline_installs_from_the_pack_only(tmp_path: Path) -> None:
     commands, out = setup_run(tmp_path, "--offline", str(pack))
     requirements = commands[1].split()[-1]
     assert commands == [
-        "-m labkit.locks conflicts cpu",
-        f"-m labkit.offline requirements {pack} cpu {requirements}",
+        "-m labkit.install.locks conflicts cpu",
+        f"-m labkit.install.offline requirements {pack} cpu {requirements}",
         f"-m pip install --isolated --no-index --require-hashes -r {requirements}",
         "-m pip install --isolated --no-index --no-deps --no-build-isolation -e .",
         "-m labkit kernel",
@@ -331,7 +331,7 @@ def test_setup_offline_installs_from_the_pack_only(tmp_path: Path) -> None:
 @needs_bash
 def test_setup_from_the_room_server_sends_the_report(tmp_path: Path) -> None:
     commands, _ = setup_run(tmp_path, "--from", "http://127.0.0.1:9/")
-    assert "-m labkit.offline requirements http://127.0.0.1:9 cpu" in commands[1]
+    assert "-m labkit.install.offline requirements http://127.0.0.1:9 cpu" in commands[1]
     assert commands[-1] == "main.py --send http://127.0.0.1:9"
 
 
@@ -349,12 +349,16 @@ def test_setup_offline_on_a_gpu_machine_takes_the_cpu_build_the_pack_has(tmp_pat
         tmp_path, "--offline", str(pack), env={"PATH": path, "FAKE_PACK_HAS": "1"}
     )
     assert "The pack has no GPU build for this computer" in out
-    assert commands[0] == f"-m labkit.offline has {pack} gpu"
-    assert [c for c in commands if c.startswith(f"-m labkit.offline requirements {pack} cpu ")]
+    assert commands[0] == f"-m labkit.install.offline has {pack} gpu"
+    assert [
+        c for c in commands if c.startswith(f"-m labkit.install.offline requirements {pack} cpu ")
+    ]
     commands, out = setup_run(
         tmp_path, "--offline", str(pack), env={"PATH": path, "FAKE_PACK_HAS": "0"}
     )
-    assert [c for c in commands if c.startswith(f"-m labkit.offline requirements {pack} gpu ")]
+    assert [
+        c for c in commands if c.startswith(f"-m labkit.install.offline requirements {pack} gpu ")
+    ]
 
 
 @needs_bash
@@ -459,14 +463,14 @@ def test_bat_documents_flags_and_cpu_only() -> None:
     assert "WSL2" in text and "CPU only" in text and "2.11" in text
     assert '"%PY%" -m labkit kernel' in text
     # The same lock, hash-checked, for venv and conda; one TensorFlow; labkit without deps.
-    assert '"%PY%" -m labkit.locks conflicts cpu' in text
+    assert '"%PY%" -m labkit.install.locks conflicts cpu' in text
     assert '"%PY%" -m pip install --require-hashes -r requirements\\cpu.txt' in text
     assert '"%PY%" -m pip install --no-deps --no-build-isolation -e .' in text
     assert "requirements/cpu.txt" in text  # in the stamp
     assert "-m labkit data fetch" in text and "main.py" in text
     assert "env update" in text and "--prune" in text
     # --offline DIR / --from URL: as environment.sh, from the pack only.
-    assert '"%PY%" -m labkit.offline requirements "%SOURCE%" cpu' in text
+    assert '"%PY%" -m labkit.install.offline requirements "%SOURCE%" cpu' in text
     assert '"%PY%" -m pip install --isolated --no-index --require-hashes -r' in text
     assert '"%PY%" -m pip install --isolated --no-index --no-deps --no-build-isolation -e .' in text
     assert 'set "PIP_CONFIG_FILE=nul"' in text

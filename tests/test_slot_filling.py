@@ -1,4 +1,4 @@
-"""labkit.slot_filling, what labs 06 and 07 share: model ids, batches, prediction, Viterbi, scores."""
+"""labkit.lab.slot_filling, what labs 06 and 07 share: model ids, batches, prediction, Viterbi, scores."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import itertools
 import numpy as np
 
 from labkit.datasets.atis import Atis, AtisSplit
-from labkit.slot_filling import PAD, SlotFilling, allowed_transitions, joint_bilstm, viterbi
+from labkit.lab.slot_filling import PAD, SlotFilling, allowed_transitions, joint_bilstm, viterbi
 
 WORDS = ("BOS", "EOS", "flights", "from", "to", "boston", "new", "york", "on", "123", "denver")
 LABELS = ("O", "B-fromloc", "B-toloc", "I-toloc", "B-flight_number")

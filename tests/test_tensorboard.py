@@ -13,7 +13,8 @@ import nbformat
 import numpy as np
 import pytest
 
-from labkit import kernel, notebooks
+from labkit.install import kernel
+from labkit.notebooks import solutions
 
 LABS_WITH_TENSORBOARD = [
     "02_logistic_regression",
@@ -60,14 +61,14 @@ def test_fit_writes_event_files_that_tensorboard_reads(tmp_path: Path) -> None:
 @pytest.mark.parametrize("lab", LABS_WITH_TENSORBOARD)
 def test_labs_have_the_tensorboard_cell(lab: str) -> None:
     """The switch, the callback writing under logs/, and the cell that shows them."""
-    sources = [c.source for c in notebooks.read(notebooks.solution_path(lab)).cells]
+    sources = [c.source for c in solutions.read(solutions.solution_path(lab)).cells]
     assert any("USE_TENSORBOARD = False" in s for s in sources)
     assert any(f'keras.callbacks.TensorBoard(log_dir="logs/{lab[:2]}")' in s for s in sources)
     assert tensorboard_cell(lab)
 
 
 def tensorboard_cell(lab: str) -> str:
-    cells = notebooks.read(notebooks.solution_path(lab)).cells
+    cells = solutions.read(solutions.solution_path(lab)).cells
     (source,) = [c.source for c in cells if "%tensorboard --logdir logs" in c.source]
     return source
 

@@ -10,7 +10,7 @@ import pytest
 keras = pytest.importorskip("keras")
 
 from labkit.errors import LabkitError  # noqa: E402
-from labkit.timebudget import TimeBudget, time_scale  # noqa: E402
+from labkit.lab.timebudget import TimeBudget, time_scale  # noqa: E402
 
 
 def _fit(budget: TimeBudget, epochs: int = 50) -> keras.callbacks.History:

@@ -192,26 +192,26 @@ def solution_code(lab: str, exercise: str) -> str:
     """Every cell of the lab's solution notebook that holds a solution of ``exercise``, as it
     is there: whole functions with their ``def`` lines, ready to run. The markers are left out,
     and the solutions of other exercises in the same cell stay placeholders."""
-    from labkit import notebooks
+    from labkit.notebooks import solutions
 
-    nb = notebooks.read(notebooks.solution_path(lab))
+    nb = solutions.read(solutions.solution_path(lab))
     cells = []
     for cell in nb.cells:
         if cell.cell_type != "code":
             continue
         kept, inside, found = [], False, False
         for line in cell.source.splitlines():
-            begin = notebooks.BEGIN.match(line)
+            begin = solutions.BEGIN.match(line)
             if begin and begin["id"] == exercise:
                 inside = found = True
-            elif inside and notebooks.END.match(line):
+            elif inside and solutions.END.match(line):
                 inside = False
             else:
                 kept.append(line)
         if found:
-            cells.append(notebooks.split_regions("\n".join(kept))[0].strip("\n"))
+            cells.append(solutions.split_regions("\n".join(kept))[0].strip("\n"))
     if not cells:
-        raise notebooks.NotebookError(
+        raise solutions.NotebookError(
             f"{lab}: no `# BEGIN SOLUTION {exercise}` region in the solution notebook."
         )
     return "\n\n\n".join(cells)

@@ -8,5 +8,5 @@
 - ``cli``: the command line.
 
 Nothing a learner imports loads this package (``tests/test_bench.py`` checks it); the attendee's
-side of an offline install is ``labkit.offline``.
+side of an offline install is ``labkit.install.offline``.
 """

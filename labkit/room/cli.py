@@ -8,8 +8,8 @@ import functools
 from collections.abc import Callable
 from pathlib import Path
 
-from labkit import locks
 from labkit.datasets import DATASETS
+from labkit.install import locks
 from labkit.room.wheels import DEFAULT_TARGETS, TARGETS
 
 say = functools.partial(print, flush=True)

@@ -3,7 +3,7 @@ that ``room serve`` prints and its page shows."""
 
 from __future__ import annotations
 
-from labkit.offline import DATA
+from labkit.install.offline import DATA
 from labkit.room.kit import ARCHIVE, FOLDER
 from labkit.room.manifest import Manifest
 

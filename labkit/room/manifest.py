@@ -1,7 +1,7 @@
 """The pack's manifest: every file with its size and SHA-256, which wheels serve which machine
 and Python, the datasets and the kit.
 
-It is written last, atomically, as ``manifest.json`` (read by ``labkit.offline`` and the server)
+It is written last, atomically, as ``manifest.json`` (read by ``labkit.install.offline`` and the server)
 and ``SHA256SUMS`` (``sha256sum -c SHA256SUMS`` checks a copied stick with standard tools): a
 pack whose manifest lists a file holds that file, verified.
 """
@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from labkit.files import write_atomic
-from labkit.offline import MANIFEST
+from labkit.install.offline import MANIFEST
 
 CHECKSUMS = "SHA256SUMS"
 FORMAT = 1
@@ -47,7 +47,7 @@ class PythonEntry:
 
 @dataclass
 class TargetEntry:
-    platform: str  # a key of labkit.locks.PLATFORMS
+    platform: str  # a key of labkit.install.locks.PLATFORMS
     lock: str  # cpu, gpu, metal
     pythons: dict[str, PythonEntry] = field(default_factory=dict)
 

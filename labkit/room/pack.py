@@ -17,11 +17,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from labkit import __version__, locks
+from labkit import __version__
 from labkit.datasets import DATASETS
 from labkit.datasets import store as data_store
 from labkit.errors import DataError, first_line
-from labkit.offline import DATA, REQUIREMENTS, WHEELS, requirements_path
+from labkit.install import locks
+from labkit.install.offline import DATA, REQUIREMENTS, WHEELS, requirements_path
 from labkit.paths import REPO_ROOT
 from labkit.room import instructions, kit
 from labkit.room import manifest as manifests

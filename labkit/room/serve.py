@@ -29,7 +29,7 @@ import tornado.netutil
 import tornado.web
 
 from labkit.errors import LabkitError, first_line
-from labkit.offline import MANIFEST, WHEELS
+from labkit.install.offline import MANIFEST, WHEELS
 from labkit.room import manifest as manifests
 from labkit.room import page, reports
 from labkit.room.instructions import room_instructions

@@ -20,9 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from labkit import locks
 from labkit.errors import LabkitError
-from labkit.offline import target_name
+from labkit.install import locks
+from labkit.install.offline import target_name
 from labkit.room.manifest import Built, sha256_file
 
 if TYPE_CHECKING:

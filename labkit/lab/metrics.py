@@ -14,8 +14,8 @@ import math
 import os
 from pathlib import Path
 
-from labkit import fastmode
 from labkit.files import write_atomic
+from labkit.lab import fastmode
 
 ENV_VAR = "LABKIT_METRICS_FILE"
 

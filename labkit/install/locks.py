@@ -8,7 +8,7 @@ them for any machine, so that wheels can be fetched for a machine other than thi
 
 ``conflicts`` says what to uninstall before installing a lock, so that switching between
 --cpu, --gpu and --metal leaves one TensorFlow. The setup scripts run it as
-``python -m labkit.locks conflicts LOCK`` before the lock's packages are installed, so this
+``python -m labkit.install.locks conflicts LOCK`` before the lock's packages are installed, so this
 module imports only the standard library at the top (``packaging`` where it is needed).
 """
 
@@ -248,10 +248,13 @@ def conflicts(lock: str, path: Sequence[str] | None = None) -> list[str]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m labkit.locks conflicts LOCK``: print what to uninstall, on one line."""
+    """``python -m labkit.install.locks conflicts LOCK``: print what to uninstall, on one line."""
     args = list(sys.argv[1:] if argv is None else argv)
     if len(args) != 2 or args[0] != "conflicts" or args[1] not in LOCKS:
-        print(f"usage: python -m labkit.locks conflicts {{{','.join(LOCKS)}}}", file=sys.stderr)
+        print(
+            f"usage: python -m labkit.install.locks conflicts {{{','.join(LOCKS)}}}",
+            file=sys.stderr,
+        )
         return 2
     print(" ".join(conflicts(args[1])))
     return 0

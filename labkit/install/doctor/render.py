@@ -6,9 +6,9 @@ import json
 from dataclasses import asdict
 from typing import Any
 
-from labkit.doctor.diagnosis import exit_code, gpu_list
-from labkit.doctor.report import Report
-from labkit.doctor.tf_probes import SMOKE_SIZE
+from labkit.install.doctor.diagnosis import exit_code, gpu_list
+from labkit.install.doctor.report import Report
+from labkit.install.doctor.tf_probes import SMOKE_SIZE
 
 Rows = list[tuple[str, str]]
 HIDDEN_LOG = "routine TensorFlow start-up messages, known to be harmless (--json lists them)"

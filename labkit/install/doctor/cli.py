@@ -7,12 +7,17 @@ import contextlib
 import sys
 import time
 
-from labkit.doctor import dataset_check
-from labkit.doctor.diagnosis import diagnose, exit_code, gpu_list
-from labkit.doctor.probes import collect_system, collect_versions, nvidia_smi_gpus, start_nvidia_smi
-from labkit.doctor.render import format_human, to_json
-from labkit.doctor.report import Report, probe
-from labkit.doctor.tf_probes import collect_tensorflow
+from labkit.install.doctor import dataset_check
+from labkit.install.doctor.diagnosis import diagnose, exit_code, gpu_list
+from labkit.install.doctor.probes import (
+    collect_system,
+    collect_versions,
+    nvidia_smi_gpus,
+    start_nvidia_smi,
+)
+from labkit.install.doctor.render import format_human, to_json
+from labkit.install.doctor.report import Report, probe
+from labkit.install.doctor.tf_probes import collect_tensorflow
 from labkit.startup_log import sort_lines
 
 
@@ -76,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _send(url: str, name: str | None, report_json: str) -> None:
     """Send the report; a failure is a message on stderr, not a change of the verdict."""
-    from labkit.doctor.send import SendError, default_name, send
+    from labkit.install.doctor.send import SendError, default_name, send
 
     sys.stdout.flush()
     try:

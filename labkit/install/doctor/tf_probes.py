@@ -11,9 +11,9 @@ from types import TracebackType
 from typing import Any
 
 from labkit.devices import gpu_details
-from labkit.doctor.microbench import run_bench
-from labkit.doctor.report import Report, Unavailable, probe
 from labkit.errors import first_line
+from labkit.install.doctor.microbench import run_bench
+from labkit.install.doctor.report import Report, Unavailable, probe
 from labkit.startup_log import captured_stderr
 
 SMOKE_SIZE = 256

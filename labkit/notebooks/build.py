@@ -1,4 +1,4 @@
-"""One source for every lab: the solution notebook is the master.
+"""The exercise notebooks, built from the solution notebooks.
 
 ``python -m labkit notebooks build`` writes ``labs/NN_name/NN_name.ipynb`` from
 ``solutions/NN_name/NN_name.ipynb``: the code between ``# BEGIN SOLUTION qN`` and
@@ -6,33 +6,29 @@
 NotImplementedError, cells tagged ``solution-only`` are dropped, and the first cell says that
 the notebook is generated. It also writes the kit's URL (``REPOSITORY_URL``) into every
 notebook's setup cell and "Open in Colab" link. ``python -m labkit notebooks strip`` removes
-outputs and execution counts. ``run`` executes a lab notebook, for the tests and the benchmark.
+outputs and execution counts.
 """
 
 from __future__ import annotations
 
 import copy
-import os
 import re
-import tempfile
-import textwrap
-import time
-from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
 
-from labkit import fastmode, metrics
-from labkit.errors import LabkitError, first_line
 from labkit.files import write_atomic
+from labkit.notebooks.solutions import (
+    NBFORMAT_VERSION,
+    NotebookError,
+    lab_names,
+    read,
+    solution_path,
+    split_regions,
+)
 from labkit.paths import REPO_ROOT, REPOSITORY_URL
 
-BEGIN = re.compile(r"^(?P<indent>[ \t]*)# BEGIN SOLUTION(?:[ \t]+(?P<id>\w+))?[ \t]*$")
-END = re.compile(r"^[ \t]*# END SOLUTION[ \t]*$")
 SOLUTION_ONLY_TAG = "solution-only"
-NBFORMAT_VERSION = 4
-
 GITHUB_REPOSITORY = re.compile(r"https://github\.com/(?P<repo>[\w.-]+/[\w.-]+)")
 COLAB_LINK = re.compile(r"https://colab\.research\.google\.com/github/[\w.-]+/[\w.-]+/blob/main/")
 URL_LINE = re.compile(r'^REPOSITORY_URL = "[^"\n]*"$', re.MULTILINE)  # in labkit/paths.py
@@ -67,52 +63,6 @@ labkit.start_lab()"""
 _ANY_SETUP_CELL = re.compile(
     re.escape(setup_cell("REPOSITORY")).replace("REPOSITORY", r"https://github\.com/\S+")
 )
-
-
-class NotebookError(LabkitError):
-    """A solution notebook whose markers do not pair up, or a missing or unreadable notebook."""
-
-
-@dataclass(frozen=True)
-class Region:
-    """The code of one solution region and the exercise it belongs to."""
-
-    exercise: str | None
-    code: str
-
-
-def placeholder(indent: str, exercise: str | None) -> list[str]:
-    """The lines that stand for a solution in the exercise notebook."""
-    label = f"Exercise {exercise}" if exercise else "This exercise"
-    then = f", then run {exercise}.check()" if exercise else ""
-    message = f"{label}: replace this line with your code{then}."
-    return [f"{indent}# YOUR CODE HERE", f'{indent}raise NotImplementedError("{message}")']
-
-
-def split_regions(source: str, where: str = "cell") -> tuple[str, list[Region]]:
-    """The exercise version of a cell's source, and the solution regions it held."""
-    out: list[str] = []
-    regions: list[Region] = []
-    current: tuple[str | None, list[str]] | None = None
-    for line in source.splitlines():
-        begin, end = BEGIN.match(line), END.match(line)
-        if begin:
-            if current is not None:
-                raise NotebookError(f"{where}: `# BEGIN SOLUTION` inside another solution region.")
-            current = (begin["id"], [])
-            out += placeholder(begin["indent"], begin["id"])
-        elif end:
-            if current is None:
-                raise NotebookError(f"{where}: `# END SOLUTION` without a `# BEGIN SOLUTION`.")
-            regions.append(Region(current[0], textwrap.dedent("\n".join(current[1])).strip("\n")))
-            current = None
-        elif current is not None:
-            current[1].append(line)
-        else:
-            out.append(line)
-    if current is not None:
-        raise NotebookError(f"{where}: `# BEGIN SOLUTION` is never closed by `# END SOLUTION`.")
-    return "\n".join(out), regions
 
 
 def strip(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
@@ -179,28 +129,8 @@ def with_repository(
     return nb
 
 
-def lab_names(root: Path = REPO_ROOT) -> list[str]:
-    """The labs, from their solution folders: ``01_tensorflow_operations``, ..."""
-    return sorted(p.name for p in (root / "solutions").glob("[0-9][0-9]_*") if p.is_dir())
-
-
-def solution_path(lab: str, root: Path = REPO_ROOT) -> Path:
-    return root / "solutions" / lab / f"{lab}.ipynb"
-
-
 def exercise_path(lab: str, root: Path = REPO_ROOT) -> Path:
     return root / "labs" / lab / f"{lab}.ipynb"
-
-
-def read(path: Path) -> nbformat.NotebookNode:
-    if not path.is_file():
-        raise NotebookError(
-            f"{path} does not exist: is this a complete clone of the workshop repository?"
-        )
-    try:
-        return nbformat.read(path, as_version=NBFORMAT_VERSION)
-    except Exception as exc:  # nbformat raises several kinds for a file that is not a notebook
-        raise NotebookError(f"{path} is not a readable notebook: {first_line(exc)}") from exc
 
 
 def render(nb: nbformat.NotebookNode) -> str:
@@ -273,79 +203,3 @@ def strip_all(root: Path = REPO_ROOT, check: bool = False) -> list[Path]:
             if not check:
                 write_atomic(path, clean)
     return changed
-
-
-def solution_code(lab: str, exercise: str, root: Path = REPO_ROOT) -> str:
-    """The code of every solution region of ``exercise`` in the lab's solution notebook."""
-    nb = read(solution_path(lab, root))
-    found = [
-        region.code
-        for i, cell in enumerate(nb.cells)
-        if cell.cell_type == "code"
-        for region in split_regions(cell.source, f"{lab}, cell {i + 1}")[1]
-        if region.exercise == exercise
-    ]
-    if not found:
-        raise NotebookError(
-            f"{lab}: no `# BEGIN SOLUTION {exercise}` region in the solution notebook."
-        )
-    return "\n\n".join(found)
-
-
-def execute(
-    nb: nbformat.NotebookNode,
-    cwd: Path,
-    env: Mapping[str, str],
-    timeout: int = 1800,
-    allow_errors: bool = False,
-) -> nbformat.NotebookNode:
-    """Run every cell of `nb` in a fresh python3 kernel started in `cwd`, whose environment is
-    this process's plus `env` (this process's own is left alone); the outputs are stored in
-    `nb`, which is returned."""
-    from nbclient import NotebookClient
-
-    client = NotebookClient(
-        nb,
-        timeout=timeout,
-        kernel_name="python3",
-        allow_errors=allow_errors,
-        resources={"metadata": {"path": str(cwd)}},
-    )
-    client.execute(env={**os.environ, **env})  # handed on to the kernel manager
-    return nb
-
-
-@dataclass
-class NotebookRun:
-    """A lab notebook that ran: with its outputs, the metrics it reported, its wall time."""
-
-    nb: nbformat.NotebookNode
-    metrics: dict[str, float]
-    wall_seconds: float
-
-
-def run(
-    nb: nbformat.NotebookNode,
-    cwd: Path,
-    *,
-    fast: bool,
-    env: Mapping[str, str] | None = None,
-    timeout: int = 1800,
-    allow_errors: bool = False,
-) -> NotebookRun:
-    """Run a lab notebook as the tests (fast mode) and the benchmark (full mode) do: TensorFlow's
-    log quiet, matplotlib drawing off screen, and the metrics it reports with ``labkit.report``
-    read back. `env` adds variables (the benchmark's seed and time scale, ...)."""
-    with tempfile.TemporaryDirectory() as tmp:
-        metrics_file = Path(tmp) / "metrics.json"
-        lab_env = {
-            fastmode.ENV_VAR: "1" if fast else "0",
-            metrics.ENV_VAR: str(metrics_file),
-            "TF_CPP_MIN_LOG_LEVEL": "2",
-            "MPLBACKEND": "agg",
-            **(env or {}),
-        }
-        start = time.perf_counter()
-        execute(nb, cwd, lab_env, timeout=timeout, allow_errors=allow_errors)
-        wall_seconds = time.perf_counter() - start
-        return NotebookRun(nb, metrics.read(metrics_file), wall_seconds)

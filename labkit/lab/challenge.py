@@ -24,7 +24,7 @@ from typing import Any
 
 from labkit.checks.exercise import Feedback, _show
 from labkit.errors import LabkitError
-from labkit.metrics import report
+from labkit.lab.metrics import report
 
 _MET_COLOUR, _MISSED_COLOUR, _NOT_SCORED_COLOUR = "#2e7d32", "#c62828", "#6d6d6d"
 
@@ -77,7 +77,7 @@ class Challenge:
 
     def allowed_seconds(self) -> float | None:
         """The time limit on this machine: ``max_seconds`` times ``LABKIT_TIME_SCALE``."""
-        from labkit.timebudget import time_scale  # imports Keras: only when a limit is set
+        from labkit.lab.timebudget import time_scale  # imports Keras: only when a limit is set
 
         return None if self.max_seconds is None else self.max_seconds * time_scale()
 

@@ -6,9 +6,9 @@ import os
 import sys
 import warnings
 
-from labkit import fastmode
 from labkit.devices import gpu_names
 from labkit.errors import LabkitError
+from labkit.lab import fastmode
 from labkit.startup_log import quiet_import
 
 SEED_ENV_VAR = "LABKIT_SEED"
@@ -54,7 +54,7 @@ def start_lab(seed: int | None = None) -> None:
         import keras
         import tensorflow as tf
 
-    from labkit.timebudget import TIME_SCALE_ENV_VAR, time_scale
+    from labkit.lab.timebudget import TIME_SCALE_ENV_VAR, time_scale
 
     seed = lab_seed() if seed is None else seed
     keras.utils.set_random_seed(seed)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from labkit.doctor.report import Finding, Report
+from labkit.install.doctor.report import Finding, Report
 
 SUPPORTED_PYTHON = ((3, 10), (3, 13))  # inclusive range of minor versions
 TESTED_TF = "2.21"  # the labs are tested with this TensorFlow minor version

@@ -11,8 +11,8 @@ import os
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
-from labkit.doctor.report import Unavailable
 from labkit.errors import first_line
+from labkit.install.doctor.report import Unavailable
 
 
 def check_datasets() -> dict[str, Any]:

@@ -20,9 +20,9 @@ Only the standard library is imported at module level, so the report still runs 
 to do) when TensorFlow, NumPy or the rest of the environment is missing.
 """
 
-from labkit.doctor.cli import collect, main
-from labkit.doctor.diagnosis import diagnose, exit_code
-from labkit.doctor.probes import cpu_model
-from labkit.doctor.report import Finding, Report
+from labkit.install.doctor.cli import collect, main
+from labkit.install.doctor.diagnosis import diagnose, exit_code
+from labkit.install.doctor.probes import cpu_model
+from labkit.install.doctor.report import Finding, Report
 
 __all__ = ["Finding", "Report", "collect", "cpu_model", "diagnose", "exit_code", "main"]

@@ -16,8 +16,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from labkit.doctor.report import Report, Unavailable, probe
 from labkit.errors import first_line
+from labkit.install.doctor.report import Report, Unavailable, probe
 
 VERSIONS_SHOWN = ("keras", "numpy", "pandas", "matplotlib", "jupyterlab")
 # Keras backend -> the module it imports.
@@ -62,7 +62,7 @@ def run_cmd(args: list[str], timeout: float = 5) -> str:
 def tensorflow_distributions() -> dict[str, str]:
     """The installed distributions that put files in ``tensorflow/``: name -> version (two of
     them, ``tensorflow`` and ``tensorflow-cpu`` say, overwrite each other's files)."""
-    from labkit.locks import installed_tensorflows
+    from labkit.install.locks import installed_tensorflows
 
     return installed_tensorflows()
 

@@ -6,7 +6,7 @@ A pack holds ``manifest.json`` (every file with its SHA-256, and which wheels se
 machine), ``wheels/``, ``requirements/<target>-py<X.Y>.txt`` (one hash-checked file per machine
 and Python), ``data/`` and a copy of the kit. The setup scripts run
 
-    python -m labkit.offline requirements SOURCE LOCK OUT
+    python -m labkit.install.offline requirements SOURCE LOCK OUT
 
 before anything is installed (so this module imports the standard library only): it picks the
 requirements file of this machine, checks its SHA-256 against the manifest and writes it to OUT
@@ -27,8 +27,8 @@ from hashlib import sha256
 from pathlib import Path
 from typing import Any
 
-from labkit import locks
 from labkit.errors import LabkitError, first_line
+from labkit.install import locks
 
 MANIFEST = "manifest.json"
 WHEELS = "wheels"
@@ -180,8 +180,8 @@ def write_requirements(source: str, lock: str, out: Path) -> str:
     return f"{target}, Python {python}: {len(entry['wheels'])} wheels, {size / 1e6:,.0f} MB"
 
 
-USAGE = f"""usage: python -m labkit.offline requirements SOURCE LOCK OUT
-       python -m labkit.offline has SOURCE LOCK
+USAGE = f"""usage: python -m labkit.install.offline requirements SOURCE LOCK OUT
+       python -m labkit.install.offline has SOURCE LOCK
 
 SOURCE: a pack folder (a USB stick) or the room server's URL; LOCK: one of {", ".join(locks.LOCKS)}.
 requirements: write this machine's hash-checked requirements from the pack to OUT, with the

@@ -16,7 +16,7 @@ outlives its job, in four ways:
   exits when it closes: even a parent killed outright (SIGKILL, a crashed kernel) leaves no
   worker behind.
 
-``python -m labkit.local_cluster SCRIPT [ARGS...]`` is how a worker starts: with that watch,
+``python -m labkit.lab.local_cluster SCRIPT [ARGS...]`` is how a worker starts: with that watch,
 then ``SCRIPT`` run as ``python SCRIPT ARGS`` would run it.
 """
 
@@ -138,7 +138,7 @@ class LocalCluster:
 
     # ------------------------------------------------------------------ starting
     def _environment(self, index: int) -> dict[str, str]:
-        package_root = str(Path(__file__).resolve().parent.parent)  # the folder holding labkit
+        package_root = str(Path(__file__).resolve().parents[2])  # the folder holding labkit
         python_path = [package_root, *filter(None, [os.environ.get("PYTHONPATH")])]
         env = {
             **os.environ,
@@ -307,7 +307,7 @@ def _exit_when_parent_goes(pipe: int) -> None:
 def _worker_main(argv: list[str]) -> None:
     """Run ``argv[0]`` as ``python argv[0] argv[1:]`` would, watching the parent meanwhile."""
     if not argv:
-        sys.exit("usage: python -m labkit.local_cluster SCRIPT [ARGS...]")
+        sys.exit("usage: python -m labkit.lab.local_cluster SCRIPT [ARGS...]")
     pipe = os.dup(0)  # the parent's pipe, kept for the watch; the script's stdin is empty
     devnull = os.open(os.devnull, os.O_RDONLY)
     os.dup2(devnull, 0)

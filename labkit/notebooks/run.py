@@ -1,0 +1,73 @@
+"""Run a lab notebook, for the tests (fast mode) and the benchmark (full mode)."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+
+from labkit.lab import fastmode, metrics
+
+
+def execute(
+    nb: nbformat.NotebookNode,
+    cwd: Path,
+    env: Mapping[str, str],
+    timeout: int = 1800,
+    allow_errors: bool = False,
+) -> nbformat.NotebookNode:
+    """Run every cell of `nb` in a fresh python3 kernel started in `cwd`, whose environment is
+    this process's plus `env` (this process's own is left alone); the outputs are stored in
+    `nb`, which is returned."""
+    from nbclient import NotebookClient
+
+    client = NotebookClient(
+        nb,
+        timeout=timeout,
+        kernel_name="python3",
+        allow_errors=allow_errors,
+        resources={"metadata": {"path": str(cwd)}},
+    )
+    client.execute(env={**os.environ, **env})  # handed on to the kernel manager
+    return nb
+
+
+@dataclass
+class NotebookRun:
+    """A lab notebook that ran: with its outputs, the metrics it reported, its wall time."""
+
+    nb: nbformat.NotebookNode
+    metrics: dict[str, float]
+    wall_seconds: float
+
+
+def run(
+    nb: nbformat.NotebookNode,
+    cwd: Path,
+    *,
+    fast: bool,
+    env: Mapping[str, str] | None = None,
+    timeout: int = 1800,
+    allow_errors: bool = False,
+) -> NotebookRun:
+    """Run a lab notebook as the tests (fast mode) and the benchmark (full mode) do: TensorFlow's
+    log quiet, matplotlib drawing off screen, and the metrics it reports with ``labkit.report``
+    read back. `env` adds variables (the benchmark's seed and time scale, ...)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        metrics_file = Path(tmp) / "metrics.json"
+        lab_env = {
+            fastmode.ENV_VAR: "1" if fast else "0",
+            metrics.ENV_VAR: str(metrics_file),
+            "TF_CPP_MIN_LOG_LEVEL": "2",
+            "MPLBACKEND": "agg",
+            **(env or {}),
+        }
+        start = time.perf_counter()
+        execute(nb, cwd, lab_env, timeout=timeout, allow_errors=allow_errors)
+        wall_seconds = time.perf_counter() - start
+        return NotebookRun(nb, metrics.read(metrics_file), wall_seconds)
