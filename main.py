@@ -5,7 +5,8 @@ reports, whether the datasets match their checksums, a smoke test and a diagnosi
 (PASS/WARN/FAIL, each problem with its fix). ``--json`` for machine-readable output,
 ``--bench`` for a short benchmark, ``--send URL`` to send the report to the instructor's
 server as well (``python -m labkit room serve``; ``--name NAME`` names you there). Exit
-status 0 when everything required works, 1 otherwise. The checks live in
+status 0 when everything required works, 1 otherwise; with ``--send``, 2 more when the report
+could not be sent (2: READY but not sent, 3: neither). The checks live in
 ``labkit/install/doctor/``.
 
 This file must run with any Python (even one without the workshop packages), so it
@@ -13,10 +14,14 @@ uses no syntax newer than Python 2.7 before handing over to labkit, and its earl
 failures are printed as JSON too when ``--json`` is given.
 """
 
+import binascii
 import json
 import os
 import platform
 import sys
+
+REPO_ROOT = os.path.dirname(os.path.abspath(__file__))
+KEY_FILE = os.path.join(REPO_ROOT, ".labkit-room-key")  # as labkit/install/doctor/send.py keeps it
 
 SETUP_HINT = (
     "Set up the workshop environment with `bash Scripts/environment.sh` "
@@ -35,23 +40,49 @@ def option(name):
     return None
 
 
+def kit_key():
+    """This kit's key for the room's server, made at the first send (labkit/install/doctor/send.py)."""
+    try:
+        with open(KEY_FILE) as f:
+            key = f.read().strip()
+        if len(key) >= 16:
+            return key
+    except (IOError, OSError):  # noqa: UP024 (Python 2's IOError is no OSError)
+        pass
+    key = binascii.hexlify(os.urandom(24)).decode("ascii")
+    with open(KEY_FILE, "w") as f:
+        f.write(key + "\n")
+    return key
+
+
 def send_early(report):
-    """--send URL: post the early report to the instructor's server, as labkit would."""
+    """--send URL: post the early report to the instructor's server, as labkit would; the
+    outcome (None without --send), in one line on stderr too."""
     url = option("--send")
     if not url:
-        return
+        return None
     name = option("--name") or platform.node().split(".")[0] or "unnamed computer"
     try:
         from urllib.request import Request, urlopen
     except ImportError:  # Python 2
         from urllib2 import Request, urlopen
-    body = json.dumps({"name": name, "report": report}).encode("utf-8")
-    headers = {"Content-Type": "application/json"}
     try:
-        urlopen(Request(url.rstrip("/") + "/report", body, headers), timeout=15).read()
-        sys.stderr.write("Report sent to " + url + ".\n")
+        if not url.startswith(("http://", "https://")) or len(url.split()) != 1:
+            raise ValueError("not an http:// address: use the one the instructor gives")
+        body = json.dumps({"name": name, "kit": kit_key(), "report": report}).encode("utf-8")
+        headers = {"Content-Type": "application/json"}
+        response = urlopen(Request(url.rstrip("/") + "/report", body, headers), timeout=15)
+        answer = json.loads(response.read(65536).decode("utf-8"))
+        if response.getcode() != 201 or not isinstance(answer, dict) or "stored" not in answer:
+            raise ValueError("the answer is not the room server's")
+        outcome = {"sent": True, "message": "Report sent to " + url + ".", "url": url}
     except Exception as exc:  # any failure to send is a message, not a crash
-        sys.stderr.write("Could not send the report to " + url + ": " + str(exc) + "\n")
+        reason = " ".join(str(exc).split())[:200] or type(exc).__name__
+        message = "Could not send the report to " + " ".join(url.split()) + ": " + reason + "."
+        outcome = {"sent": False, "message": message, "url": url}
+    outcome["name"] = name
+    sys.stderr.write(outcome["message"] + "\n")
+    return outcome
 
 
 def fail_early(message, fix):
@@ -64,12 +95,14 @@ def fail_early(message, fix):
         "versions": {"python": ".".join(map(str, sys.version_info[:3]))},
         "system": {"os": platform.platform(), "machine": platform.machine()},
     }
-    if "--json" in sys.argv[1:]:
-        sys.stdout.write(json.dumps(report, indent=2) + "\n")
-    else:
+    if "--json" not in sys.argv[1:]:
         sys.stdout.write("FAIL  " + message + "\n      fix: " + fix + "\n")
-    send_early(report)
-    raise SystemExit(1)
+    sent = send_early(report)
+    if "--json" in sys.argv[1:]:
+        if sent is not None:
+            report["send"] = sent
+        sys.stdout.write(json.dumps(report, indent=2) + "\n")
+    raise SystemExit(3 if sent is not None and not sent["sent"] else 1)
 
 
 if sys.version_info < (3, 10):  # noqa: UP036 (this file must run on any Python)
@@ -80,7 +113,6 @@ if sys.version_info < (3, 10):  # noqa: UP036 (this file must run on any Python)
     )
 
 # Let `import labkit` work from a checkout, even when labkit is not installed.
-REPO_ROOT = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, REPO_ROOT)
 
 try:

@@ -77,27 +77,41 @@ def closed_port() -> int:
 
 @dataclass
 class Server:
-    url: str
+    url: str  # the attendees' address: http://127.0.0.1:PORT/CODE
+    page: str  # the instructor's: http://127.0.0.1:PORT/TOKEN/
     process: subprocess.Popen
     pack: Path
-    started: str  # what it printed before its address
+    started: str  # what it printed up to its limits
 
     @property
     def port(self) -> int:
         return int(urlsplit(self.url).port or 0)
 
+    @property
+    def code(self) -> str:
+        return urlsplit(self.url).path.strip("/")
 
-def start_server(pack: Path, port: int = 0) -> Server:
-    """``python -m labkit room serve PACK --host 127.0.0.1`` in the background; returns once it
-    prints its address."""
+    def at(self, path: str) -> str:
+        """The path of ``path`` under the room code (what attendees reach)."""
+        return f"/{self.code}/{path.lstrip('/')}"
+
+    def board(self, path: str = "") -> str:
+        """The path of ``path`` under the instructor's token (the page, reports.json...)."""
+        return urlsplit(self.page).path + path
+
+
+def start_server(pack: Path, *options: str, port: int = 0, **popen: object) -> Server:
+    """``python -m labkit room serve PACK --host 127.0.0.1 OPTIONS`` in the background; returns
+    once it prints its limits (after its addresses)."""
     process = subprocess.Popen(
         [sys.executable, "-m", "labkit", "room", "serve", str(pack), "--host", "127.0.0.1"]
-        + ["--port", str(port)],
+        + ["--port", str(port), *options],
         cwd=REPO_ROOT,
         env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        **popen,
     )
     deadline = time.monotonic() + 60
     lines = []
@@ -106,9 +120,12 @@ def start_server(pack: Path, port: int = 0) -> Server:
         if not line:
             break
         lines.append(line)
-        found = re.search(r"Readiness page: (http://\S+?)/ ", line)
-        if found:
-            return Server(found.group(1), process, pack, "".join(lines))
+        if line.startswith("Limits: "):
+            text = "".join(lines)
+            url = re.search(r"the address the room uses: (http://\S+)\)", text)
+            page = re.search(r"Readiness page: (http://\S+/) ", text)
+            assert url and page, text
+            return Server(url.group(1), page.group(1), process, pack, text)
     process.kill()
     raise AssertionError("the server did not start:\n" + "".join(lines))
 
@@ -121,8 +138,8 @@ def stop_server(server: Server) -> str:
 
 
 @contextlib.contextmanager
-def running(pack: Path, port: int = 0) -> Iterator[Server]:
-    server = start_server(pack, port)
+def running(pack: Path, *options: str, port: int = 0, **popen: object) -> Iterator[Server]:
+    server = start_server(pack, *options, port=port, **popen)
     try:
         yield server
     finally:
@@ -143,10 +160,28 @@ def request(
         connection.close()
 
 
-def post_report(server: Server, name: object, report: object) -> tuple[int, dict]:
-    body = json.dumps({"name": name, "report": report}).encode()
-    status, answer = request(server, "POST", "/report", body, {"Content-Type": "application/json"})
+def kit_of(name: object) -> str:
+    """A kit's key per attendee, the same for "Ada" and " ADA " (as one clone would send)."""
+    folded = " ".join(str(name).split()).casefold()
+    return "test-kit-" + hashlib.sha256(folded.encode()).hexdigest()[:24]
+
+
+def post_report(
+    server: Server, name: object, report: object, kit: str | None = None, code: str | None = None
+) -> tuple[int, dict]:
+    """POST /CODE/report as main.py --send does (``kit``: the key of another clone; ``code``:
+    another room code)."""
+    body = json.dumps({"name": name, "kit": kit or kit_of(name), "report": report}).encode()
+    path = f"/{server.code if code is None else code}/report"
+    status, answer = request(server, "POST", path, body, {"Content-Type": "application/json"})
     return status, json.loads(answer or b"{}")
+
+
+def board(server: Server) -> dict:
+    """The instructor's reports.json."""
+    status, body = request(server, "GET", server.board("reports.json"))
+    assert status == 200, (status, body[:200])
+    return json.loads(body)
 
 
 # ----------------------------------------------------------------------------- a tiny pack

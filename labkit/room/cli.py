@@ -1,4 +1,4 @@
-"""``python -m labkit room pack|serve|report``: the arguments, and what each command prints.
+"""``python -m labkit room pack|serve|report|forget``: the arguments, and what each command prints.
 The modules that do the work (and Tornado) are imported only by the command that needs them."""
 
 from __future__ import annotations
@@ -38,10 +38,15 @@ def pack(args: argparse.Namespace) -> int:
 
 
 def serve(args: argparse.Namespace) -> int:
-    from labkit.room.serve import serve
+    from labkit.room.serve import Limits, serve
 
+    limits = Limits(
+        header_timeout_s=args.header_timeout,
+        max_connections=args.max_connections,
+        names_per_address=args.names_per_address,
+    )
     try:
-        serve(Path(args.dir), args.host, args.port, say)
+        serve(Path(args.dir), args.host, args.port, say, code=args.code, limits=limits)
     except KeyboardInterrupt:
         say(f"\nStopped. The reports stay in {Path(args.dir) / 'reports'}; to see them:")
         say(f"  python -m labkit room report {args.dir}")
@@ -56,16 +61,41 @@ def report(args: argparse.Namespace) -> int:
     if not folder.is_dir():
         say(f"No reports: {folder} does not exist (`room serve {args.dir}` stores them there).")
         return 1
-    rows = reports.rows(folder)
-    print(page.to_json(rows) if args.json else page.text_table(rows), end="")
+    board = reports.board(folder)
+    print(page.to_json(board) if args.json else page.text_table(board), end="")
     return 0
+
+
+def forget(args: argparse.Namespace) -> int:
+    from labkit.room import reports
+    from labkit.room.serve import REPORTS
+
+    folder = Path(args.dir).expanduser() / REPORTS
+    if not folder.is_dir():
+        say(f"No reports: {folder} does not exist (`room serve {args.dir}` stores them there).")
+        return 1
+    if args.all:
+        say(f"Cleared the room: {reports.clear(folder)} reports deleted from {folder}.")
+        return 0
+    if not args.names:
+        say("Name the attendees to forget (room forget DIR NAME...), or clear the room: --all.")
+        return 2
+    released = reports.forget(folder, args.names)
+    for name in released:
+        say(f"Released {name!r}: its report is deleted; the next kit to send it owns it.")
+    missing = [
+        n for n in args.names if reports.file_name(n) not in map(reports.file_name, released)
+    ]
+    for name in missing:
+        say(f"No report under {name!r} in {folder}.")
+    return 1 if missing else 0
 
 
 def add_parser(
     commands: argparse._SubParsersAction,  # type: ignore[type-arg]
     run: Callable[[argparse.Namespace], int],
 ) -> None:
-    """The ``room`` command and its three actions; ``run(args)`` calls ``args.room_func``."""
+    """The ``room`` command and its four actions; ``run(args)`` calls ``args.room_func``."""
     room = commands.add_parser(
         "room", help="instructor tools: pack the install for a room, serve it, see who is ready"
     )
@@ -123,6 +153,35 @@ def add_parser(
         help="the address to listen on (default: 0.0.0.0, every network of this computer; "
         "127.0.0.1: this computer only)",
     )
+    serve_parser.add_argument(
+        "--code",
+        metavar="CODE",
+        help="the room code, in the address attendees use (default: a random one, made at the "
+        "first start and kept in DIR/room.json)",
+    )
+    serve_parser.add_argument(
+        "--max-connections",
+        type=int,
+        default=500,
+        metavar="N",
+        help="connections served at once (default: 500, lowered below the open-file limit)",
+    )
+    serve_parser.add_argument(
+        "--header-timeout",
+        type=float,
+        default=10.0,
+        metavar="S",
+        help="seconds a client has to send a request's headers, and to keep an idle "
+        "connection (default: 10)",
+    )
+    serve_parser.add_argument(
+        "--names-per-address",
+        type=int,
+        default=20,
+        metavar="N",
+        help="new names one network address may report under (default: 20; raise it when "
+        "the room's laptops reach you through one address)",
+    )
     serve_parser.set_defaults(room_func=serve)
 
     report_parser = actions.add_parser(
@@ -131,3 +190,17 @@ def add_parser(
     report_parser.add_argument("dir", metavar="DIR", help="the folder `room serve` served")
     report_parser.add_argument("--json", action="store_true", help="print JSON instead")
     report_parser.set_defaults(room_func=report)
+
+    forget_parser = actions.add_parser(
+        "forget",
+        help="release attendees' names (their reports are deleted), or clear the room",
+        description="A name belongs to the kit (the clone) that first sent a report under it. "
+        "Releasing it deletes its report, so that the next kit to send under it owns it. It "
+        "works while the server runs.",
+    )
+    forget_parser.add_argument("dir", metavar="DIR", help="the folder `room serve` served")
+    forget_parser.add_argument("names", nargs="*", metavar="NAME", help="the names to release")
+    forget_parser.add_argument(
+        "--all", action="store_true", help="delete every report (and those set aside)"
+    )
+    forget_parser.set_defaults(room_func=forget)

@@ -9,7 +9,7 @@ import time
 from dataclasses import asdict
 from html import escape
 
-from labkit.room.reports import Row
+from labkit.room.reports import SET_ASIDE, Board, Row
 
 REFRESH_S = 3
 
@@ -32,6 +32,7 @@ ul.problems { margin: 0; padding-left: 1.1rem; }
 li.fail b { color: #b00020; } li.warn b { color: #9a6700; }
 code { white-space: pre-wrap; font-size: .9em; }
 .when { color: #555; white-space: nowrap; }
+.set-aside { color: #9a6700; }
 """
 
 _SCRIPT = f"""
@@ -88,12 +89,24 @@ def _problems_html(row: Row) -> str:
     return f'<ul class="problems">{"".join(items)}</ul>'
 
 
-def board_html(rows: list[Row], now: float | None = None) -> str:
+def set_aside_line(n: int) -> str:
+    """What the page and ``room report`` say of stored files that were set aside."""
+    reports = "1 report" if n == 1 else f"{n} reports"
+    return f"{reports} set aside (unreadable: see reports/{SET_ASIDE}/)"
+
+
+def board_html(board: Board, now: float | None = None) -> str:
     """The summary line and the table: what the page refreshes."""
     now = time.time() if now is None else now
+    rows = board.rows
     ready, not_ready = counts(rows)
+    aside = (
+        f'<p class="set-aside">{escape(set_aside_line(board.set_aside))}</p>'
+        if board.set_aside
+        else ""
+    )
     if not rows:
-        return '<p class="summary">No reports yet.</p>'
+        return f'<p class="summary">No reports yet.</p>{aside}'
     summary = (
         f'<p class="summary"><strong>{_attendees(len(rows))}</strong>: '
         f'<span class="{"bad" if not_ready else ""}">{not_ready} NOT READY</span>, '
@@ -128,11 +141,12 @@ def board_html(rows: list[Row], now: float | None = None) -> str:
         ]
         tds = "".join(f"<td>{cell}</td>" for cell in cells)
         body.append(f'<tr class="{state}" data-name="{escape(row.name)}">{tds}</tr>')
-    return f"{summary}<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+    table = f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+    return f"{summary}{aside}{table}"
 
 
-def page_html(rows: list[Row], instructions: list[str]) -> str:
-    """The whole page: the setup instructions (folded), then the board."""
+def page_html(board: Board, instructions: list[str]) -> str:
+    """The instructor's page: the setup instructions (folded), then the board."""
     howto = escape("\n".join(instructions))
     return f"""<!doctype html>
 <html lang="en">
@@ -147,7 +161,7 @@ def page_html(rows: list[Row], instructions: list[str]) -> str:
 <h1>Workshop readiness</h1>
 <p id="status">Refreshes every {REFRESH_S} s by itself</p>
 <details><summary>How to set up and send your report</summary><pre>{howto}</pre></details>
-<div id="board">{board_html(rows)}</div>
+<div id="board">{board_html(board)}</div>
 <p>The same as <a href="reports.json">JSON</a> and as <a href="reports.txt">text</a>.</p>
 <script>{_SCRIPT}</script>
 </body>
@@ -155,16 +169,38 @@ def page_html(rows: list[Row], instructions: list[str]) -> str:
 """
 
 
-def to_json(rows: list[Row]) -> str:
+def attendee_html(instructions: list[str]) -> str:
+    """What an attendee sees at the room's address: the instructions, and nobody's report."""
+    howto = escape("\n".join(instructions))
+    return f"""<!doctype html>
+<html lang="en">
+<head><meta charset="utf-8"><title>Workshop setup</title><style>{_STYLE}</style></head>
+<body>
+<h1>Workshop setup</h1>
+<pre>{howto}</pre>
+</body>
+</html>
+"""
+
+
+def to_json(board: Board) -> str:
+    rows = board.rows
     ready, not_ready = counts(rows)
     attendees = [asdict(row) for row in rows]
-    document = {"attendees": len(rows), "ready": ready, "not_ready": not_ready, "rows": attendees}
+    document = {
+        "attendees": len(rows),
+        "ready": ready,
+        "not_ready": not_ready,
+        "set_aside": board.set_aside,
+        "rows": attendees,
+    }
     return json.dumps(document, indent=1)
 
 
-def text_table(rows: list[Row], now: float | None = None) -> str:
+def text_table(board: Board, now: float | None = None) -> str:
     """One line per attendee, their problems and fixes indented below, then the counts."""
     now = time.time() if now is None else now
+    rows = board.rows
     header = ("ATTENDEE", "STATUS", "OS", "PYTHON", "TENSORFLOW", "GPU", "REPORT")
     table = [header] + [
         (
@@ -188,4 +224,6 @@ def text_table(rows: list[Row], now: float | None = None) -> str:
             out += [f"               {fix}" for fix in p["fix"].splitlines()[1:]]
     ready, not_ready = counts(rows)
     out.append(f"{_attendees(len(rows))}: {not_ready} NOT READY, {ready} READY")
+    if board.set_aside:
+        out.append(set_aside_line(board.set_aside))
     return "\n".join(out) + "\n"

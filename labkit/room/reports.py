@@ -3,16 +3,24 @@ attendee, read back, and summed up in one row each.
 
 A report is stored as ``<slug>-<hash>.json`` in the reports folder, where the hash is of the
 attendee's name (case and spacing aside) and the slug its letters and digits: whatever name is
-sent, the file stays in that folder, and the same attendee sending again replaces their report.
-Files are written atomically (a restart, or a reader, never sees half a report); nothing is kept
-in memory, so a restarted server shows every report it had.
+sent, the file stays in that folder. A name belongs to the kit that first sent it: the record
+keeps the SHA-256 of that kit's key (``main.py --send`` keeps the key in the clone), and a report
+under that name with another key is refused until the instructor releases the name
+(``room forget``). Every post and every stored file is checked against the declared schema
+(``labkit.room.schema``); a stored file that fails (cut short, edited, from an older kit) is
+moved to ``set-aside/`` and counted, never shown. Files are written atomically (a restart, or a
+reader, never sees half a report); nothing is kept in memory but a cache of checked files, so a
+restarted server shows every report it had.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
+import os
 import re
+import stat
 import time
 import unicodedata
 from dataclasses import dataclass
@@ -20,11 +28,14 @@ from pathlib import Path
 from typing import Any
 
 from labkit.files import write_atomic
+from labkit.room import schema
+from labkit.room.schema import MAX_NAME
 
 MAX_BODY = 256 * 1024  # main.py --json writes about 5 KB
-MAX_NAME = 64
 MAX_REPORTS = 1000  # a room; a bound on what strangers on the network can fill the disk with
+NAMES_PER_ADDRESS = 20  # new names one address may claim (a NAT'ed room: --names-per-address)
 NAME_PUNCTUATION = " .-_'@+()"
+SET_ASIDE = "set-aside"
 
 
 class Refused(Exception):
@@ -54,59 +65,162 @@ def clean_name(name: object) -> str:
 
 def file_name(name: str) -> str:
     """The report file of an attendee: never a path, the same for "Ada" and " ada "."""
-    key = name.casefold()
+    key = " ".join(name.split()).casefold()
     digest = hashlib.sha256(key.encode("utf-8")).hexdigest()[:12]
     ascii_name = unicodedata.normalize("NFKD", key).encode("ascii", "ignore").decode()
     slug = re.sub(r"[^a-z0-9]+", "-", ascii_name).strip("-")[:32] or "attendee"
     return f"{slug}-{digest}.json"
 
 
-def parse(body: bytes) -> tuple[str, dict[str, Any]]:
-    """(name, report) from a posted body ``{"name": ..., "report": <main.py --json>}``."""
+def kit_digest(kit: str) -> str:
+    """What the server keeps of a kit's key: its SHA-256, never the key."""
+    return hashlib.sha256(kit.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class Post:
+    """A posted report, checked: the attendee's name, their kit's key, the report."""
+
+    name: str
+    kit: str
+    report: dict[str, Any]
+
+
+def parse(body: bytes) -> Post:
+    """The report in a posted body ``{"name": ..., "kit": ..., "report": <main.py --json>}``;
+    Refused (400) unless it matches the schema, 413 when it is over ``MAX_BODY``."""
     if len(body) > MAX_BODY:
         raise Refused(413, f"the body has {len(body)} bytes; a report has at most {MAX_BODY}")
     try:
         data = json.loads(body)
+    except RecursionError:
+        raise Refused(400, "the body is not accepted: it is nested too deeply") from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise Refused(400, f"the body is not valid JSON ({exc})") from None
-    if not isinstance(data, dict) or "name" not in data or "report" not in data:
-        raise Refused(400, 'the body must be {"name": "...", "report": <python main.py --json>}')
-    name = clean_name(data["name"])
-    report = data["report"]
-    valid = (
-        isinstance(report, dict)
-        and isinstance(report.get("ok"), bool)
-        and isinstance(report.get("diagnosis"), list)
-        and all(isinstance(f, dict) for f in report["diagnosis"])
-    )
-    if not valid:
-        raise Refused(400, "'report' is not the output of `python main.py --json`")
-    return name, report
+    wrong = schema.problem(data)
+    if wrong is not None:
+        raise Refused(400, f"the body is not a report of `python main.py --send`: {wrong}")
+    return Post(clean_name(data["name"]), data["kit"], data["report"])
 
 
-def store(folder: Path, name: str, report: dict[str, Any], address: str = "") -> Path:
-    """Store (or replace) the attendee's report, atomically; Refused when the folder already
-    holds ``MAX_REPORTS`` other attendees."""
-    path = folder / file_name(name)
-    if not path.exists() and sum(1 for _ in folder.glob("*.json")) >= MAX_REPORTS:
-        raise Refused(507, f"the server already holds {MAX_REPORTS} reports")
-    record = {"name": name, "received": time.time(), "address": address, "report": report}
+def store(
+    folder: Path, post: Post, address: str = "", names_per_address: int = NAMES_PER_ADDRESS
+) -> Path:
+    """Store (or replace) the attendee's report, atomically. Refused (409) when the name
+    belongs to another kit; for a new name, 507 when the room holds ``MAX_REPORTS`` names and
+    429 when ``address`` has claimed ``names_per_address`` of them. A known name can always
+    report again."""
+    path = folder / file_name(post.name)
+    records, _ = load(folder)
+    digest = kit_digest(post.kit)
+    known = records.get(path.name)
+    if known is not None and not hmac.compare_digest(known["kit_sha256"], digest):
+        raise Refused(
+            409,
+            f"the name {known['name']!r} belongs to another computer: send again with "
+            f'another name (--name "{post.name} 2"), or ask the instructor to release it '
+            f"(room forget)",
+        )
+    if known is None and len(records) >= MAX_REPORTS:
+        raise Refused(507, f"the room is full ({MAX_REPORTS} names): tell the instructor")
+    if known is None and sum(r["address"] == address for r in records.values()) >= max(
+        names_per_address, 0
+    ):
+        raise Refused(
+            429,
+            f"{address} has already sent reports under {names_per_address} names: send "
+            "again under one of them, or ask the instructor",
+        )
+    record = {
+        "name": post.name,
+        "received": time.time(),
+        "address": address,
+        "kit_sha256": digest,
+        "report": post.report,
+    }
     return write_atomic(path, json.dumps(record, indent=1))
 
 
-def load_all(folder: Path) -> list[dict[str, Any]]:
-    """Every stored report (name, received, address, report); unreadable files are skipped."""
-    records = []
+# (mtime, size, inode) and the checked record of each file the loader has read.
+_checked: dict[Path, tuple[tuple[int, int, int], dict[str, Any]]] = {}
+
+
+def _read(path: Path, st: os.stat_result) -> dict[str, Any] | None:
+    """The record in ``path`` when it is a regular file that matches the schema, else None."""
+    if not stat.S_ISREG(st.st_mode) or st.st_size > 4 * MAX_BODY:
+        return None
+    try:
+        record = json.loads(path.read_bytes())
+    except (OSError, ValueError, RecursionError):
+        return None
+    if schema.problem(record, record=True) is not None:
+        return None
+    try:
+        name = clean_name(record["name"])
+    except Refused:
+        return None
+    return record if file_name(name) == path.name else None
+
+
+def _set_aside(path: Path) -> None:
+    """Move an unreadable report out of the way, keeping it for the instructor to look at."""
+    aside = path.parent / SET_ASIDE
+    try:
+        aside.mkdir(exist_ok=True)
+        os.replace(path, aside / f"{path.stem}-{time.time_ns()}{path.suffix}")
+    except OSError:
+        pass  # counted below, as still there
+
+
+def load(folder: Path) -> tuple[dict[str, dict[str, Any]], int]:
+    """({file name: record} of every valid stored report, how many files are set aside)."""
+    records: dict[str, dict[str, Any]] = {}
+    stuck = 0
+    seen = set()
     for path in sorted(folder.glob("*.json")):
         try:
-            record = json.loads(path.read_text(encoding="utf-8"))
-            clean_name(record["name"])
-            if not isinstance(record.get("report"), dict):
-                continue
-        except (OSError, ValueError, KeyError, TypeError, Refused):
+            st = path.lstat()
+        except OSError:
             continue
-        records.append(record)
-    return records
+        key = (st.st_mtime_ns, st.st_size, st.st_ino)
+        cached = _checked.get(path)
+        record = cached[1] if cached and cached[0] == key else _read(path, st)
+        if record is None:
+            _set_aside(path)
+            stuck += path.exists()
+            continue
+        _checked[path] = (key, record)
+        seen.add(path)
+        records[path.name] = record
+    for path in set(_checked) - seen:
+        if path.parent == folder:
+            del _checked[path]
+    aside = folder / SET_ASIDE
+    stuck += sum(1 for _ in aside.iterdir()) if aside.is_dir() else 0
+    return records, stuck
+
+
+def forget(folder: Path, names: list[str]) -> list[str]:
+    """Release each of ``names`` (case and spacing aside): its report is deleted; the names
+    that had one."""
+    released = []
+    records, _ = load(folder)
+    for name in names:
+        record = records.get(file_name(name))
+        if record is not None:
+            (folder / file_name(name)).unlink(missing_ok=True)
+            released.append(record["name"])
+    return released
+
+
+def clear(folder: Path) -> int:
+    """Delete every report, and those set aside: the room starts afresh. How many."""
+    paths = [*folder.glob("*.json")]
+    if (folder / SET_ASIDE).is_dir():
+        paths += (folder / SET_ASIDE).iterdir()
+    for path in paths:
+        path.unlink(missing_ok=True)
+    return len(paths)
 
 
 @dataclass(frozen=True)
@@ -182,7 +296,16 @@ def summarize(record: dict[str, Any]) -> Row:
     )
 
 
-def rows(folder: Path) -> list[Row]:
+@dataclass(frozen=True)
+class Board:
+    """What the page shows: a row per attendee, and how many stored files were set aside."""
+
+    rows: list[Row]
+    set_aside: int = 0
+
+
+def board(folder: Path) -> Board:
     """Every attendee, problems first (NOT READY, then READY with warnings), then by name."""
-    summaries = [summarize(r) for r in load_all(folder)]
-    return sorted(summaries, key=lambda row: (row.rank, row.name.casefold()))
+    records, set_aside = load(folder)
+    summaries = [summarize(r) for r in records.values()]
+    return Board(sorted(summaries, key=lambda row: (row.rank, row.name.casefold())), set_aside)

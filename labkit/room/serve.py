@@ -1,91 +1,220 @@
 """``room serve``: the pack over the room's network, and the readiness board.
 
-Routes: ``/`` the live page, ``/board`` the part of it that refreshes, ``/reports.json`` and
-``/reports.txt`` the same data, ``POST /report`` where ``main.py --send`` posts, ``/wheels/`` the
-wheels' index for ``pip --find-links``, and every file the pack's manifest lists (nothing else:
-no other file of the folder, whatever the path asked for). Reports go to ``PACK/reports/``.
+Two secrets, made at the first start and kept in ``PACK/room.json`` (so that a restart keeps
+every address that was given out): the **room code**, which the attendees' address carries
+(``http://HOST:PORT/CODE``: the pack's files, ``/wheels/`` for ``pip --find-links``, ``POST
+/report`` where ``main.py --send`` posts, and a page of instructions), and the **instructor's
+token**, printed only in the instructor's terminal, whose address (``http://HOST:PORT/TOKEN/``)
+shows the live page, ``board`` (the part of it that refreshes), ``reports.json`` and
+``reports.txt``. Anything without one of them gets 403; secrets are compared in constant time.
+Only the files the pack's manifest lists are served (nothing else of the folder, whatever the
+path asked for); reports go to ``PACK/reports/``.
 
 Tornado rather than the standard library's ``http.server``: it comes with JupyterLab, so it is in
 every workshop environment already and adds no download; it serves a room's downloads at once on
 one thread, sends large files in pieces with ranges and caching headers, its StaticFileHandler
 refuses paths that leave the served folder (symbolic links included), and request bodies can be
 read as a stream, so an oversized one is measured and refused without being held in memory.
+What Tornado leaves to us, ``RoomServer`` adds: a cap on open connections below the process's
+open-file limit, where a new connection pushes out the one that has waited longest for its
+request's headers, so that clients that trickle their headers cannot lock the room out.
 """
 
 from __future__ import annotations
 
 import asyncio
 import errno
+import hmac
+import json
+import os
+import re
+import secrets
 import socket
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from html import escape
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 import tornado.httpserver
+import tornado.httputil
 import tornado.netutil
 import tornado.web
 
 from labkit.errors import LabkitError, first_line
+from labkit.files import write_atomic
 from labkit.install.offline import MANIFEST, WHEELS
 from labkit.room import manifest as manifests
 from labkit.room import page, reports
 from labkit.room.instructions import room_instructions
 from labkit.room.manifest import CHECKSUMS, Manifest
-from labkit.room.reports import MAX_BODY, Refused
+from labkit.room.reports import MAX_BODY, NAMES_PER_ADDRESS, Refused
 
 REPORTS = "reports"
+SECRETS = "room.json"
 DEFAULT_PORT = 8765
+CODE_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"  # no 0/o, 1/l/i: read off a projector
+CODE_PATTERN = r"[A-Za-z0-9_-]{4,64}"
 Say = Callable[[str], None]
 
 
-class PageHandler(tornado.web.RequestHandler):
-    """``/``: the page; ``/board``: its table; ``/reports.json``, ``/reports.txt``."""
+@dataclass(frozen=True)
+class Limits:
+    """What one client may take of the server."""
 
-    def initialize(self, folder: Path, instructions: list[str], kind: str) -> None:
-        self.folder, self.instructions, self.kind = folder, instructions, kind
+    header_timeout_s: float = 10.0  # a request's line and headers, also the idle keep-alive
+    body_timeout_s: float = 60.0  # a request's body
+    max_header_bytes: int = 16 * 1024
+    max_connections: int = 500  # at most; lowered below the open-file limit
+    names_per_address: int = NAMES_PER_ADDRESS
+    files_reserve: int = 64  # open files kept for the pack's files, the reports, the logs
 
-    def get(self) -> None:
-        rows = reports.rows(self.folder)
+
+@dataclass(frozen=True)
+class Secrets:
+    code: str  # in the attendees' address
+    token: str  # in the instructor's
+
+
+def same(given: str, secret: str) -> bool:
+    """Constant-time comparison (of UTF-8 bytes: a path may hold any character)."""
+    return hmac.compare_digest(given.encode("utf-8"), secret.encode("utf-8"))
+
+
+def room_secrets(pack: Path, code: str | None) -> tuple[Secrets, bool]:
+    """The room's code and the instructor's token: those of ``PACK/room.json``, made at the
+    first start (``code`` replaces the code); and whether they could be kept there."""
+    if code is not None and not re.fullmatch(CODE_PATTERN, code):
+        raise LabkitError(
+            f"The room code {code!r} is not accepted: use 4-64 letters, digits, - and _."
+        )
+    path = pack / SECRETS
+    try:
+        kept = json.loads(path.read_text(encoding="utf-8"))
+        old = Secrets(str(kept["code"]), str(kept["token"]))
+        if not (re.fullmatch(CODE_PATTERN, old.code) and re.fullmatch(CODE_PATTERN, old.token)):
+            raise ValueError("not a room's secrets")
+    except (OSError, ValueError, KeyError, TypeError):
+        old = None
+    fresh = Secrets(
+        code or (old.code if old else "".join(secrets.choice(CODE_ALPHABET) for _ in range(6))),
+        old.token if old else secrets.token_urlsafe(16),
+    )
+    if fresh == old:
+        return fresh, True
+    try:
+        write_atomic(path, json.dumps({"code": fresh.code, "token": fresh.token}))
+        os.chmod(path, 0o600)
+    except OSError:
+        return fresh, False
+    return fresh, True
+
+
+class RoomHandler(tornado.web.RequestHandler):
+    """A handler whose first path part must be a secret: 403 with a line of text otherwise."""
+
+    def initialize(self, secret: str, say: Say) -> None:
+        self.secret, self.say = secret, say
+
+    def check_secret(self, given: str) -> None:
+        if not same(given, self.secret):
+            raise tornado.web.HTTPError(403)
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        self.set_header("Content-Type", "text/plain; charset=UTF-8")
+        if status_code == 403:
+            self.finish(
+                "Forbidden: this address needs the room's code. Use the address your "
+                "instructor gave (http://HOST:PORT/CODE).\n"
+            )
+        else:
+            self.finish(f"HTTP {status_code}\n")
+
+
+class NoSecretHandler(RoomHandler):
+    """``/``, and anything without a secret: 403, saying what to use."""
+
+    def get(self, *args: str) -> None:
+        raise tornado.web.HTTPError(403)
+
+    post = head = get
+
+
+class PageHandler(RoomHandler):
+    """The instructor's ``TOKEN/`` (the page), ``TOKEN/board`` (its table),
+    ``TOKEN/reports.json``, ``TOKEN/reports.txt``; the attendees' ``CODE/``: instructions."""
+
+    def initialize(  # type: ignore[override]
+        self, secret: str, say: Say, code: str, folder: Path, instructions: list[str], kind: str
+    ) -> None:
+        super().initialize(secret, say)
+        self.code, self.folder, self.instructions, self.kind = code, folder, instructions, kind
+
+    def get(self, given: str) -> None:
         self.set_header("Cache-Control", "no-store")
+        if self.kind == "page" and same(given, self.code):
+            self.write(page.attendee_html(self.instructions))
+            return
+        self.check_secret(given)
+        board = reports.board(self.folder)
         if self.kind == "page":
-            self.write(page.page_html(rows, self.instructions))
+            self.write(page.page_html(board, self.instructions))
         elif self.kind == "board":
-            self.write(page.board_html(rows))
+            self.write(page.board_html(board))
         elif self.kind == "json":
             self.set_header("Content-Type", "application/json; charset=UTF-8")
-            self.write(page.to_json(rows))
+            self.write(page.to_json(board))
         else:
             self.set_header("Content-Type", "text/plain; charset=UTF-8")
-            self.write(page.text_table(rows))
+            self.write(page.text_table(board))
 
 
 @tornado.web.stream_request_body
-class ReportHandler(tornado.web.RequestHandler):
-    """``POST /report``: one attendee's report. A body over MAX_BODY is read to its end but not
-    kept, then refused with 413, so that the client gets the answer rather than a reset."""
+class ReportHandler(RoomHandler):
+    """``CODE/report``: one attendee's report. The body is always read to its end (whatever
+    its size, within the body timeout), kept only up to MAX_BODY, then answered: a client
+    that sends everything before it reads gets the answer (413, 403, ...) rather than a
+    reset."""
 
-    def initialize(self, folder: Path, say: Say) -> None:
-        self.folder, self.say = folder, say
+    def initialize(  # type: ignore[override]
+        self, secret: str, say: Say, folder: Path, limits: Limits
+    ) -> None:
+        super().initialize(secret, say)
+        self.folder, self.limits = folder, limits
         self.chunks: list[bytes] = []
         self.size = 0
+
+    def prepare(self) -> None:
+        if self.request.method == "POST":  # read any size; only MAX_BODY of it is kept
+            self.request.connection.set_max_body_size(2**62)  # type: ignore[union-attr]
 
     def data_received(self, chunk: bytes) -> None:
         self.size += len(chunk)
         if self.size <= MAX_BODY:
             self.chunks.append(chunk)
+        else:
+            self.chunks.clear()
 
-    def post(self) -> None:
+    def post(self, given: str) -> None:
         client = self.request.remote_ip or "?"
         try:
+            if not same(given, self.secret):
+                raise Refused(
+                    403,
+                    "wrong room code: send to the address your instructor gave "
+                    "(python main.py --send http://HOST:PORT/CODE)",
+                )
+            kind = self.request.headers.get("Content-Type", "").split(";")[0].strip().lower()
+            if kind != "application/json":
+                raise Refused(415, "a report is sent as application/json (by main.py --send)")
             if self.size > MAX_BODY:
                 raise Refused(
                     413, f"the body has {self.size} bytes; a report has at most {MAX_BODY}"
                 )
-            name, report = reports.parse(b"".join(self.chunks))
-            reports.store(self.folder, name, report, client)
+            post = reports.parse(b"".join(self.chunks))
+            reports.store(self.folder, post, client, self.limits.names_per_address)
         except Refused as exc:
             self.say(f"{time.strftime('%H:%M:%S')}  refused a report from {client}: {exc}")
             self.set_status(exc.status)
@@ -96,19 +225,21 @@ class ReportHandler(tornado.web.RequestHandler):
             self.set_status(500)
             self.finish({"error": f"the server cannot store reports ({exc.strerror})"})
             return
-        state = "READY" if report["ok"] else "NOT READY"
-        self.say(f"{time.strftime('%H:%M:%S')}  {name} ({client}): {state}")
+        state = "READY" if post.report["ok"] else "NOT READY"
+        self.say(f"{time.strftime('%H:%M:%S')}  {post.name} ({client}): {state}")
         self.set_status(201)
-        self.finish({"stored": name, "ready": report["ok"]})
+        self.finish({"stored": post.name, "ready": post.report["ok"]})
 
 
-class WheelIndexHandler(tornado.web.RequestHandler):
-    """``/wheels/``: a link per wheel, with its SHA-256, which ``pip --find-links`` reads."""
+class WheelIndexHandler(RoomHandler):
+    """``CODE/wheels/``: a link per wheel, with its SHA-256, which ``pip --find-links`` reads."""
 
-    def initialize(self, manifest: Manifest | None) -> None:
+    def initialize(self, secret: str, say: Say, manifest: Manifest | None) -> None:  # type: ignore[override]
+        super().initialize(secret, say)
         self.manifest = manifest
 
-    def get(self) -> None:
+    def get(self, given: str) -> None:
+        self.check_secret(given)
         files = self.manifest.files if self.manifest else {}
         links = [
             f'<a href="{quote(path.split("/", 1)[1])}#sha256={entry.sha256}">'
@@ -120,37 +251,156 @@ class WheelIndexHandler(tornado.web.RequestHandler):
 
 
 class PackFileHandler(tornado.web.StaticFileHandler):
-    """A file of the pack, only when the manifest lists it: 404 for anything else."""
+    """``CODE/<file>``: a file of the pack, only when the manifest lists it (404 otherwise).
+    Its ETag is the manifest's SHA-256, so no file is read whole to make one (Tornado would
+    hash every byte, and give up on a wheel over 64 MB); ranges come with StaticFileHandler,
+    so a dropped download can resume."""
 
-    def initialize(self, path: str, allowed: frozenset[str]) -> None:  # type: ignore[override]
+    def initialize(  # type: ignore[override]
+        self, path: str, secret: str, manifest: Manifest | None
+    ) -> None:
         super().initialize(path)
-        self.allowed = allowed
+        self.secret = secret
+        self.files = dict(manifest.files) if manifest else {}
+        self.allowed = frozenset([*self.files, MANIFEST, CHECKSUMS]) if manifest else frozenset()
+
+    async def get(self, given: str, path: str, include_body: bool = True) -> None:  # type: ignore[override]
+        if not same(given, self.secret):
+            raise tornado.web.HTTPError(403)
+        await super().get(path, include_body)
+
+    def head(self, given: str, path: str) -> Any:  # type: ignore[override]
+        return self.get(given, path, include_body=False)
 
     def validate_absolute_path(self, root: str, absolute_path: str) -> str | None:
         if self.path.replace("\\", "/") not in self.allowed:
             raise tornado.web.HTTPError(404)
         return super().validate_absolute_path(root, absolute_path)
 
+    def compute_etag(self) -> str | None:
+        entry = self.files.get(self.path.replace("\\", "/"))
+        if entry is not None:
+            return f'"{entry.sha256}"'
+        st = os.stat(self.absolute_path)  # manifest.json, SHA256SUMS: small, rewritten
+        return f'"{st.st_size:x}-{st.st_mtime_ns:x}"'
 
-def make_app(pack: Path, manifest: Manifest | None, url: str, say: Say) -> tornado.web.Application:
-    """The server's routes for the pack in ``pack`` (``manifest`` None: the board only)."""
+
+def make_app(
+    pack: Path,
+    manifest: Manifest | None,
+    url: str,
+    keys: Secrets,
+    say: Say,
+    limits: Limits | None = None,
+) -> tornado.web.Application:
+    """The server's routes for the pack in ``pack`` (``manifest`` None: the board only); ``url``
+    is the attendees' address, with the code."""
+    limits = limits or Limits()
     folder = pack / REPORTS
     lines = room_instructions(url, manifest is not None)
-    allowed = frozenset([*manifest.files, MANIFEST, CHECKSUMS]) if manifest else frozenset()
-    board: dict[str, Any] = {"folder": folder, "instructions": lines}
+    code = {"secret": keys.code, "say": say}
+    board: dict[str, Any] = {
+        "secret": keys.token,
+        "say": say,
+        "code": keys.code,
+        "folder": folder,
+        "instructions": lines,
+    }
+    part = "([^/]+)"
     return tornado.web.Application(
         [
-            (r"/", PageHandler, {**board, "kind": "page"}),
-            (r"/board", PageHandler, {**board, "kind": "board"}),
-            (r"/reports\.json", PageHandler, {**board, "kind": "json"}),
-            (r"/reports\.txt", PageHandler, {**board, "kind": "text"}),
-            (r"/report", ReportHandler, {"folder": folder, "say": say}),
-            (rf"/{WHEELS}", tornado.web.RedirectHandler, {"url": f"/{WHEELS}/"}),
-            (rf"/{WHEELS}/", WheelIndexHandler, {"manifest": manifest}),
-            (r"/(.+)", PackFileHandler, {"path": str(pack), "allowed": allowed}),
+            (r"/", NoSecretHandler, code),
+            (rf"/{part}/", PageHandler, {**board, "kind": "page"}),
+            (rf"/{part}/board", PageHandler, {**board, "kind": "board"}),
+            (rf"/{part}/reports\.json", PageHandler, {**board, "kind": "json"}),
+            (rf"/{part}/reports\.txt", PageHandler, {**board, "kind": "text"}),
+            (rf"/{part}/report", ReportHandler, {**code, "folder": folder, "limits": limits}),
+            (rf"/{part}/{WHEELS}", tornado.web.RedirectHandler, {"url": f"/{{0}}/{WHEELS}/"}),
+            (rf"/{part}/{WHEELS}/", WheelIndexHandler, {**code, "manifest": manifest}),
+            (
+                rf"/{part}/(.+)",
+                PackFileHandler,
+                {"path": str(pack), "secret": keys.code, "manifest": manifest},
+            ),
+            (r"/(.*)", NoSecretHandler, code),
         ],
         log_function=lambda handler: None,  # the reports are announced by ReportHandler
     )
+
+
+class _HeadersSeen(tornado.httputil.HTTPMessageDelegate):
+    """Passes a request on, telling ``RoomServer`` when its headers have arrived."""
+
+    def __init__(self, delegate: Any, seen: Callable[[], None]) -> None:
+        self.delegate, self.seen = delegate, seen
+
+    def headers_received(self, start_line: Any, headers: Any) -> Any:
+        self.seen()
+        return self.delegate.headers_received(start_line, headers)
+
+    def data_received(self, chunk: bytes) -> Any:
+        return self.delegate.data_received(chunk)
+
+    def finish(self) -> None:
+        self.delegate.finish()
+
+    def on_connection_close(self) -> None:
+        self.delegate.on_connection_close()
+
+
+class RoomServer(tornado.httpserver.HTTPServer):
+    """An HTTPServer with at most ``max_connections`` open at once. When full, a new connection
+    closes the one that has waited longest for its request's headers (a client that trickles
+    them, or an idle keep-alive); when none is waiting, the new one is closed."""
+
+    def initialize(self, *args: Any, max_connections: int = 500, **kwargs: Any) -> None:  # type: ignore[override]
+        super().initialize(*args, **kwargs)
+        self.max_connections = max_connections
+        self.waiting: dict[Any, float] = {}  # connection -> since when it waits for headers
+
+    def handle_stream(self, stream: Any, address: tuple) -> None:
+        if len(self._connections) >= self.max_connections and self.waiting:
+            oldest = min(self.waiting, key=self.waiting.__getitem__)
+            del self.waiting[oldest]
+            oldest.stream.close()
+        if len(self._connections) >= self.max_connections:
+            stream.close()
+            return
+        super().handle_stream(stream, address)
+
+    def start_request(self, server_conn: Any, request_conn: Any) -> Any:
+        self.waiting[server_conn] = time.monotonic()
+        delegate = super().start_request(server_conn, request_conn)
+        return _HeadersSeen(delegate, lambda: self.waiting.pop(server_conn, None))
+
+    def on_close(self, server_conn: Any) -> None:
+        self.waiting.pop(server_conn, None)
+        super().on_close(server_conn)
+
+
+def open_files_limit() -> int | None:
+    """The soft limit on open files, raised to the hard one (at most 10,240: macOS's) where the
+    platform allows; None where there is none to read (Windows)."""
+    try:
+        import resource
+    except ImportError:
+        return None
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = 10240 if hard == resource.RLIM_INFINITY else min(hard, 10240)
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+            soft = wanted
+        except (ValueError, OSError):
+            pass
+    return None if soft == resource.RLIM_INFINITY else int(soft)
+
+
+def connection_cap(limits: Limits, files: int | None) -> int:
+    """The connections served at once: below the open-file limit, with a reserve (Windows:
+    select() watches at most 512 sockets)."""
+    bound = files - limits.files_reserve if files is not None else 500
+    return max(4, min(limits.max_connections, bound))
 
 
 def room_address() -> str:
@@ -173,14 +423,23 @@ def room_address() -> str:
     return str(addresses[0]) if addresses else socket.gethostname()
 
 
-def serve(pack: Path, host: str, port: int, say: Say) -> None:
+def serve(
+    pack: Path,
+    host: str,
+    port: int,
+    say: Say,
+    code: str | None = None,
+    limits: Limits | None = None,
+) -> None:
     """Serve until Ctrl-C."""
+    limits = limits or Limits()
     pack = pack.expanduser().resolve()
     if not pack.is_dir():
         raise LabkitError(
             f"{pack} is not a folder. Make a pack with `python -m labkit room pack DIR`."
         )
     manifest = manifests.load(pack)
+    keys, kept = room_secrets(pack, code)
     try:
         (pack / REPORTS).mkdir(exist_ok=True)
         sockets = tornado.netutil.bind_sockets(port, address=host, family=socket.AF_INET)
@@ -192,25 +451,48 @@ def serve(pack: Path, host: str, port: int, say: Say) -> None:
         raise LabkitError(f"Cannot serve {pack} on {host}:{port}: {first_line(exc)}") from None
     actual = sockets[0].getsockname()[1]
     shown = room_address() if host in ("", "0.0.0.0") else host
-    url = f"http://{shown}:{actual}"
-    app = make_app(pack, manifest, url, say)
-    _announce(pack, manifest, url, say)
-    asyncio.run(_run(app, sockets))
+    base = f"http://{shown}:{actual}"
+    url = f"{base}/{keys.code}"
+    files = open_files_limit()
+    cap = connection_cap(limits, files)
+    app = make_app(pack, manifest, url, keys, say, limits)
+    _announce(pack, manifest, url, f"{base}/{keys.token}/", say)
+    if not kept:
+        say(f"(Could not keep the code in {pack / SECRETS}: a restart will make new ones.)")
+    opened = f"open files: {files}" if files is not None else "no open-file limit to read"
+    say(
+        f"Limits: {cap} connections at once ({opened}); headers within "
+        f"{limits.header_timeout_s:g} s, a body within {limits.body_timeout_s:g} s; "
+        f"{limits.names_per_address} new names per address."
+    )
+    say("")
+    asyncio.run(_run(app, sockets, limits, cap))
 
 
-async def _run(app: tornado.web.Application, sockets: list[socket.socket]) -> None:
-    server = tornado.httpserver.HTTPServer(app, max_body_size=8 * MAX_BODY)
+async def _run(
+    app: tornado.web.Application, sockets: list[socket.socket], limits: Limits, cap: int
+) -> None:
+    server = RoomServer(
+        app,
+        max_connections=cap,
+        max_body_size=MAX_BODY,  # ReportHandler lifts it for its own body
+        max_header_size=limits.max_header_bytes,
+        idle_connection_timeout=limits.header_timeout_s,
+        body_timeout=limits.body_timeout_s,
+    )
     server.add_sockets(sockets)
     await asyncio.Event().wait()
 
 
-def _announce(pack: Path, manifest: Manifest | None, url: str, say: Say) -> None:
+def _announce(pack: Path, manifest: Manifest | None, url: str, page_url: str, say: Say) -> None:
     if manifest is None:
         say(f"{pack} holds no pack ({MANIFEST}): serving the readiness page only.")
     else:
         size = manifest.total_bytes / 1e6
         say(f"Serving the pack {pack} ({size:,.0f} MB) at {url}")
-    say(f"Readiness page: {url}/   (also {url}/reports.json and {url}/reports.txt)")
+    say(f"Room code: {url.rsplit('/', 1)[1]} (in the address the room uses: {url})")
+    say(f"Readiness page: {page_url} (yours: keep this address to yourself)")
+    say(f"  also {page_url}reports.json and {page_url}reports.txt")
     say(f"Reports are stored in {pack / REPORTS}. Ctrl-C stops the server.")
     say("")
     say("Give the room these instructions (the page shows them too):")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import sys
 import time
 
@@ -19,6 +20,8 @@ from labkit.install.doctor.render import format_human, to_json
 from labkit.install.doctor.report import Report, probe
 from labkit.install.doctor.tf_probes import collect_tensorflow
 from labkit.startup_log import sort_lines
+
+SEND_FAILED = 2  # added to the exit status when --send could not deliver the report
 
 
 def collect(bench: bool = False, strict: bool = False) -> Report:
@@ -53,7 +56,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--send",
         metavar="URL",
-        help="also send the report to the instructor's server (the http:// address they give)",
+        help="also send the report to the instructor's server (the address they give, "
+        "http://HOST:PORT/CODE); the exit status adds 2 when it could not be sent",
     )
     parser.add_argument(
         "--name",
@@ -73,25 +77,29 @@ def run(args: argparse.Namespace) -> int:
     report = collect(bench=args.bench, strict=args.debug)
     if progress:
         sys.stderr.write("\r" + " " * 44 + "\r")
-    print(to_json(report) if args.json else format_human(report))
-    if args.send:
-        _send(args.send, args.name, to_json(report))
-    return exit_code(report.diagnosis)
+    verdict = exit_code(report.diagnosis)
+    if not args.json:
+        print(format_human(report))
+    sent = _send(args.send, args.name, to_json(report)) if args.send else None
+    if args.json:
+        document = json.loads(to_json(report))
+        if sent is not None:
+            document["send"] = sent
+        print(json.dumps(document, indent=2))
+    return verdict | (SEND_FAILED if sent is not None and not sent["sent"] else 0)
 
 
-def _send(url: str, name: str | None, report_json: str) -> None:
-    """Send the report; a failure is a message on stderr, not a change of the verdict."""
-    from labkit.install.doctor.send import SendError, default_name, send
+def _send(url: str, name: str | None, report_json: str) -> dict:
+    """Send the report and say so on stderr, in one line; the outcome, for --json."""
+    from labkit.install.doctor.send import default_name, send
 
     sys.stdout.flush()
-    try:
-        print(send(url, name or default_name(), report_json), file=sys.stderr)
-    except SendError as exc:
-        print(
-            f"Could not send the report: {exc}. Check the address, then run again with "
-            f"--send {url}",
-            file=sys.stderr,
-        )
+    outcome = send(url, name or default_name(), report_json)
+    if outcome.sent:
+        print(outcome.message, file=sys.stderr)
+    else:
+        print(f"{outcome.message} Run again with --send URL once it is fixed.", file=sys.stderr)
+    return outcome.as_dict()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -99,7 +107,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python main.py",
         description="Check that this Python environment is ready for the workshop labs.",
-        epilog="Exit status: 0 when everything required works, 1 otherwise.",
+        epilog="Exit status: 0 when everything required works, 1 otherwise; with --send, 2 "
+        "more when the report could not be sent (2: READY but not sent, 3: neither).",
     )
     add_arguments(parser)
     return run(parser.parse_args(argv))
