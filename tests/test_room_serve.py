@@ -1,7 +1,8 @@
 """`python -m labkit room serve` on 127.0.0.1, started as an instructor starts it: reports
 arrive from many attendees at once and survive a restart, hostile requests are refused, files
 outside the pack are never served, pip installs from it, the datasets download from it, and
-`room report` prints the stored reports offline."""
+`room report` prints the stored reports offline. The hostile clients of a shared network are in
+tests/test_room_hostile.py."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -17,6 +19,8 @@ import pytest
 from conftest import REPO_ROOT, dataset_or_skip
 from room_helpers import (
     THIS_PYTHON,
+    board,
+    closed_port,
     post_report,
     request,
     running,
@@ -26,6 +30,7 @@ from room_helpers import (
 )
 
 from labkit.datasets import DATASETS
+from labkit.doctor.send import KEY_FILE
 from labkit.room.reports import MAX_BODY
 
 # A minimal report, as main.py --json sends it when it stops early (no TensorFlow needed).
@@ -57,7 +62,7 @@ def stored(pack: Path) -> list[Path]:
 
 def test_100_concurrent_reports_are_all_stored(pack: Path) -> None:
     names = [f"Attendee {i:03d}" for i in range(100)]
-    with running(pack) as server:
+    with running(pack, "--names-per-address", "100") as server:  # all from 127.0.0.1
         start = time.perf_counter()
         with ThreadPoolExecutor(max_workers=100) as pool:
             answers = list(
@@ -67,11 +72,11 @@ def test_100_concurrent_reports_are_all_stored(pack: Path) -> None:
             )
         seconds = time.perf_counter() - start
         assert [status for status, _ in answers] == [201] * 100, answers
-        board = json.loads(request(server, "GET", "/reports.json")[1])
+        shown = board(server)
     print(f"\n100 concurrent reports stored in {seconds:.2f} s ({100 / seconds:.0f}/s)")
-    assert board["attendees"] == 100 and board["ready"] == 50 and board["not_ready"] == 50
-    assert sorted(row["name"] for row in board["rows"]) == names
-    assert [row["ready"] for row in board["rows"]] == [False] * 50 + [True] * 50  # problems first
+    assert shown["attendees"] == 100 and shown["ready"] == 50 and shown["not_ready"] == 50
+    assert sorted(row["name"] for row in shown["rows"]) == names
+    assert [row["ready"] for row in shown["rows"]] == [False] * 50 + [True] * 50  # problems first
     assert len(stored(pack)) == 100
     assert not list((pack / "reports").glob(".*"))  # no temporary file left behind
 
@@ -79,8 +84,8 @@ def test_100_concurrent_reports_are_all_stored(pack: Path) -> None:
 def test_one_report_per_attendee_the_last_one_wins(pack: Path) -> None:
     with running(pack) as server:
         assert post_report(server, "Ada Lovelace", EARLY)[0] == 201
-        assert post_report(server, "  ada   LOVELACE ", GOOD)[0] == 201  # same person
-        rows = json.loads(request(server, "GET", "/reports.json")[1])["rows"]
+        assert post_report(server, "  ada   LOVELACE ", GOOD)[0] == 201  # same person, same kit
+        rows = board(server)["rows"]
     assert [(r["name"], r["ready"]) for r in rows] == [("ada LOVELACE", True)]
     assert len(stored(pack)) == 1
 
@@ -108,7 +113,7 @@ def test_hostile_names_are_refused(pack: Path, tmp_path: Path, name: object) -> 
     with running(pack) as server:
         status, answer = post_report(server, name, GOOD)
     assert status == 400 and "name" in answer["error"]
-    assert set(tmp_path.rglob("*")) - before == {pack / "reports"}  # made empty at start
+    assert set(tmp_path.rglob("*")) - before == {pack / "reports", pack / "room.json"}
 
 
 def test_a_name_stays_in_the_folder_whatever_it_spells(pack: Path) -> None:
@@ -122,33 +127,41 @@ def test_a_name_stays_in_the_folder_whatever_it_spells(pack: Path) -> None:
 
 
 def test_oversized_malformed_and_wrong_bodies_are_refused(pack: Path) -> None:
+    as_json = {"Content-Type": "application/json"}
     with running(pack) as server:
+        report = server.at("report")
         huge = json.dumps({"name": "big", "report": {**GOOD, "pad": "x" * MAX_BODY}}).encode()
-        status, answer = request(server, "POST", "/report", huge)
+        status, answer = request(server, "POST", report, huge, as_json)
         assert status == 413 and f"at most {MAX_BODY}" in json.loads(answer)["error"]
-        status, answer = request(server, "POST", "/report", b'{"name": "x", "report": ')
+        status, answer = request(server, "POST", report, b'{"name": "x", "report": ', as_json)
         assert status == 400 and "not valid JSON" in json.loads(answer)["error"]
-        status, answer = request(server, "POST", "/report", b"\xff\xfe garbage")
+        status, answer = request(server, "POST", report, b"\xff\xfe garbage", as_json)
         assert status == 400 and "not valid JSON" in json.loads(answer)["error"]
-        for body in ([1, 2], {"name": "x"}, {"name": "x", "report": {"ok": "yes"}}):
-            status, answer = request(server, "POST", "/report", json.dumps(body).encode())
+        kit = "k" * 20
+        for body in ([1, 2], {"name": "x"}, {"name": "x", "kit": kit, "report": {"ok": "yes"}}):
+            status, answer = request(server, "POST", report, json.dumps(body).encode(), as_json)
             assert status == 400, body
-        assert request(server, "GET", "/report")[0] == 405
+        assert request(server, "GET", report)[0] == 405
     assert stored(pack) == []
 
 
 @pytest.mark.parametrize(
     "path",
     [
-        "/../../../../etc/passwd",
-        "/%2e%2e/%2e%2e/%2e%2e/etc/passwd",
-        "/wheels/../../../etc/passwd",
-        "/wheels/..%2f..%2f..%2fetc/passwd",
+        "/CODE/../../../../etc/passwd",
+        "/CODE/%2e%2e/%2e%2e/%2e%2e/etc/passwd",
+        "/CODE/wheels/../../../etc/passwd",
+        "/CODE/wheels/..%2f..%2f..%2fetc/passwd",
+        "/CODE//etc/passwd",
+        "/CODE/etc/passwd",
+        "/CODE/reports/",
+        "/CODE/room.json",
+        "/CODE/manifest.json/../../outside.txt",
+        "/CODE/wheels/not-in-the-manifest.whl",
+        "/wheels/roomtiny-1.0-py3-none-any.whl",
+        "/manifest.json",
         "//etc/passwd",
-        "/etc/passwd",
-        "/reports/",
-        "/manifest.json/../../outside.txt",
-        "/wheels/not-in-the-manifest.whl",
+        "/../room.json",
     ],
 )
 def test_only_the_packs_files_are_served(pack: Path, path: str) -> None:
@@ -156,10 +169,10 @@ def test_only_the_packs_files_are_served(pack: Path, path: str) -> None:
     (pack / "wheels" / "not-in-the-manifest.whl").write_text("SECRET not in the manifest")
     with running(pack) as server:
         post_report(server, "Ada", GOOD)  # a report in PACK/reports, never served as a file
-        status, body = request(server, "GET", path)
-        listed, _ = request(server, "GET", f"/{stored(pack)[0].relative_to(pack).as_posix()}")
+        status, body = request(server, "GET", path.replace("CODE", server.code))
+        listed, _ = request(server, "GET", server.at(stored(pack)[0].relative_to(pack).as_posix()))
     assert status in (400, 403, 404), (status, body[:200])
-    assert b"SECRET" not in body and b"root:" not in body
+    assert b"SECRET" not in body and b"root:" not in body and server.code.encode() not in body
     assert listed == 404
 
 
@@ -167,12 +180,12 @@ def test_the_packs_files_and_the_wheel_index_are_served(pack: Path) -> None:
     manifest = json.loads((pack / "manifest.json").read_text())
     with running(pack) as server:
         for relpath, entry in manifest["files"].items():
-            status, body = request(server, "GET", "/" + relpath)
+            status, body = request(server, "GET", server.at(relpath))
             assert status == 200 and len(body) == entry["bytes"], relpath
-        status, index = request(server, "GET", "/wheels/")
+        status, index = request(server, "GET", server.at("wheels/"))
         assert status == 200 and b'href="roomtiny-1.0-py3-none-any.whl#sha256=' in index
-        assert request(server, "GET", "/manifest.json")[0] == 200
-        assert request(server, "GET", "/SHA256SUMS")[0] == 200
+        assert request(server, "GET", server.at("manifest.json"))[0] == 200
+        assert request(server, "GET", server.at("SHA256SUMS"))[0] == 200
 
 
 def test_a_restart_keeps_every_report(pack: Path) -> None:
@@ -180,13 +193,15 @@ def test_a_restart_keeps_every_report(pack: Path) -> None:
     try:
         for i in range(20):
             assert post_report(server, f"Attendee {i}", GOOD if i % 2 else EARLY)[0] == 201
-        before = json.loads(request(server, "GET", "/reports.json")[1])
+        before = board(server)
     finally:
         out = stop_server(server)
     assert "Stopped" in out and "room report" in out
     with running(pack) as again:
-        after = json.loads(request(again, "GET", "/reports.json")[1])
-        page = request(again, "GET", "/")[1].decode()
+        after = board(again)
+        page = request(again, "GET", again.board())[1].decode()
+        assert post_report(again, "Attendee 3", EARLY)[0] == 201  # still that kit's name
+    assert (again.code, again.board()) == (server.code, server.board())  # as given out
     assert after["attendees"] == 20 and after["rows"] == before["rows"]
     assert all(f"Attendee {i}" in page for i in range(20))
 
@@ -283,8 +298,21 @@ def test_pip_installs_from_the_server_and_the_data_downloads_from_it(
     )
 
 
-def test_main_py_sends_its_report(pack: Path, real_reports: dict) -> None:
-    """The real main.py --send, and its early exit (a Python too old) too."""
+@pytest.fixture
+def kit_key() -> Iterator[Path]:
+    """main.py --send keeps its key in the clone (git-ignored): put things back afterwards."""
+    path = REPO_ROOT / KEY_FILE
+    before = path.read_bytes() if path.exists() else None
+    yield path
+    if before is None:
+        path.unlink(missing_ok=True)
+    else:
+        path.write_bytes(before)
+
+
+def test_main_py_sends_its_report(pack: Path, real_reports: dict, kit_key: Path) -> None:
+    """The real main.py --send, and its early exit (a Python too old) too; a failed send is one
+    line, adds 2 to the exit status, and with --json is recorded in the one JSON document."""
     with running(pack) as server:
         done = subprocess.run(
             [sys.executable, str(REPO_ROOT / "main.py"), "--send", server.url, "--name", "Real"],
@@ -304,23 +332,30 @@ def test_main_py_sends_its_report(pack: Path, real_reports: dict) -> None:
             capture_output=True,
             text=True,
         )
-        rows = {
-            r["name"]: r for r in json.loads(request(server, "GET", "/reports.json")[1])["rows"]
-        }
+        rows = {r["name"]: r for r in board(server)["rows"]}
         unreachable = subprocess.run(
-            [sys.executable, str(REPO_ROOT / "main.py"), "--send", "http://127.0.0.1:9"],
+            [sys.executable, str(REPO_ROOT / "main.py"), "--json"]
+            + ["--send", f"http://127.0.0.1:{closed_port()}/code"],
             capture_output=True,
             text=True,
             env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
             timeout=300,
         )
     assert f"Report sent to {server.url} as 'Real'" in done.stderr
+    assert done.returncode == (0 if real_reports["plain"]["ok"] else 1)
     assert rows["Real"]["ready"] == real_reports["plain"]["ok"]
     assert rows["Real"]["python"] == real_reports["plain"]["versions"]["python"]
     assert early.returncode == 1 and "Report sent" in early.stderr
     assert rows["Old Python"]["python"] == "3.9.18" and not rows["Old Python"]["ready"]
-    assert "Could not send the report" in unreachable.stderr
-    assert unreachable.returncode == done.returncode  # the verdict is main.py's, sent or not
+    assert kit_key.read_text().strip()  # the key this clone sends with, never committed:
+    ignored = subprocess.run(["git", "check-ignore", "-q", str(kit_key)], cwd=REPO_ROOT)
+    assert ignored.returncode == 0
+    failed = [line for line in unreachable.stderr.splitlines() if "Could not send" in line]
+    assert len(failed) == 1 and "Traceback" not in unreachable.stderr
+    assert unreachable.returncode == done.returncode + 2  # the verdict, and the failed send
+    document = json.loads(unreachable.stdout)  # exactly one JSON document
+    assert document["send"]["sent"] is False and "cannot reach" in document["send"]["message"]
+    assert document["ok"] == real_reports["plain"]["ok"]
 
 
 def test_serve_refuses_a_port_in_use_and_a_missing_folder(pack: Path, tmp_path: Path) -> None:
@@ -348,7 +383,7 @@ def test_serve_refuses_a_port_in_use_and_a_missing_folder(pack: Path, tmp_path: 
 def test_without_a_pack_it_serves_the_readiness_page_only(tmp_path: Path) -> None:
     with running(tmp_path) as server:
         assert post_report(server, "Ada", GOOD)[0] == 201
-        assert request(server, "GET", "/")[0] == 200
-        assert request(server, "GET", "/manifest.json")[0] == 404
+        assert request(server, "GET", server.board())[0] == 200
+        assert request(server, "GET", server.at("manifest.json"))[0] == 404
     assert "serving the readiness page only" in server.started
     assert "environment.sh --from" not in server.started  # no pack: nothing to install from

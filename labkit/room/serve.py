@@ -123,14 +123,19 @@ class RoomHandler(tornado.web.RequestHandler):
             raise tornado.web.HTTPError(403)
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
-        self.set_header("Content-Type", "text/plain; charset=UTF-8")
+        """One line: JSON for a POST (main.py --send reads it), text otherwise."""
         if status_code == 403:
-            self.finish(
-                "Forbidden: this address needs the room's code. Use the address your "
-                "instructor gave (http://HOST:PORT/CODE).\n"
+            line = (
+                "wrong room code: use the address your instructor gave "
+                "(python main.py --send http://HOST:PORT/CODE)"
             )
         else:
-            self.finish(f"HTTP {status_code}\n")
+            line = f"HTTP {status_code}"
+        if self.request.method == "POST":
+            self.finish({"error": line})
+        else:
+            self.set_header("Content-Type", "text/plain; charset=UTF-8")
+            self.finish(f"Forbidden: {line}\n" if status_code == 403 else f"{line}\n")
 
 
 class NoSecretHandler(RoomHandler):
@@ -201,11 +206,7 @@ class ReportHandler(RoomHandler):
         client = self.request.remote_ip or "?"
         try:
             if not same(given, self.secret):
-                raise Refused(
-                    403,
-                    "wrong room code: send to the address your instructor gave "
-                    "(python main.py --send http://HOST:PORT/CODE)",
-                )
+                raise tornado.web.HTTPError(403)
             kind = self.request.headers.get("Content-Type", "").split(";")[0].strip().lower()
             if kind != "application/json":
                 raise Refused(415, "a report is sent as application/json (by main.py --send)")
@@ -351,30 +352,36 @@ class _HeadersSeen(tornado.httputil.HTTPMessageDelegate):
 class RoomServer(tornado.httpserver.HTTPServer):
     """An HTTPServer with at most ``max_connections`` open at once. When full, a new connection
     closes the one that has waited longest for its request's headers (a client that trickles
-    them, or an idle keep-alive); when none is waiting, the new one is closed."""
+    them, or an idle keep-alive); when none is waiting, the new one is closed. Connections are
+    known by their streams, which exist from the moment they are accepted."""
 
     def initialize(self, *args: Any, max_connections: int = 500, **kwargs: Any) -> None:  # type: ignore[override]
         super().initialize(*args, **kwargs)
         self.max_connections = max_connections
-        self.waiting: dict[Any, float] = {}  # connection -> since when it waits for headers
+        self.waiting: dict[Any, float] = {}  # stream -> since when it waits for headers
+        self.closing: set[Any] = set()  # streams closed here, whose connection HTTPServer keeps
 
     def handle_stream(self, stream: Any, address: tuple) -> None:
-        if len(self._connections) >= self.max_connections and self.waiting:
+        if len(self._connections) - len(self.closing) >= self.max_connections:
+            if not self.waiting:
+                stream.close()
+                return
             oldest = min(self.waiting, key=self.waiting.__getitem__)
             del self.waiting[oldest]
-            oldest.stream.close()
-        if len(self._connections) >= self.max_connections:
-            stream.close()
-            return
+            self.closing.add(oldest)
+            oldest.close()  # its socket is closed now; on_close comes later
+        self.waiting[stream] = time.monotonic()
         super().handle_stream(stream, address)
 
     def start_request(self, server_conn: Any, request_conn: Any) -> Any:
-        self.waiting[server_conn] = time.monotonic()
+        stream = server_conn.stream
+        self.waiting.setdefault(stream, time.monotonic())  # a keep-alive's next request
         delegate = super().start_request(server_conn, request_conn)
-        return _HeadersSeen(delegate, lambda: self.waiting.pop(server_conn, None))
+        return _HeadersSeen(delegate, lambda: self.waiting.pop(stream, None))
 
     def on_close(self, server_conn: Any) -> None:
-        self.waiting.pop(server_conn, None)
+        self.waiting.pop(server_conn.stream, None)
+        self.closing.discard(server_conn.stream)
         super().on_close(server_conn)
 
 
