@@ -384,6 +384,13 @@ if not exist main.py goto :err_no_main
 "%PY%" main.py %SEND_ARGS%
 set "RC=%ERRORLEVEL%"
 del "%TMPF%" "%STAMP_NEW%" >nul 2>&1
+rem main.py adds 2 to its exit status when its report could not be sent.
+set "NOT_SENT="
+if "%RC%"=="2" set "NOT_SENT=1"
+if "%RC%"=="3" set "NOT_SENT=1"
+if "%RC%"=="2" set "RC=0"
+if "%RC%"=="3" set "RC=1"
+if defined NOT_SENT echo WARNING: your report did not reach the instructor's page - main.py says why above. Send it again with: "%PY%" main.py --send %SOURCE% --name "Your Name" 1>&2
 if not "%RC%"=="0" goto :main_failed
 echo.
 echo READY. Start Jupyter with:

@@ -572,6 +572,11 @@ rc=0
 SEND=()
 [ "$SOURCE_KIND" != from ] || SEND=(--send "$SOURCE")  # the instructor's page shows it
 "$PY" main.py ${SEND[@]+"${SEND[@]}"} || rc=$?
+if [ "$rc" = 2 ] || [ "$rc" = 3 ]; then  # main.py adds 2 when its report could not be sent
+    warn "Your report did not reach the instructor's page (main.py says why above)." \
+        "Send it again with: \"$PY\" main.py --send $SOURCE --name \"Your Name\""
+    rc=$((rc - 2))
+fi
 elapsed=$((SECONDS - START))
 if [ "$rc" = 0 ]; then
     printf '\n%sREADY (setup took %ds).%s Start Jupyter with:\n    "%s" -m jupyter lab labs/\n' \

@@ -6,13 +6,16 @@ dependency group no attendee installs); elsewhere the test is skipped when one i
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from room_helpers import Server, post_report, running, stop_server, tiny_pack
+from room_helpers import Server, post_report, request, running, stop_server, tiny_pack
+
+from labkit.room.reports import file_name
 
 
 def _missing(what: str) -> None:
@@ -80,7 +83,7 @@ def test_the_page_lists_attendees_marks_the_not_ready_and_refreshes_itself(
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
-    browser.get(server.url + "/")
+    browser.get(server.page)
     assert browser.title == "Workshop readiness"
     shown = rows(browser)
     plain = "READY" if real_reports["plain"]["ok"] else "NOT READY"
@@ -114,11 +117,48 @@ def test_the_page_lists_attendees_marks_the_not_ready_and_refreshes_itself(
     assert browser.find_element(By.ID, "status").text.startswith("Updated")
 
 
+def test_the_page_is_right_after_hostile_posts(
+    browser: object, server: Server, real_reports: dict
+) -> None:
+    """Posts that once took the page down or replaced a report, and a stored file spoiled by
+    hand: the page keeps its three rows, says that one file was set aside, and refreshes."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    browser.get(server.page)
+    before = rows(browser)
+    plain = real_reports["plain"]
+    hostile = [
+        post_report(server, "Mallory", {**plain, "versions": "boom"}),
+        post_report(server, "Mallory", {**plain, "driver": {"gpus": "A100"}}),
+        post_report(server, " GRACE  hopper", {**real_reports["jax"]}, kit="m" * 32),
+        post_report(server, "Ada", {**plain, "ok": not plain["ok"]}, code="guess"),
+        post_report(server, "<img src=x onerror=window.pwned=1>", plain),
+    ]
+    assert [status for status, _ in hostile] == [400, 400, 409, 403, 400]
+    deep = {"Content-Type": "application/json"}
+    assert request(server, "POST", server.at("report"), b"[" * 100_000, deep)[0] == 400
+    plain_text = {"Content-Type": "text/plain"}
+    form = json.dumps({"name": "Form", "kit": "f" * 32, "report": plain}).encode()
+    assert request(server, "POST", server.at("report"), form, plain_text)[0] == 415
+    spoiled = server.pack / "reports" / file_name("Spoiled")
+    spoiled.write_text('{"name": "Spoiled", "report": {"ok": true, "versions": "boom"}}')
+
+    WebDriverWait(browser, 20).until(
+        lambda d: "1 report set aside" in d.find_element(By.ID, "board").text
+    )
+    assert rows(browser) == before
+    assert browser.execute_script("return window.pwned") is None
+    assert browser.find_element(By.ID, "status").text.startswith("Updated")
+    summary = browser.find_element(By.CSS_SELECTOR, ".summary").text
+    assert summary.startswith("3 attendees: ")
+
+
 def test_the_page_says_when_the_server_is_gone(browser: object, server: Server) -> None:
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
-    browser.get(server.url + "/")
+    browser.get(server.page)
     stop_server(server)
     status = WebDriverWait(browser, 20).until(
         lambda d: d.find_element(By.CSS_SELECTOR, "#status.stale")

@@ -336,6 +336,18 @@ def test_setup_from_the_room_server_sends_the_report(tmp_path: Path) -> None:
 
 
 @needs_bash
+def test_setup_is_ready_when_only_the_report_could_not_be_sent(tmp_path: Path) -> None:
+    """main.py adds 2 to its exit status when --send failed: the install is READY all the
+    same, with a warning that says how to send the report again."""
+    copy_of_repo(tmp_path)
+    (tmp_path / "repo" / "main.py").write_text("raise SystemExit(2)\n")
+    _, out = setup_run(tmp_path, "--from", "http://127.0.0.1:9/code")
+    assert "READY (setup took" in out and "NOT READY" not in out
+    assert "did not reach the instructor's page" in out
+    assert "main.py --send http://127.0.0.1:9/code" in out
+
+
+@needs_bash
 @pytest.mark.skipif(sys.platform != "linux", reason="the GPU build is for Linux")
 def test_setup_offline_on_a_gpu_machine_takes_the_cpu_build_the_pack_has(tmp_path: Path) -> None:
     smi = tmp_path / "fakebin" / "nvidia-smi"
