@@ -137,7 +137,7 @@ echo   --offline DIR  Install from the instructor's pack in DIR - a USB stick, a
 echo                  by python -m labkit room pack - with no network at all: the packages,
 echo                  hash-checked, and the datasets come from DIR only. Implies --venv.
 echo   --from URL     The same from the instructor's server - python -m labkit room serve,
-echo                  e.g. --from http://192.168.1.10:8765; then main.py sends its report there.
+echo                  e.g. --from http://192.168.1.10:8765/CODE; then main.py sends its report there.
 echo   --help         Show this help and exit.
 echo.
 echo Environment variables:
@@ -439,7 +439,7 @@ echo environment.bat: --unlocked downloads from the internet: it cannot go with 
 exit /b 2
 
 :err_from_url
-echo environment.bat: --from needs the server's address, e.g. --from http://192.168.1.10:8765 1>&2
+echo environment.bat: --from needs the server's address, e.g. --from http://192.168.1.10:8765/CODE 1>&2
 echo Run "Scripts\environment.bat --help" for the options. 1>&2
 exit /b 2
 

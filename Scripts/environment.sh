@@ -50,7 +50,7 @@ Options:
                  the packages (hash-checked) and the datasets come from DIR only.
                  Implies --venv.
   --from URL     The same from the instructor's server (`python -m labkit room
-                 serve`, e.g. --from http://192.168.1.10:8765); then main.py
+                 serve`, e.g. --from http://192.168.1.10:8765/CODE); then main.py
                  sends its report there.
   -h, --help     Show this help and exit.
 
@@ -144,7 +144,7 @@ if [ -n "$SOURCE" ]; then
     if [ "$SOURCE_KIND" = from ]; then
         case "$SOURCE" in
             http://* | https://*) SOURCE="${SOURCE%/}" ;;
-            *) usage_error "--from needs the server's address, e.g. --from http://192.168.1.10:8765 (a folder: --offline DIR)" ;;
+            *) usage_error "--from needs the server's address, e.g. --from http://192.168.1.10:8765/CODE (a folder: --offline DIR)" ;;
         esac
     else
         # Made absolute before the script changes directory.

@@ -111,9 +111,8 @@ def store(
     429 when ``address`` has claimed ``names_per_address`` of them. A known name can always
     report again."""
     path = folder / file_name(post.name)
-    records, _ = load(folder)
     digest = kit_digest(post.kit)
-    known = records.get(path.name)
+    known = _checked_record(path)
     if known is not None and not hmac.compare_digest(known["kit_sha256"], digest):
         raise Refused(
             409,
@@ -121,16 +120,16 @@ def store(
             f'another name (--name "{post.name} 2"), or ask the instructor to release it '
             f"(room forget)",
         )
-    if known is None and len(records) >= MAX_REPORTS:
-        raise Refused(507, f"the room is full ({MAX_REPORTS} names): tell the instructor")
-    if known is None and sum(r["address"] == address for r in records.values()) >= max(
-        names_per_address, 0
-    ):
-        raise Refused(
-            429,
-            f"{address} has already sent reports under {names_per_address} names: send "
-            "again under one of them, or ask the instructor",
-        )
+    if known is None:  # a new name: the room's limits
+        records = _records(folder)
+        if len(records) >= MAX_REPORTS:
+            raise Refused(507, f"the room is full ({MAX_REPORTS} names): tell the instructor")
+        if sum(r["address"] == address for r in records.values()) >= max(names_per_address, 0):
+            raise Refused(
+                429,
+                f"{address} has already sent reports under {names_per_address} names: send "
+                "again under one of them, or ask the instructor",
+            )
     record = {
         "name": post.name,
         "received": time.time(),
@@ -138,11 +137,14 @@ def store(
         "kit_sha256": digest,
         "report": post.report,
     }
-    return write_atomic(path, json.dumps(record, indent=1))
+    write_atomic(path, json.dumps(record, indent=1))
+    st = path.lstat()
+    _checked[str(path)] = ((st.st_mtime_ns, st.st_size, st.st_ino), record)
+    return path
 
 
 # (mtime, size, inode) and the checked record of each file the loader has read.
-_checked: dict[Path, tuple[tuple[int, int, int], dict[str, Any]]] = {}
+_checked: dict[str, tuple[tuple[int, int, int], dict[str, Any]]] = {}
 
 
 def _read(path: Path, st: os.stat_result) -> dict[str, Any] | None:
@@ -162,6 +164,26 @@ def _read(path: Path, st: os.stat_result) -> dict[str, Any] | None:
     return record if file_name(name) == path.name else None
 
 
+def _checked_record(path: Path) -> dict[str, Any] | None:
+    """The valid record in ``path`` (from the cache while the file is unchanged); None when
+    there is none; an unreadable file is set aside."""
+    try:
+        st = path.lstat()
+    except OSError:
+        return None
+    key = (st.st_mtime_ns, st.st_size, st.st_ino)
+    cached = _checked.get(str(path))
+    if cached and cached[0] == key:
+        return cached[1]
+    record = _read(path, st)
+    if record is None:
+        _set_aside(path)
+        _checked.pop(str(path), None)
+        return None
+    _checked[str(path)] = (key, record)
+    return record
+
+
 def _set_aside(path: Path) -> None:
     """Move an unreadable report out of the way, keeping it for the instructor to look at."""
     aside = path.parent / SET_ASIDE
@@ -172,31 +194,37 @@ def _set_aside(path: Path) -> None:
         pass  # counted below, as still there
 
 
+def _records(folder: Path) -> dict[str, dict[str, Any]]:
+    """{file name: record} of the folder's reports, from the cache when it knows every file
+    there (the server stores each report it takes in it): no file is read or checked again."""
+    with os.scandir(folder) as entries:
+        names = {e.name for e in entries if e.name.endswith(".json")}
+    inside = str(folder / "x")[:-1]
+    known = {
+        path[len(inside) :]: record
+        for path, (_, record) in _checked.items()
+        if path.startswith(inside) and path[len(inside) :] in names
+    }
+    return known if len(known) == len(names) else load(folder)[0]
+
+
 def load(folder: Path) -> tuple[dict[str, dict[str, Any]], int]:
     """({file name: record} of every valid stored report, how many files are set aside)."""
     records: dict[str, dict[str, Any]] = {}
     stuck = 0
-    seen = set()
-    for path in sorted(folder.glob("*.json")):
-        try:
-            st = path.lstat()
-        except OSError:
-            continue
-        key = (st.st_mtime_ns, st.st_size, st.st_ino)
-        cached = _checked.get(path)
-        record = cached[1] if cached and cached[0] == key else _read(path, st)
-        if record is None:
-            _set_aside(path)
-            stuck += path.exists()
-            continue
-        _checked[path] = (key, record)
-        seen.add(path)
-        records[path.name] = record
-    for path in set(_checked) - seen:
-        if path.parent == folder:
-            del _checked[path]
+    with os.scandir(folder) as entries:
+        names = sorted(e.name for e in entries if e.name.endswith(".json"))
+    for name in names:
+        record = _checked_record(folder / name)
+        if record is not None:
+            records[name] = record
+        elif (folder / name).exists():
+            stuck += 1  # could not be moved aside
+    inside = str(folder / "x")[:-1]
+    for gone in [p for p in _checked if p.startswith(inside) and p[len(inside) :] not in records]:
+        del _checked[gone]  # released, cleared or set aside
     aside = folder / SET_ASIDE
-    stuck += sum(1 for _ in aside.iterdir()) if aside.is_dir() else 0
+    stuck += sum(1 for _ in os.scandir(aside)) if aside.is_dir() else 0
     return records, stuck
 
 
