@@ -74,6 +74,17 @@ def closed_port() -> int:
 
 # ----------------------------------------------------------------------------- the server
 
+# A report as main.py --json sends it, READY (the fields the page shows, and a few more).
+GOOD = {
+    "ok": True,
+    "exit_code": 0,
+    "diagnosis": [{"level": "PASS", "message": "TensorFlow 2.21.0 imports", "fix": ""}],
+    "versions": {"python": "3.12.4", "tensorflow": "2.21.0"},
+    "system": {"os": "Windows 11", "machine": "AMD64"},
+    "tensorflow": {"devices": [{"name": "CPU:0", "type": "CPU"}]},
+    "driver": {"gpus": None},
+}
+
 
 @dataclass
 class Server:

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 from conftest import REPO_ROOT
 from room_helpers import (
+    GOOD,
     Server,
     board,
     closed_port,
@@ -33,15 +34,6 @@ from labkit.doctor import send as sender
 from labkit.room import reports
 from labkit.room.reports import MAX_BODY, MAX_REPORTS
 
-GOOD = {
-    "ok": True,
-    "exit_code": 0,
-    "diagnosis": [{"level": "PASS", "message": "TensorFlow 2.21.0 imports", "fix": ""}],
-    "versions": {"python": "3.12.4", "tensorflow": "2.21.0"},
-    "system": {"os": "Windows 11", "machine": "AMD64"},
-    "tensorflow": {"devices": [{"name": "CPU:0", "type": "CPU"}]},
-    "driver": {"gpus": None},
-}
 AS_JSON = {"Content-Type": "application/json"}
 
 # Reports of the right shape but the wrong types: each took the page down (HTTP 500) for

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 from conftest import REPO_ROOT, dataset_or_skip
 from room_helpers import (
+    GOOD,
     THIS_PYTHON,
     board,
     closed_port,
@@ -39,13 +40,6 @@ EARLY = {
     "exit_code": 1,
     "diagnosis": [{"level": "FAIL", "message": "Python 3.9.18 is too old", "fix": "install 3.12"}],
     "versions": {"python": "3.9.18"},
-}
-GOOD = {
-    "ok": True,
-    "exit_code": 0,
-    "diagnosis": [{"level": "PASS", "message": "TensorFlow 2.21.0 imports", "fix": ""}],
-    "versions": {"python": "3.12.4", "tensorflow": "2.21.0"},
-    "system": {"os": "Windows 11", "machine": "AMD64"},
 }
 
 
