@@ -71,6 +71,21 @@ def real_reports() -> dict[str, dict]:
     return {"plain": main_py_report(), "jax": main_py_report(KERAS_BACKEND="jax")}
 
 
+@pytest.fixture
+def kit_key() -> Iterator[Path]:
+    """main.py --send keeps its key in the clone (git-ignored): a test that runs main.py gets
+    the path, and finds things as they were afterwards."""
+    from labkit.doctor.send import KEY_FILE
+
+    path = REPO_ROOT / KEY_FILE
+    before = path.read_bytes() if path.exists() else None
+    yield path
+    if before is None:
+        path.unlink(missing_ok=True)
+    else:
+        path.write_bytes(before)
+
+
 REPLICAS_MARKER = "replicas"
 LOGICAL_CPUS = 4  # as lab 09 splits the CPU
 

@@ -559,7 +559,7 @@ def early_main_py(*args: str) -> subprocess.CompletedProcess:
 
 
 @pytest.mark.parametrize("odd", ["ssh", "64 KB header", "201 with [1]", "redirect loop"])
-def test_main_py_early_send_never_raises(odd: str) -> None:
+def test_main_py_early_send_never_raises(odd: str, kit_key: Path) -> None:
     server = OddServer(ODD_SERVERS[odd])
     try:
         done = early_main_py("--json", "--send", f"http://127.0.0.1:{server.port}/code")

@@ -11,7 +11,6 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -31,7 +30,6 @@ from room_helpers import (
 )
 
 from labkit.datasets import DATASETS
-from labkit.doctor.send import KEY_FILE
 from labkit.room.reports import MAX_BODY
 
 # A minimal report, as main.py --json sends it when it stops early (no TensorFlow needed).
@@ -290,18 +288,6 @@ def test_pip_installs_from_the_server_and_the_data_downloads_from_it(
     assert sorted(p.name for p in (tmp_path / "data" / "atis").iterdir()) == sorted(
         DATASETS["atis"].files
     )
-
-
-@pytest.fixture
-def kit_key() -> Iterator[Path]:
-    """main.py --send keeps its key in the clone (git-ignored): put things back afterwards."""
-    path = REPO_ROOT / KEY_FILE
-    before = path.read_bytes() if path.exists() else None
-    yield path
-    if before is None:
-        path.unlink(missing_ok=True)
-    else:
-        path.write_bytes(before)
 
 
 def test_main_py_sends_its_report(pack: Path, real_reports: dict, kit_key: Path) -> None:
