@@ -229,6 +229,15 @@ def test_any_body_over_the_limit_gets_413_whatever_its_size(pack: Path) -> None:
         response = connection.getresponse()
         assert response.status == 413 and b"at most" in response.read()
         connection.close()
+        # A client that waits for consent (curl does, over 1 MB) is refused before it sends.
+        with socket.create_connection(("127.0.0.1", server.port), timeout=10) as client:
+            client.sendall(
+                f"POST {server.at('report')} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                "Content-Type: application/json\r\nContent-Length: 50000000\r\n"
+                "Expect: 100-continue\r\n\r\n".encode()
+            )
+            answer = client.recv(65536)
+        assert answer.startswith(b"HTTP/1.1 413 ") and b"50000000 bytes" in answer
         assert request(server, "GET", server.board())[0] == 200  # still up
 
 

@@ -192,8 +192,18 @@ class ReportHandler(RoomHandler):
         self.size = 0
 
     def prepare(self) -> None:
-        if self.request.method == "POST":  # read any size; only MAX_BODY of it is kept
-            self.request.connection.set_max_body_size(2**62)  # type: ignore[union-attr]
+        if self.request.method != "POST":
+            return
+        declared = self.request.headers.get("Content-Length", "")
+        waits = self.request.headers.get("Expect", "").lower() == "100-continue"
+        if waits and declared.isdigit() and int(declared) > MAX_BODY:
+            # The client waits for our consent before it sends the body: refuse at once.
+            self.set_status(413)
+            self.finish(
+                {"error": f"the body has {declared} bytes; a report has at most {MAX_BODY}"}
+            )
+            return
+        self.request.connection.set_max_body_size(2**62)  # type: ignore[union-attr]
 
     def data_received(self, chunk: bytes) -> None:
         self.size += len(chunk)
