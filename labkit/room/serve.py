@@ -100,7 +100,7 @@ def room_secrets(pack: Path, code: str | None) -> tuple[Secrets, bool]:
         old = None
     fresh = Secrets(
         code or (old.code if old else "".join(secrets.choice(CODE_ALPHABET) for _ in range(6))),
-        old.token if old else secrets.token_urlsafe(16),
+        old.token if old and old.token != code else secrets.token_urlsafe(16),
     )
     if fresh == old:
         return fresh, True
