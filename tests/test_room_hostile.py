@@ -106,6 +106,9 @@ def test_a_report_needs_the_room_code_and_the_page_the_instructors_token(pack: P
         # The attendees' address shows the instructions, never a report.
         status, mine = request(server, "GET", server.at(""))
         assert status == 200 and b"environment.sh --from" in mine and b"Ada" not in mine
+        assert request(server, "GET", f"/{server.code}")[0] == 302  # typed without the /
+        assert request(server, "GET", server.board()[:-1])[0] == 302
+        assert request(server, "GET", "/guess")[0] == 403
         for path in ("", "board", "reports.json", "reports.txt"):
             status, body = request(server, "GET", server.at(path))
             assert (status, b"Ada" in body) == ((200 if path == "" else 403), False), path

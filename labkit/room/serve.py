@@ -139,12 +139,23 @@ class RoomHandler(tornado.web.RequestHandler):
 
 
 class NoSecretHandler(RoomHandler):
-    """``/``, and anything without a secret: 403, saying what to use."""
+    """``/``, and anything without a secret: 403, saying what to use; ``/CODE`` and ``/TOKEN``
+    (typed without their last /) are sent on to ``/CODE/`` and ``/TOKEN/``."""
 
-    def get(self, *args: str) -> None:
+    def initialize(self, secret: str, say: Say, token: str = "") -> None:  # type: ignore[override]
+        super().initialize(secret, say)
+        self.token = token
+
+    def get(self, given: str = "") -> None:
+        if self.token and (same(given, self.secret) or same(given, self.token)):
+            self.redirect(f"/{quote(given, safe='')}/")
+            return
         raise tornado.web.HTTPError(403)
 
-    post = head = get
+    def post(self, *args: str) -> None:
+        raise tornado.web.HTTPError(403)
+
+    head = post
 
 
 class PageHandler(RoomHandler):
@@ -321,6 +332,7 @@ def make_app(
     return tornado.web.Application(
         [
             (r"/", NoSecretHandler, code),
+            (rf"/{part}", NoSecretHandler, {**code, "token": keys.token}),
             (rf"/{part}/", PageHandler, {**board, "kind": "page"}),
             (rf"/{part}/board", PageHandler, {**board, "kind": "board"}),
             (rf"/{part}/reports\.json", PageHandler, {**board, "kind": "json"}),
