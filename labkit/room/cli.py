@@ -38,13 +38,15 @@ def pack(args: argparse.Namespace) -> int:
 
 
 def serve(args: argparse.Namespace) -> int:
-    from labkit.room.serve import Limits, serve
+    from labkit.room.limits import Limits
+    from labkit.room.serve import serve
 
-    limits = Limits(
-        header_timeout_s=args.header_timeout,
-        max_connections=args.max_connections,
-        names_per_address=args.names_per_address,
-    )
+    given = {
+        "header_timeout_s": args.header_timeout,
+        "max_connections": args.max_connections,
+        "names_per_address": args.names_per_address,
+    }
+    limits = Limits(**{name: value for name, value in given.items() if value is not None})
     try:
         serve(Path(args.dir), args.host, args.port, say, code=args.code, limits=limits)
     except KeyboardInterrupt:
@@ -137,10 +139,11 @@ def add_parser(
     serve_parser = actions.add_parser(
         "serve",
         help="serve a pack on the room's network and show who is ready",
-        description="Serve the pack in DIR over HTTP (attendees install with "
-        "`environment.sh --from http://HOST:PORT`), receive the readiness reports of "
-        "`python main.py --send http://HOST:PORT` into DIR/reports, and show them live at "
-        "http://HOST:PORT/. Without a pack in DIR, only the readiness page.",
+        description="Serve the pack in DIR over HTTP under a room code (attendees install "
+        "with `environment.sh --from http://HOST:PORT/CODE`), receive the readiness reports of "
+        "`python main.py --send http://HOST:PORT/CODE` into DIR/reports, and show them live "
+        "at http://HOST:PORT/TOKEN/, an address printed only here. Without a pack in DIR, "
+        "only the readiness page.",
     )
     serve_parser.add_argument("dir", metavar="DIR", help="the pack's folder")
     serve_parser.add_argument(
@@ -162,14 +165,12 @@ def add_parser(
     serve_parser.add_argument(
         "--max-connections",
         type=int,
-        default=500,
         metavar="N",
         help="connections served at once (default: 500, lowered below the open-file limit)",
     )
     serve_parser.add_argument(
         "--header-timeout",
         type=float,
-        default=10.0,
         metavar="S",
         help="seconds a client has to send a request's headers, and to keep an idle "
         "connection (default: 10)",
@@ -177,7 +178,6 @@ def add_parser(
     serve_parser.add_argument(
         "--names-per-address",
         type=int,
-        default=20,
         metavar="N",
         help="new names one network address may report under (default: 20; raise it when "
         "the room's laptops reach you through one address)",

@@ -15,9 +15,7 @@ every workshop environment already and adds no download; it serves a room's down
 one thread, sends large files in pieces with ranges and caching headers, its StaticFileHandler
 refuses paths that leave the served folder (symbolic links included), and request bodies can be
 read as a stream, so an oversized one is measured and refused without being held in memory.
-What Tornado leaves to us, ``RoomServer`` adds: a cap on open connections below the process's
-open-file limit, where a new connection pushes out the one that has waited longest for its
-request's headers, so that clients that trickle their headers cannot lock the room out.
+What Tornado leaves to us, ``labkit.room.limits.RoomServer`` adds: a cap on open connections.
 """
 
 from __future__ import annotations
@@ -38,8 +36,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-import tornado.httpserver
-import tornado.httputil
 import tornado.netutil
 import tornado.web
 
@@ -49,8 +45,9 @@ from labkit.install.offline import MANIFEST, WHEELS
 from labkit.room import manifest as manifests
 from labkit.room import page, reports
 from labkit.room.instructions import room_instructions
+from labkit.room.limits import Limits, RoomServer, connection_cap, open_files_limit
 from labkit.room.manifest import CHECKSUMS, Manifest
-from labkit.room.reports import MAX_BODY, NAMES_PER_ADDRESS, Refused
+from labkit.room.reports import MAX_BODY, Refused
 
 REPORTS = "reports"
 SECRETS = "room.json"
@@ -58,18 +55,6 @@ DEFAULT_PORT = 8765
 CODE_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"  # no 0/o, 1/l/i: read off a projector
 CODE_PATTERN = r"[A-Za-z0-9_-]{4,64}"
 Say = Callable[[str], None]
-
-
-@dataclass(frozen=True)
-class Limits:
-    """What one client may take of the server."""
-
-    header_timeout_s: float = 10.0  # a request's line and headers, also the idle keep-alive
-    body_timeout_s: float = 60.0  # a request's body
-    max_header_bytes: int = 16 * 1024
-    max_connections: int = 500  # at most; lowered below the open-file limit
-    names_per_address: int = NAMES_PER_ADDRESS
-    files_reserve: int = 64  # open files kept for the pack's files, the reports, the logs
 
 
 @dataclass(frozen=True)
@@ -349,87 +334,6 @@ def make_app(
         ],
         log_function=lambda handler: None,  # the reports are announced by ReportHandler
     )
-
-
-class _HeadersSeen(tornado.httputil.HTTPMessageDelegate):
-    """Passes a request on, telling ``RoomServer`` when its headers have arrived."""
-
-    def __init__(self, delegate: Any, seen: Callable[[], None]) -> None:
-        self.delegate, self.seen = delegate, seen
-
-    def headers_received(self, start_line: Any, headers: Any) -> Any:
-        self.seen()
-        return self.delegate.headers_received(start_line, headers)
-
-    def data_received(self, chunk: bytes) -> Any:
-        return self.delegate.data_received(chunk)
-
-    def finish(self) -> None:
-        self.delegate.finish()
-
-    def on_connection_close(self) -> None:
-        self.delegate.on_connection_close()
-
-
-class RoomServer(tornado.httpserver.HTTPServer):
-    """An HTTPServer with at most ``max_connections`` open at once. When full, a new connection
-    closes the one that has waited longest for its request's headers (a client that trickles
-    them, or an idle keep-alive); when none is waiting, the new one is closed. Connections are
-    known by their streams, which exist from the moment they are accepted."""
-
-    def initialize(self, *args: Any, max_connections: int = 500, **kwargs: Any) -> None:  # type: ignore[override]
-        super().initialize(*args, **kwargs)
-        self.max_connections = max_connections
-        self.waiting: dict[Any, float] = {}  # stream -> since when it waits for headers
-        self.closing: set[Any] = set()  # streams closed here, whose connection HTTPServer keeps
-
-    def handle_stream(self, stream: Any, address: tuple) -> None:
-        if len(self._connections) - len(self.closing) >= self.max_connections:
-            if not self.waiting:
-                stream.close()
-                return
-            oldest = min(self.waiting, key=self.waiting.__getitem__)
-            del self.waiting[oldest]
-            self.closing.add(oldest)
-            oldest.close()  # its socket is closed now; on_close comes later
-        self.waiting[stream] = time.monotonic()
-        super().handle_stream(stream, address)
-
-    def start_request(self, server_conn: Any, request_conn: Any) -> Any:
-        stream = server_conn.stream
-        self.waiting.setdefault(stream, time.monotonic())  # a keep-alive's next request
-        delegate = super().start_request(server_conn, request_conn)
-        return _HeadersSeen(delegate, lambda: self.waiting.pop(stream, None))
-
-    def on_close(self, server_conn: Any) -> None:
-        self.waiting.pop(server_conn.stream, None)
-        self.closing.discard(server_conn.stream)
-        super().on_close(server_conn)
-
-
-def open_files_limit() -> int | None:
-    """The soft limit on open files, raised to the hard one (at most 10,240: macOS's) where the
-    platform allows; None where there is none to read (Windows)."""
-    try:
-        import resource
-    except ImportError:
-        return None
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    wanted = 10240 if hard == resource.RLIM_INFINITY else min(hard, 10240)
-    if soft != resource.RLIM_INFINITY and soft < wanted:
-        try:
-            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
-            soft = wanted
-        except (ValueError, OSError):
-            pass
-    return None if soft == resource.RLIM_INFINITY else int(soft)
-
-
-def connection_cap(limits: Limits, files: int | None) -> int:
-    """The connections served at once: below the open-file limit, with a reserve (Windows:
-    select() watches at most 512 sockets)."""
-    bound = files - limits.files_reserve if files is not None else 500
-    return max(4, min(limits.max_connections, bound))
 
 
 def room_address() -> str:
