@@ -75,7 +75,7 @@ def real_reports() -> dict[str, dict]:
 def kit_key() -> Iterator[Path]:
     """main.py --send keeps its key in the clone (git-ignored): a test that runs main.py gets
     the path, and finds things as they were afterwards."""
-    from labkit.doctor.send import KEY_FILE
+    from labkit.install.doctor.send import KEY_FILE
 
     path = REPO_ROOT / KEY_FILE
     before = path.read_bytes() if path.exists() else None

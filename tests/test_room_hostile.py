@@ -30,7 +30,7 @@ from room_helpers import (
     tiny_pack,
 )
 
-from labkit.doctor import send as sender
+from labkit.install.doctor import send as sender
 from labkit.room import reports
 from labkit.room.reports import MAX_BODY, MAX_REPORTS
 
