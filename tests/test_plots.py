@@ -8,7 +8,7 @@ pytest.importorskip("sklearn")
 matplotlib = pytest.importorskip("matplotlib")
 matplotlib.use("agg")
 
-from labkit import plots  # noqa: E402
+from labkit.lab import plots  # noqa: E402
 
 
 def test_confusion_matrix_rows_are_the_true_classes() -> None:

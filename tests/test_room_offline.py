@@ -107,7 +107,7 @@ def test_pack_then_install_without_network_ends_ready(
         [
             str(clone / ".venv" / "bin" / "python"),
             "-c",
-            "from labkit import locks; print(sorted(locks.installed_tensorflows()))",
+            "from labkit.install import locks; print(sorted(locks.installed_tensorflows()))",
         ],
         cwd=clone,
         capture_output=True,
