@@ -103,16 +103,16 @@ LABS: dict[str, Lab] = {
         ),
     ),
     "08_gans": Lab(
-        "frechet",
+        "squared_frechet",
         0.0,
         higher_is_better=False,
         reference="notebook",
-        reference_metric="untrained_frechet",
+        reference_metric="untrained_squared_frechet",
         reference_name="untrained generator (same judge, same sample size)",
-        relative_target=0.1,  # the Frechet distance <= 0.1x the untrained generator's
+        relative_target=0.1,  # the squared Frechet distance <= 0.1x the untrained generator's
         also={"class_consistency": 0.85},
         max_seconds=300,
-        curve=("gan", "scores(gan.generator)['frechet_distance']"),
+        curve=("gan", "scores(gan.generator)['squared_frechet']"),
     ),
     "09_distributed_training": Lab(
         "test_accuracy",

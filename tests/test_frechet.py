@@ -1,11 +1,11 @@
-"""The Frechet distance between feature sets: its closed forms, its symmetry, its errors."""
+"""The squared Frechet distance between feature sets: closed forms, symmetry, errors."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from labkit.lab.frechet import frechet_distance
+from labkit.lab.frechet import squared_frechet_distance
 
 
 def _sample(mean, cov, n, seed):
@@ -20,7 +20,7 @@ def test_matches_the_closed_form_of_diagonal_gaussians() -> None:
     a = _sample(mean_a, np.diag(var_a), 200_000, seed=0)
     b = _sample(mean_b, np.diag(var_b), 200_000, seed=1)
     want = np.sum((mean_a - mean_b) ** 2) + np.sum((np.sqrt(var_a) - np.sqrt(var_b)) ** 2)
-    assert frechet_distance(a, b) == pytest.approx(want, rel=0.01)
+    assert squared_frechet_distance(a, b) == pytest.approx(want, rel=0.01)
 
 
 def test_uses_the_sample_mean_and_covariance_exactly() -> None:
@@ -32,16 +32,16 @@ def test_uses_the_sample_mean_and_covariance_exactly() -> None:
     cov_a, cov_b = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
     root = linalg.sqrtm(cov_a @ cov_b).real
     want = np.sum((a.mean(0) - b.mean(0)) ** 2) + np.trace(cov_a + cov_b - 2 * root)
-    assert frechet_distance(a, b) == pytest.approx(want, rel=1e-6)
+    assert squared_frechet_distance(a, b) == pytest.approx(want, rel=1e-6)
 
 
 def test_is_symmetric_zero_for_the_same_set_and_never_negative() -> None:
     rng = np.random.default_rng(3)
     a, b = rng.normal(size=(300, 4)), rng.normal(size=(300, 4)) * 2
-    assert frechet_distance(a, b) == pytest.approx(frechet_distance(b, a), rel=1e-9)
-    assert frechet_distance(a, a) == pytest.approx(0.0, abs=1e-9)
+    assert squared_frechet_distance(a, b) == pytest.approx(squared_frechet_distance(b, a), rel=1e-9)
+    assert squared_frechet_distance(a, a) == pytest.approx(0.0, abs=1e-9)
     # fewer samples than features: singular covariances, still a number >= 0
-    assert frechet_distance(a[:3], a[3:6]) >= 0.0
+    assert squared_frechet_distance(a[:3], a[3:6]) >= 0.0
 
 
 @pytest.mark.parametrize(
@@ -50,4 +50,4 @@ def test_is_symmetric_zero_for_the_same_set_and_never_negative() -> None:
 )
 def test_shapes_it_cannot_compare_are_refused(a, b) -> None:
     with pytest.raises(ValueError, match="samples, features"):
-        frechet_distance(a, b)
+        squared_frechet_distance(a, b)

@@ -25,8 +25,10 @@ def test_solution_runs_in_fast_mode_and_reports_sane_metrics() -> None:
     m = fast_mode_metrics(LAB)
     # one epoch on 1,920 shoes: far from the full run's figures, but the scores are ordered
     assert 0 <= m["class_consistency"] <= 1
-    assert 0 < m["real_frechet"] < m["frechet"] < m["untrained_frechet"]
-    assert m["frechet_ratio"] == pytest.approx(m["frechet"] / m["untrained_frechet"], rel=1e-6)
+    assert 0 < m["real_squared_frechet"] < m["squared_frechet"] < m["untrained_squared_frechet"]
+    assert m["squared_frechet_ratio"] == pytest.approx(
+        m["squared_frechet"] / m["untrained_squared_frechet"], rel=1e-6
+    )
     assert 0.5 < m["judge_accuracy"] <= 1
     assert m["epochs"] == 1
     assert 0 < m["train_seconds"] < 60
@@ -479,8 +481,8 @@ def test_bench_entry_targets_a_tenth_of_the_untrained_generators_distance() -> N
     from benchmarks import compare
 
     ours = {
-        "frechet": 4.0,
-        "untrained_frechet": 200.0,
+        "squared_frechet": 4.0,
+        "untrained_squared_frechet": 200.0,
         "class_consistency": 0.9,
         "train_seconds": 180.0,
     }
@@ -488,7 +490,7 @@ def test_bench_entry_targets_a_tenth_of_the_untrained_generators_distance() -> N
     assert row["target"] == pytest.approx(20.0) and row["meets_target"]
     assert row["reference"].startswith("untrained generator")
     assert row["reference_value"] == 200.0  # shown in the table, though it took no training
-    for worse in ({"frechet": 21.0}, {"class_consistency": 0.84}, {"train_seconds": 301.0}):
+    for worse in ({"squared_frechet": 21.0}, {"class_consistency": 0.84}, {"train_seconds": 301.0}):
         assert not compare.compare(LAB, {**ours, **worse}, None)["meets_target"]
 
 
