@@ -124,7 +124,7 @@ def make_distributed_dataset(strategy, images, labels, global_batch_size):
     dataset = (
         tf.data.Dataset.from_tensor_slices((images, labels))
         .shuffle(len(images), seed=0)
-        .batch(global_batch_size)
+        .batch(global_batch_size, drop_remainder=True)
         .prefetch(tf.data.AUTOTUNE)
     )
     return strategy.experimental_distribute_dataset(dataset)
@@ -229,11 +229,13 @@ def _q1_cases(right: dict) -> list[Case]:
 def _q2_cases(right: dict) -> list[Case]:
     import tensorflow as tf
 
-    def pipeline(images, labels, *, shuffle=True, seed=0, batch=None, before=True, repeat=False):
+    def pipeline(
+        images, labels, *, shuffle=True, seed=0, batch=None, before=True, repeat=False, drop=True
+    ):
         dataset = tf.data.Dataset.from_tensor_slices((images, labels))
         if shuffle and before:
             dataset = dataset.shuffle(len(images), seed=seed)
-        dataset = dataset.batch(batch)
+        dataset = dataset.batch(batch, drop_remainder=drop)
         if shuffle and not before:
             dataset = dataset.shuffle(len(images), seed=seed)
         return dataset.repeat() if repeat else dataset
@@ -253,7 +255,9 @@ def _q2_cases(right: dict) -> list[Case]:
             tf.data.Dataset.from_tensor_slices(images).shuffle(len(images), seed=0),
             tf.data.Dataset.from_tensor_slices(labels).shuffle(len(images), seed=1),
         )
-        return strategy.experimental_distribute_dataset(both.batch(global_batch_size))
+        return strategy.experimental_distribute_dataset(
+            both.batch(global_batch_size, drop_remainder=True)
+        )
 
     def plain(strategy, images, labels, global_batch_size):
         return pipeline(images, labels, batch=global_batch_size)
@@ -262,11 +266,12 @@ def _q2_cases(right: dict) -> list[Case]:
     return [
         Case({"make_distributed_dataset": plain}, INCORRECT, "returns a tf.data.Dataset"),
         Case(per_replica, INCORRECT, "per-replica batch size"),
-        Case(made(batch=32), INCORRECT, "4 each"),
+        Case(made(batch=32, drop=False), INCORRECT, "4 each"),
         Case(made(shuffle=False), INCORRECT, "neighbouring examples"),
         Case(made(before=False), INCORRECT, "only reorders whole batches"),
         Case(made(seed=None), INCORRECT, "give shuffle a seed"),
         Case(made(repeat=True), INCORRECT, "do not .repeat()"),
+        Case(made(drop=False), INCORRECT, "drop_remainder=True"),
         Case({"make_distributed_dataset": separately}, INCORRECT, "no longer match"),
         Case({"make_distributed_dataset": lambda *args: [1, 2]}, INCORRECT, "not a list"),
         Case({"make_distributed_dataset": _todo}, NOT_ATTEMPTED, "NotImplementedError"),

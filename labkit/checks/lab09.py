@@ -265,9 +265,22 @@ def _check_q2(ns: Namespace) -> str | None:
             "a second dataset shuffles in another order: give shuffle a seed "
             "(.shuffle(len(images), seed=0)), so that the runs of this lab compare."
         )
+    extra = CHECK_REPLICAS + 1  # examples beyond the full batches: a last, smaller batch
+    ragged = _read_epoch(
+        strategy,
+        _call(make, strategy, *_numbered_examples(count + extra), batch),
+        most=len(steps) + 1,
+    )
+    if len(ragged) > len(steps):
+        raise Incorrect(
+            f"{count + extra} examples in batches of {batch} leave a last batch of {extra}, and "
+            f"your dataset keeps it: its loss, divided by the global batch size ({batch}), would "
+            f"give a step {extra}/{batch} as long as it should be. Drop it: "
+            ".batch(global_batch_size, drop_remainder=True)."
+        )
     return (
         f"every step splits a batch of {batch} shuffled examples between the "
-        f"{CHECK_REPLICAS} replicas, {per_replica} each."
+        f"{CHECK_REPLICAS} replicas, {per_replica} each, and no smaller batch is left at the end."
     )
 
 
@@ -475,7 +488,8 @@ q2 = Exercise(
         "Build an ordinary tf.data pipeline with the *global* batch size, then give it to "
         "strategy.experimental_distribute_dataset: it splits every batch between the replicas.",
         "`tf.data.Dataset.from_tensor_slices((images, labels))`, then `.shuffle(len(images), "
-        "seed=0)`, `.batch(global_batch_size)` and `.prefetch(tf.data.AUTOTUNE)`.",
+        "seed=0)`, `.batch(global_batch_size, drop_remainder=True)` and "
+        "`.prefetch(tf.data.AUTOTUNE)`.",
         "`return strategy.experimental_distribute_dataset(dataset)`.",
     ],
 )
