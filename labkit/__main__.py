@@ -13,6 +13,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING
 
+from labkit import settings
 from labkit.errors import LabkitError
 
 if TYPE_CHECKING:
@@ -47,7 +48,7 @@ def _signals_as_interrupt() -> Iterator[None]:
 def data_fetch_or_verify(args: argparse.Namespace) -> int:
     """Fetch (copy or download, then verify) or verify the datasets: one line each."""
     from labkit.datasets import DATASETS, store
-    from labkit.datasets.download import is_url
+    from labkit.paths import is_url
 
     fetching = args.action == "fetch"
     sources = getattr(args, "sources", [])
@@ -83,10 +84,10 @@ def _where_note(dataset: Dataset, folder: Path, data_dir: str | None) -> str:
     why = store.origin(dataset, folder, data_dir)
     if why == "system":
         return " (a system folder: found with no setting; `data fetch` leaves it there)"
-    if why == store.ENV_VAR:
+    if why == settings.DATA_DIR.name:
         target = store.download_target(dataset, data_dir)
         return (
-            f" (only through {store.ENV_VAR}: `python -m labkit data fetch` copies it into "
+            f" (only through {why}: `python -m labkit data fetch` copies it into "
             f"{target}, where it is found with no setting)"
         )
     return ""

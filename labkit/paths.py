@@ -1,4 +1,6 @@
-"""Where the kit lives: on disk (``REPO_ROOT``), and where it is published (``REPOSITORY_URL``)."""
+"""Where the kit lives: on disk (``REPO_ROOT``), and where it is published (``REPOSITORY_URL``);
+where its data goes (``default_data_dir``, filled by ``FETCH_CMD``), and whether a source is a
+folder or an address (``is_url``)."""
 
 from __future__ import annotations
 
@@ -19,6 +21,14 @@ REPOSITORY_URL = "https://github.com/dl-workshop/dl-workshop-kit"
 def in_checkout() -> bool:
     """True when labkit runs from a clone of the workshop repository."""
     return (REPO_ROOT / "pyproject.toml").is_file() and (REPO_ROOT / "labkit").is_dir()
+
+
+FETCH_CMD = "python -m labkit data fetch"  # the command that fills default_data_dir()
+
+
+def is_url(source: str) -> bool:
+    """True for an http(s) address, as opposed to a folder."""
+    return source.startswith(("http://", "https://"))
 
 
 def default_data_dir() -> Path:
