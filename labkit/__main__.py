@@ -280,8 +280,8 @@ def build_parser() -> argparse.ArgumentParser:
                 default=REPOSITORY_URL,
                 metavar="URL",
                 help="where the kit is published, https://github.com/OWNER/NAME: written into "
-                "every notebook, the README's Colab links and labkit/paths.py (a fork's once); "
-                f"default: {REPOSITORY_URL}",
+                "every notebook, the README's Colab links and labkit/repository-url.txt (a fork's "
+                f"once); default: {REPOSITORY_URL}",
             )
 
     from labkit.install.doctor.cli import add_arguments
