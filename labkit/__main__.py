@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import importlib
+import importlib.util
 import math
 import signal
 import sys
@@ -151,16 +152,28 @@ def notebooks_strip(args: argparse.Namespace) -> int:
 
 def _benchmarks() -> ModuleType:
     """The benchmark's runner. The benchmark is maintainer tooling that lives beside labkit in
-    a checkout (benchmarks/), not in the package, so that nothing a learner imports loads it."""
+    a checkout (benchmarks/), not in the package, so that nothing a learner imports loads it:
+    its package is loaded from where it lies, whatever the current folder (sys.path is left
+    alone)."""
     from labkit.paths import REPO_ROOT
 
-    if not (REPO_ROOT / "benchmarks" / "run.py").is_file():
+    package = REPO_ROOT / "benchmarks"
+    if not (package / "run.py").is_file():
         raise LabkitError(
             f"The benchmark runs from a clone of the workshop repository: {REPO_ROOT} has no "
             "benchmarks/run.py."
         )
-    if str(REPO_ROOT) not in sys.path:  # e.g. the `labkit` command started from another folder
-        sys.path.insert(0, str(REPO_ROOT))
+    if "benchmarks" not in sys.modules:
+        spec = importlib.util.spec_from_file_location(
+            "benchmarks", package / "__init__.py", submodule_search_locations=[str(package)]
+        )
+        module = importlib.util.module_from_spec(spec)
+        sys.modules["benchmarks"] = module
+        try:
+            spec.loader.exec_module(module)
+        except BaseException:
+            del sys.modules["benchmarks"]
+            raise
     return importlib.import_module("benchmarks.run")
 
 
