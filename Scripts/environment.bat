@@ -26,6 +26,18 @@ set "BASE_PY="
 set "DATA_ARGS="
 set "SEND_ARGS="
 
+rem The supported Pythons are declared once, in labkit\settings.py - PYTHON_MIN, PYTHON_MAX.
+set "PY_MIN="
+set "PY_MAX="
+for /f "tokens=3" %%v in ('findstr /b /c:"PYTHON_MIN = " "%~dp0..\labkit\settings.py" 2^>nul') do set "PY_MIN=%%~v"
+for /f "tokens=3" %%v in ('findstr /b /c:"PYTHON_MAX = " "%~dp0..\labkit\settings.py" 2^>nul') do set "PY_MAX=%%~v"
+if not defined PY_MIN goto :err_settings
+if not defined PY_MAX goto :err_settings
+for /f "tokens=2 delims=." %%m in ("%PY_MIN%") do set "PY_MIN_MINOR=%%m"
+for /f "tokens=2 delims=." %%m in ("%PY_MAX%") do set "PY_MAX_MINOR=%%m"
+set "SUPPORTED=%PY_MIN%-%PY_MAX%"
+set "PY_CHECK=import sys; sys.exit(0 if (3, %PY_MIN_MINOR%) <= sys.version_info[:2] <= (3, %PY_MAX_MINOR%) else 1)"
+
 rem ------------------------------------------------------------------ arguments
 :parse
 if "%~1"=="" goto :parsed
@@ -124,8 +136,8 @@ echo   itself: pip install --no-deps -e .
 echo.
 echo Options:
 echo   --venv         Use a virtual environment in .venv even when conda is present.
-echo   --python PATH  Python interpreter for the virtual environment, 3.10-3.13. Implies --venv.
-echo                  Default: py -3.13, -3.12, -3.11, -3.10 (the py launcher), then python.
+echo   --python PATH  Python interpreter for the virtual environment, %SUPPORTED%. Implies --venv.
+echo                  Default: the newest supported py -3.N (the py launcher), then python.
 echo   --cpu          CPU TensorFlow. The default, and the only choice on native Windows.
 echo   --gpu, --metal Not available on native Windows: TensorFlow runs on the CPU only
 echo                  since 2.11. For an NVIDIA GPU use WSL2 and Scripts/environment.sh.
@@ -170,9 +182,24 @@ set "SEND_ARGS=--send "%SOURCE%""
 
 :source_checked
 cd /d "%~dp0.."
-if errorlevel 1 goto :err_repo
-if not exist pyproject.toml goto :err_repo
-if not exist environment.yml goto :err_repo
+if errorlevel 1 goto :err_settings
+echo ERROR: labkit\settings.py, next to the Scripts folder, is missing or names no 1>&2
+echo        PYTHON_MIN and PYTHON_MAX. Run this script from a complete clone of the workshop repository. 1>&2
+exit /b 1
+
+:err_repo
+if not exist pyproject.toml goto :err_settings
+echo ERROR: labkit\settings.py, next to the Scripts folder, is missing or names no 1>&2
+echo        PYTHON_MIN and PYTHON_MAX. Run this script from a complete clone of the workshop repository. 1>&2
+exit /b 1
+
+:err_repo
+if not exist environment.yml goto :err_settings
+echo ERROR: labkit\settings.py, next to the Scripts folder, is missing or names no 1>&2
+echo        PYTHON_MIN and PYTHON_MAX. Run this script from a complete clone of the workshop repository. 1>&2
+exit /b 1
+
+:err_repo
 set "REPO=%CD%"
 set "TMPF=%TEMP%\labkit-env-%RANDOM%.txt"
 set "STAMP_NEW=%TEMP%\labkit-stamp-%RANDOM%.txt"
@@ -231,7 +258,7 @@ call :stamp_check
 if errorlevel 1 goto :err_env_python
 
 :conda_ready
-"%PY%" -c "import sys; sys.exit(0 if (3, 10) <= sys.version_info[:2] <= (3, 13) else 1)"
+"%PY%" -c "%PY_CHECK%"
 if errorlevel 1 goto :err_conda_version
 echo     Environment python: %PY%
 echo.
@@ -243,14 +270,14 @@ goto :install_lock
 rem ------------------------------------------------------------------ virtual environment
 :venv
 if defined PYTHON_ARG goto :venv_python_arg
-for %%v in (3.13 3.12 3.11 3.10) do (
+for /l %%m in (%PY_MAX_MINOR%,-1,%PY_MIN_MINOR%) do (
     if not defined BASE_PY (
-        py -%%v -c "import sys" >nul 2>&1
-        if not errorlevel 1 set "BASE_PY=py -%%v"
+        py -3.%%m -c "import sys" >nul 2>&1
+        if not errorlevel 1 set "BASE_PY=py -3.%%m"
     )
 )
 if defined BASE_PY goto :venv_found
-python -c "import sys; sys.exit(0 if (3, 10) <= sys.version_info[:2] <= (3, 13) else 1)" >nul 2>&1
+python -c "%PY_CHECK%" >nul 2>&1
 if not errorlevel 1 set "BASE_PY=python"
 if defined BASE_PY goto :venv_found
 goto :err_no_python
@@ -258,7 +285,7 @@ goto :err_no_python
 :venv_python_arg
 "%PYTHON_ARG%" -c "import sys" >nul 2>&1
 if errorlevel 1 goto :err_python_broken
-"%PYTHON_ARG%" -c "import sys; sys.exit(0 if (3, 10) <= sys.version_info[:2] <= (3, 13) else 1)"
+"%PYTHON_ARG%" -c "%PY_CHECK%"
 if errorlevel 1 goto :err_python_old
 set "BASE_PY="%PYTHON_ARG%""
 
@@ -269,7 +296,7 @@ echo === [2/6] Creating or updating the environment
 set "FLAGS=mode=venv accel=cpu unlocked=%UNLOCKED%"
 set "PY=%REPO%\.venv\Scripts\python.exe"
 if not exist "%PY%" goto :venv_create
-"%PY%" -c "import sys; sys.exit(0 if (3, 10) <= sys.version_info[:2] <= (3, 13) else 1)" >nul 2>&1
+"%PY%" -c "%PY_CHECK%" >nul 2>&1
 if errorlevel 1 goto :venv_recreate
 echo     Reusing .venv
 goto :venv_ready
@@ -464,28 +491,33 @@ exit /b 1
 echo environment.bat: --python needs a path, e.g. --python C:\Python312\python.exe 1>&2
 exit /b 2
 
+:err_settings
+echo ERROR: labkit\settings.py, next to the Scripts folder, is missing or names no 1>&2
+echo        PYTHON_MIN and PYTHON_MAX. Run this script from a complete clone of the workshop repository. 1>&2
+exit /b 1
+
 :err_repo
 echo ERROR: pyproject.toml or environment.yml is missing next to the Scripts folder. 1>&2
 echo        Run this script from a complete clone of the workshop repository. 1>&2
 exit /b 1
 
 :err_no_python
-echo ERROR: no supported Python found - the workshop needs Python 3.10-3.13. 1>&2
+echo ERROR: no supported Python found - the workshop needs Python %SUPPORTED%. 1>&2
 call :python_hint
 exit /b 1
 
 :err_python_broken
 echo ERROR: --python %PYTHON_ARG% did not run as a Python interpreter. 1>&2
-echo        Pass the full path of a Python 3.10-3.13 python.exe. 1>&2
+echo        Pass the full path of a Python %SUPPORTED% python.exe. 1>&2
 exit /b 1
 
 :err_python_old
-echo ERROR: %PYTHON_ARG% is not Python 3.10-3.13, which the workshop needs for TensorFlow 2.21. 1>&2
+echo ERROR: %PYTHON_ARG% is not Python %SUPPORTED%, which the workshop needs for TensorFlow 2.21. 1>&2
 call :python_hint
 exit /b 1
 
 :python_hint
-echo        Install Python 3.12 - 3.10 to 3.13 work - then run this script again: 1>&2
+echo        Install Python 3.12 - %PY_MIN% to %PY_MAX% work - then run this script again: 1>&2
 echo          - the installer from https://www.python.org/downloads/windows/ 1>&2
 echo          - or: winget install Python.Python.3.12 1>&2
 echo          - or Miniforge, https://conda-forge.org/download/ - then use the Miniforge Prompt. 1>&2
@@ -531,7 +563,7 @@ echo        Run "conda env remove -n %ENV_NAME%", then run this script again. 1>
 exit /b 1
 
 :err_conda_version
-echo ERROR: the conda environment %ENV_NAME% does not have Python 3.10-3.13. 1>&2
+echo ERROR: the conda environment %ENV_NAME% does not have Python %SUPPORTED%. 1>&2
 echo        Run "conda env remove -n %ENV_NAME%", then run this script again. 1>&2
 exit /b 1
 

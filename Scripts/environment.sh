@@ -10,12 +10,20 @@ set -euo pipefail
 
 ENV_NAME="dl-workshop"
 KERNEL_DISPLAY="Python (dl-workshop)"
-SUPPORTED="3.10-3.13"
-MIN_MINOR=10
-MAX_MINOR=13
+# The supported Pythons are declared once, in labkit/settings.py (PYTHON_MIN, PYTHON_MAX).
+SETTINGS_PY="$(dirname "${BASH_SOURCE[0]}")/../labkit/settings.py"
+MIN_MINOR="$(sed -n 's/^PYTHON_MIN = "3\.\([0-9][0-9]*\)".*/\1/p' "$SETTINGS_PY" 2>/dev/null)" || true
+MAX_MINOR="$(sed -n 's/^PYTHON_MAX = "3\.\([0-9][0-9]*\)".*/\1/p' "$SETTINGS_PY" 2>/dev/null)" || true
+if [ -z "$MIN_MINOR" ] || [ -z "$MAX_MINOR" ]; then
+    [ -f "$SETTINGS_PY" ] && problem="names no PYTHON_MIN and PYTHON_MAX" || problem="is missing"
+    echo "ERROR: $SETTINGS_PY $problem." >&2
+    echo "       Run this script from a complete clone of the workshop repository." >&2
+    exit 1
+fi
+SUPPORTED="3.$MIN_MINOR-3.$MAX_MINOR"
 
 usage() {
-    cat <<'EOF'
+    sed "s/@SUPPORTED@/$SUPPORTED/" <<'EOF'
 Usage: bash Scripts/environment.sh [options]
 
 Creates the workshop environment, or updates it when it already exists, then
@@ -31,9 +39,9 @@ registers a Jupyter kernel, fetches the datasets and runs `python main.py`.
 
 Options:
   --venv         Use a virtual environment in .venv even when conda is present.
-  --python PATH  Python interpreter for the virtual environment (3.10-3.13).
-                 Implies --venv. Default: the first supported one of python3.13,
-                 python3.12, python3.11, python3.10, python3 on PATH.
+  --python PATH  Python interpreter for the virtual environment (@SUPPORTED@).
+                 Implies --venv. Default: the newest supported python3.N on PATH,
+                 else python3 or python when it is a supported one.
   --cpu          Install CPU-only TensorFlow, even when an NVIDIA GPU is found.
   --gpu          Install tensorflow[and-cuda] (Linux/WSL2 with an NVIDIA driver),
                  even when nvidia-smi does not list a GPU.
@@ -285,7 +293,9 @@ else
         BASE_PY="$(command -v "$PYTHON_ARG")"
     else
         tried=""
-        for cand in python3.13 python3.12 python3.11 python3.10 python3 python; do
+        candidates=()
+        for ((minor = MAX_MINOR; minor >= MIN_MINOR; minor--)); do candidates+=("python3.$minor"); done
+        for cand in "${candidates[@]}" python3 python; do
             # tensorflow-metal publishes no wheel for Python 3.13
             if [ "$ACCEL" = metal ] && [ "$cand" = python3.13 ]; then continue; fi
             command -v "$cand" >/dev/null 2>&1 || continue

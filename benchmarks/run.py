@@ -31,23 +31,20 @@ from benchmarks.compare import Curve, compare, summarize
 from benchmarks.labs import LABS
 from benchmarks.references import REFERENCES
 from benchmarks.report import RESULTS_DIR, fmt, merge_earlier, update_readme, write
-from labkit.devices import gpu_names
+from labkit import settings
+from labkit.devices import cpu_name, gpu_names
 from labkit.errors import LabkitError, first_line
-from labkit.lab.session import DEFAULT_SEED, SEED_ENV_VAR
 from labkit.notebooks import run as notebook_run
 from labkit.notebooks import solutions
 from labkit.paths import REPO_ROOT
 
-REFERENCE_SEED = 0  # the first run's reference seed; the next runs take the next seeds
+FIRST_SEED = int(settings.SEED.default)  # the first run's seed; the next runs take the next seeds
+REFERENCE_SEED = 0  # the first run's reference seed; likewise
 
 
-def run_notebook(
-    lab: str, fast: bool = False, seed: int = DEFAULT_SEED, time_scale: float = 1.0
-) -> dict[str, Any]:
+def run_notebook(lab: str, *, fast: bool, seed: int, time_scale: float) -> dict[str, Any]:
     """Execute a solution notebook; its reported metrics, its wall time in seconds and, for a
     lab with curves in ``LABS``, the curves (``"curves"``)."""
-    from labkit.lab.timebudget import TIME_SCALE_ENV_VAR  # imports Keras
-
     path, spec = solutions.solution_path(lab), LABS[lab]
     nb = solutions.read(path)
     with tempfile.TemporaryDirectory() as tmp:
@@ -62,8 +59,8 @@ def run_notebook(
         # the kernel imports benchmarks.recorder from this checkout
         python_path = os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))
         env = {
-            SEED_ENV_VAR: str(seed),
-            TIME_SCALE_ENV_VAR: f"{time_scale:g}",
+            settings.SEED.name: str(seed),
+            settings.TIME_SCALE.name: f"{time_scale:g}",
             "PYTHONPATH": python_path,
         }
         done = notebook_run.run(nb, path.parent, fast=fast, env=env)
@@ -81,7 +78,7 @@ def run_once(
     """One run of a lab (the notebook, then its reference) as a row of ``compare``, or
     ``{"seed", "error"}`` when the notebook fails (missing data, ...)."""
     spec = LABS[lab]
-    seed, reference_seed = DEFAULT_SEED + run, REFERENCE_SEED + run
+    seed, reference_seed = FIRST_SEED + run, REFERENCE_SEED + run
     try:
         ours = run_notebook(lab, fast=smoke, seed=seed, time_scale=time_scale)
     except Exception as exc:  # a failing notebook must not stop the other labs
@@ -120,12 +117,10 @@ def device_description() -> str:
     """The GPU's name when TensorFlow uses one, else the CPU model and its logical cores."""
     import tensorflow as tf
 
-    from labkit.install import doctor
-
     names = gpu_names(tf)
     if names:
         return f"{names[0]} x{len(names)}"
-    return f"{doctor.cpu_model()}, {os.cpu_count()} cores"
+    return f"{cpu_name() or 'an unnamed CPU'}, {os.cpu_count()} cores"
 
 
 def run(
@@ -141,9 +136,7 @@ def run(
     import keras
     import tensorflow as tf
 
-    from labkit.lab import timebudget
-
-    scale = timebudget.time_scale() if time_scale is None else time_scale
+    scale = settings.time_scale() if time_scale is None else time_scale
     chosen = labs or list(LABS)
     results: dict[str, Any] = {
         "device": device_description(),
@@ -153,7 +146,7 @@ def run(
         "keras": keras.__version__,
         "python": platform.python_version(),
         "time_scale": scale,
-        "seeds": [DEFAULT_SEED + run for run in range(repeat)],
+        "seeds": [FIRST_SEED + run for run in range(repeat)],
         "labs": [],
     }
     for lab in chosen:

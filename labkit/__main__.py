@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import importlib
+import importlib.util
 import math
 import signal
 import sys
@@ -13,6 +14,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING
 
+from labkit import settings
 from labkit.errors import LabkitError
 
 if TYPE_CHECKING:
@@ -47,7 +49,7 @@ def _signals_as_interrupt() -> Iterator[None]:
 def data_fetch_or_verify(args: argparse.Namespace) -> int:
     """Fetch (copy or download, then verify) or verify the datasets: one line each."""
     from labkit.datasets import DATASETS, store
-    from labkit.datasets.download import is_url
+    from labkit.paths import is_url
 
     fetching = args.action == "fetch"
     sources = getattr(args, "sources", [])
@@ -83,10 +85,10 @@ def _where_note(dataset: Dataset, folder: Path, data_dir: str | None) -> str:
     why = store.origin(dataset, folder, data_dir)
     if why == "system":
         return " (a system folder: found with no setting; `data fetch` leaves it there)"
-    if why == store.ENV_VAR:
+    if why == settings.DATA_DIR.name:
         target = store.download_target(dataset, data_dir)
         return (
-            f" (only through {store.ENV_VAR}: `python -m labkit data fetch` copies it into "
+            f" (only through {why}: `python -m labkit data fetch` copies it into "
             f"{target}, where it is found with no setting)"
         )
     return ""
@@ -150,16 +152,28 @@ def notebooks_strip(args: argparse.Namespace) -> int:
 
 def _benchmarks() -> ModuleType:
     """The benchmark's runner. The benchmark is maintainer tooling that lives beside labkit in
-    a checkout (benchmarks/), not in the package, so that nothing a learner imports loads it."""
+    a checkout (benchmarks/), not in the package, so that nothing a learner imports loads it:
+    its package is loaded from where it lies, whatever the current folder (sys.path is left
+    alone)."""
     from labkit.paths import REPO_ROOT
 
-    if not (REPO_ROOT / "benchmarks" / "run.py").is_file():
+    package = REPO_ROOT / "benchmarks"
+    if not (package / "run.py").is_file():
         raise LabkitError(
             f"The benchmark runs from a clone of the workshop repository: {REPO_ROOT} has no "
             "benchmarks/run.py."
         )
-    if str(REPO_ROOT) not in sys.path:  # e.g. the `labkit` command started from another folder
-        sys.path.insert(0, str(REPO_ROOT))
+    if "benchmarks" not in sys.modules:
+        spec = importlib.util.spec_from_file_location(
+            "benchmarks", package / "__init__.py", submodule_search_locations=[str(package)]
+        )
+        module = importlib.util.module_from_spec(spec)
+        sys.modules["benchmarks"] = module
+        try:
+            spec.loader.exec_module(module)
+        except BaseException:
+            del sys.modules["benchmarks"]
+            raise
     return importlib.import_module("benchmarks.run")
 
 
@@ -279,8 +293,8 @@ def build_parser() -> argparse.ArgumentParser:
                 default=REPOSITORY_URL,
                 metavar="URL",
                 help="where the kit is published, https://github.com/OWNER/NAME: written into "
-                "every notebook, the README's Colab links and labkit/paths.py (a fork's once); "
-                f"default: {REPOSITORY_URL}",
+                "every notebook, the README's Colab links and labkit/repository-url.txt (a fork's "
+                f"once); default: {REPOSITORY_URL}",
             )
 
     from labkit.install.doctor.cli import add_arguments

@@ -1,8 +1,37 @@
-"""The GPUs TensorFlow uses, by name: one lookup for main.py, the labs and the benchmark."""
+"""The processors by name, the CPU's and those of the GPUs TensorFlow uses: one lookup for
+main.py, the labs and the benchmark."""
 
 from __future__ import annotations
 
+import contextlib
+import platform
+import subprocess
+from pathlib import Path
 from typing import Any
+
+
+def cpu_name() -> str | None:
+    """The CPU's marketing name ("AMD EPYC 7B13"), or None when the OS does not say."""
+    system = platform.system()
+    if system == "Linux":
+        with contextlib.suppress(OSError):
+            for line in Path("/proc/cpuinfo").read_text().splitlines():
+                key, _, value = line.partition(":")
+                if key.strip() in ("model name", "Hardware", "Model") and value.strip():
+                    return value.strip()
+    elif system == "Darwin":
+        with contextlib.suppress(OSError, subprocess.SubprocessError):
+            args = ["sysctl", "-n", "machdep.cpu.brand_string"]
+            done = subprocess.run(args, capture_output=True, text=True, timeout=5, check=True)
+            if done.stdout.strip():
+                return done.stdout.strip()
+    elif system == "Windows":
+        import winreg
+
+        path = r"HARDWARE\DESCRIPTION\System\CentralProcessor\0"
+        with contextlib.suppress(OSError), winreg.OpenKey(winreg.HKEY_LOCAL_MACHINE, path) as key:
+            return str(winreg.QueryValueEx(key, "ProcessorNameString")[0]).strip()
+    return platform.processor() or None
 
 
 def gpu_details(tf: Any) -> list[dict[str, Any]]:

@@ -4,24 +4,27 @@ skipped for a missing dataset is reported in a warning at the end of the run."""
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from labkit import settings
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATASETS = REPO_ROOT.parent / "shared" / "datasets"
 MISSING_DATASET = "missing dataset"  # the start of every skip reason dataset_or_skip gives
 
-# The benchmark (benchmarks/) is maintainer tooling beside the installed package: its tests
-# import it from the checkout, whichever way pytest was started.
-if str(REPO_ROOT) not in sys.path:
-    sys.path.insert(0, str(REPO_ROOT))
+# The benchmark's tests import benchmarks/ from the checkout: pyproject.toml's `pythonpath`.
 
-# CI points LABKIT_DATA_DIR at ../shared/datasets; do the same for a local run.
-if not os.environ.get("LABKIT_DATA_DIR") and SHARED_DATASETS.is_dir():
-    os.environ["LABKIT_DATA_DIR"] = str(SHARED_DATASETS)
+
+def pytest_configure(config: pytest.Config) -> None:
+    """CI points LABKIT_DATA_DIR at ../shared/datasets; do the same for a local run, for the
+    whole session (the notebooks' kernels inherit it), and undo it at the end."""
+    if not os.environ.get(settings.DATA_DIR.name) and SHARED_DATASETS.is_dir():
+        patch = pytest.MonkeyPatch()
+        patch.setenv(settings.DATA_DIR.name, str(SHARED_DATASETS))
+        config.add_cleanup(patch.undo)
 
 
 def dataset_or_skip(name: str) -> Path:

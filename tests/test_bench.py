@@ -9,6 +9,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from conftest import REPO_ROOT
@@ -280,6 +281,26 @@ def test_the_command_refuses_what_it_cannot_run(capsys) -> None:
         bench_run.main(["99"])
     assert main(["bench", "--out", "/dev/null/results"]) == 1  # before running anything
     assert "Cannot write the results" in capsys.readouterr().err
+
+
+def test_the_command_finds_the_benchmark_from_any_folder_and_leaves_sys_path(tmp_path) -> None:
+    code = (
+        "import sys\n"
+        "from labkit.__main__ import main\n"
+        f"sys.path.remove({str(REPO_ROOT)!r})  # labkit came from there; benchmarks may not\n"
+        "before = list(sys.path)\n"
+        "status = main(['bench', '99'])\n"
+        "assert sys.path == before, 'sys.path changed'\n"
+        "print(status, sys.modules['benchmarks.run'].__file__)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    assert "The benchmark has no lab 99" in done.stderr
+    status, path = done.stdout.split()
+    assert status == "1" and Path(path) == REPO_ROOT / "benchmarks" / "run.py"
 
 
 @pytest.mark.notebook

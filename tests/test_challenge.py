@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pytest
 
+from labkit import settings
 from labkit.lab import metrics
 from labkit.lab.challenge import Challenge
 
@@ -14,7 +15,7 @@ from labkit.lab.challenge import Challenge
 @pytest.fixture
 def metrics_file(tmp_path, monkeypatch):
     path = tmp_path / "metrics.json"
-    monkeypatch.setenv(metrics.ENV_VAR, str(path))
+    monkeypatch.setenv(settings.METRICS_FILE.name, str(path))
     monkeypatch.delenv("LABKIT_TIME_SCALE", raising=False)
     return path
 

@@ -147,15 +147,18 @@ def test_build_writes_the_repository_url_everywhere_once(tmp_path: Path) -> None
     nb.cells[0].source += f"\n\n[Open in Colab]({link})"
     path.write_text(build.render(nb))
     (tmp_path / "labkit").mkdir()
-    paths_module = tmp_path / "labkit" / "paths.py"
-    paths_module.write_text((REPO_ROOT / "labkit" / "paths.py").read_text())
+    url_file = tmp_path / "labkit" / "repository-url.txt"
+    url_file.write_text((REPO_ROOT / "labkit" / "repository-url.txt").read_text())
     (tmp_path / "README.md").write_text(f"| 09 | [Open in Colab]({link}) |\n")
     fork = "https://github.com/a-fork/kit"
     changed = build.build(tmp_path, repository_url=fork)
-    assert sorted(p.name for p in changed) == ["09_example.ipynb"] * 2 + ["README.md", "paths.py"]
+    assert sorted(p.name for p in changed) == ["09_example.ipynb"] * 2 + [
+        "README.md",
+        "repository-url.txt",
+    ]
     new_link = build.colab_url(build.exercise_path("09_example", tmp_path), tmp_path, fork)
     assert new_link.startswith("https://colab.research.google.com/github/a-fork/kit/blob/main/")
-    assert f'REPOSITORY_URL = "{fork}"' in paths_module.read_text()
+    assert url_file.read_text() == f"{fork}\n"
     assert (tmp_path / "README.md").read_text() == f"| 09 | [Open in Colab]({new_link}) |\n"
     for nb_path in (path, build.exercise_path("09_example", tmp_path)):
         cells = nbformat.read(nb_path, as_version=4).cells

@@ -6,14 +6,12 @@ from __future__ import annotations
 
 import numbers
 import types
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
-from labkit.checks.exercise import Incorrect, NotAttempted
-
-Namespace = Mapping[str, Any]
+from labkit.checks.exercise import Incorrect, Namespace, NotAttempted
 
 _NUMERIC_KINDS = "biuf"  # bool, signed and unsigned integers, floats
 _KIND_NAMES = {"ndarray": "array", "EagerTensor": "tensor", "ResourceVariable": "tf.Variable"}

@@ -28,11 +28,6 @@ MACOS_CERTIFICATES_HINT = (
 )
 
 
-def is_url(source: str) -> bool:
-    """True for an http(s) address, as opposed to a folder."""
-    return source.startswith(("http://", "https://"))
-
-
 @dataclass(frozen=True)
 class Limits:
     """How long a download may take, per file."""

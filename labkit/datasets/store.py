@@ -32,12 +32,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeAlias
 
-from labkit.datasets.download import Limits, download, is_url
+from labkit import settings
+from labkit.datasets.download import Limits, download
 from labkit.errors import DataError, first_line
-from labkit.paths import default_data_dir
+from labkit.paths import FETCH_CMD, default_data_dir, is_url
 
-ENV_VAR = "LABKIT_DATA_DIR"
-FETCH_CMD = "python -m labkit data fetch"
 READ_CHUNK = 1 << 20
 
 PathLike: TypeAlias = "str | os.PathLike[str]"
@@ -62,18 +61,18 @@ class Dataset:
 
 def env_roots() -> list[Path]:
     """The folders named in ``LABKIT_DATA_DIR``."""
-    value = os.environ.get(ENV_VAR, "")
+    value = settings.DATA_DIR.text()
     return [Path(p).expanduser() for p in value.split(os.pathsep) if p.strip()]
 
 
 def labelled_dirs(dataset: Dataset, data_dir: PathLike | None = None) -> list[tuple[Path, str]]:
     """Every folder that may hold the dataset's files, in search order, each with the reason
-    it is searched: "data_dir", "repository", ENV_VAR or "system"."""
+    it is searched: "data_dir", "repository", ``LABKIT_DATA_DIR`` or "system"."""
     roots: list[tuple[Path, str]] = []
     if data_dir is not None:
         roots.append((Path(data_dir).expanduser(), "data_dir"))
     roots.append((default_data_dir(), "repository"))
-    roots += [(root, ENV_VAR) for root in env_roots()]
+    roots += [(root, settings.DATA_DIR.name) for root in env_roots()]
     dirs = [(folder, why) for root, why in roots for folder in (root / dataset.name, root)]
     dirs += [(folder.expanduser(), "system") for folder in dataset.system_dirs]
     first: dict[Path, str] = {}
@@ -98,7 +97,7 @@ def find(dataset: Dataset, data_dir: PathLike | None = None) -> Path | None:
 
 
 def origin(dataset: Dataset, folder: Path, data_dir: PathLike | None = None) -> str:
-    """Why labkit looks in ``folder``: "data_dir", "repository", ENV_VAR or "system"."""
+    """Why labkit looks in ``folder``: "data_dir", "repository", ``LABKIT_DATA_DIR`` or "system"."""
     return dict(labelled_dirs(dataset, data_dir)).get(folder, "data_dir")
 
 
@@ -119,7 +118,7 @@ def not_found_error(dataset: Dataset, data_dir: PathLike | None = None) -> DataE
         f"Fix: run `{FETCH_CMD} {dataset.name}` (it needs internet), or, with a copy on a USB "
         f"stick or a share, `{FETCH_CMD} {dataset.name} --from FOLDER`; both put a verified "
         f"copy in {download_target(dataset)}, which is found from any shell or notebook "
-        f"(setting {ENV_VAR} to FOLDER also works, but only where the variable is set)."
+        f"(setting {settings.DATA_DIR.name} to FOLDER also works, but only where the variable is set)."
     )
 
 

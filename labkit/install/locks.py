@@ -1,7 +1,7 @@
 """The locks, ``requirements/*.txt``: the exact version and the PyPI hashes of every package the
 setup scripts install (made from pyproject.toml's ranges by ``bash requirements/lock.sh``).
 
-The locks are universal: one file serves every platform and Python 3.10-3.13, and markers
+The locks are universal: one file serves every platform and supported Python, and markers
 choose per machine. pip evaluates those markers for the machine it runs on; ``pins`` evaluates
 them for any machine, so that wheels can be fetched for a machine other than this one
 (``Platform.pip_download_args``).
@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from labkit import settings
 from labkit.paths import REPO_ROOT
 
 if TYPE_CHECKING:
@@ -31,7 +32,7 @@ if TYPE_CHECKING:
 
 LOCK_DIR = REPO_ROOT / "requirements"
 LOCKS = ("cpu", "gpu", "metal")
-PYTHONS = ("3.10", "3.11", "3.12", "3.13")
+PYTHONS = tuple(settings.python_versions())  # "3.10", ..., the newest
 
 # Distributions that all install the same `tensorflow` package: two of them in one environment
 # overwrite each other's files (the setup scripts remove the others before installing a lock).

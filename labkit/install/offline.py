@@ -29,6 +29,7 @@ from typing import Any
 
 from labkit.errors import LabkitError, first_line
 from labkit.install import locks
+from labkit.paths import is_url
 
 MANIFEST = "manifest.json"
 WHEELS = "wheels"
@@ -53,10 +54,6 @@ def target_name(machine: str, lock: str) -> str:
 def requirements_path(target: str, python: str) -> str:
     """Where the pack keeps the hash-checked requirements of one machine and Python."""
     return f"{REQUIREMENTS}/{target}-py{python}.txt"
-
-
-def is_url(source: str) -> bool:
-    return source.startswith(("http://", "https://"))
 
 
 def read(source: str, relpath: str) -> bytes:

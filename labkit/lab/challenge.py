@@ -22,6 +22,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from labkit import settings
 from labkit.checks.exercise import Feedback, _show
 from labkit.errors import LabkitError
 from labkit.lab.metrics import report
@@ -77,9 +78,7 @@ class Challenge:
 
     def allowed_seconds(self) -> float | None:
         """The time limit on this machine: ``max_seconds`` times ``LABKIT_TIME_SCALE``."""
-        from labkit.lab.timebudget import time_scale  # imports Keras: only when a limit is set
-
-        return None if self.max_seconds is None else self.max_seconds * time_scale()
+        return None if self.max_seconds is None else self.max_seconds * settings.time_scale()
 
     def judge(self, result: Any, seconds: Any = None) -> Verdict:
         """The verdict on ``result`` (a number) reached in ``seconds`` of training (default: the

@@ -7,16 +7,16 @@ The same notebook then runs in seconds under test and trains to its target other
 
 from __future__ import annotations
 
-import os
 from typing import TypeVar
 
+from labkit import settings
+
 T = TypeVar("T")
-ENV_VAR = "LABKIT_FAST"
 
 
 def is_fast() -> bool:
     """True when ``LABKIT_FAST`` is set to 1/true/yes/on."""
-    return os.environ.get(ENV_VAR, "").strip().lower() in {"1", "true", "yes", "on"}
+    return settings.fast()
 
 
 def choose(full: T, fast: T) -> T:

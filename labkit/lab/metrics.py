@@ -14,10 +14,8 @@ import math
 import os
 from pathlib import Path
 
+from labkit import settings
 from labkit.files import write_atomic
-from labkit.lab import fastmode
-
-ENV_VAR = "LABKIT_METRICS_FILE"
 
 
 def report(**metrics: float) -> dict[str, float]:
@@ -27,9 +25,9 @@ def report(**metrics: float) -> dict[str, float]:
         if not math.isfinite(value):
             raise ValueError(f"metric {name} is {value}: training diverged or nothing was measured")
     print("Metrics: " + ", ".join(f"{k} = {v:.4g}" for k, v in values.items()))
-    path = os.environ.get(ENV_VAR)
+    path = settings.METRICS_FILE.text()
     if path:
-        _merge_json(Path(path), {**values, "fast_mode": fastmode.is_fast()})
+        _merge_json(Path(path), {**values, "fast_mode": settings.fast()})
     return values
 
 

@@ -6,13 +6,9 @@ import os
 import sys
 import warnings
 
+from labkit import settings
 from labkit.devices import gpu_names
-from labkit.errors import LabkitError
-from labkit.lab import fastmode
 from labkit.startup_log import quiet_import
-
-SEED_ENV_VAR = "LABKIT_SEED"
-DEFAULT_SEED = 42
 
 GPU_MENUS = {
     "Colab": "Runtime > Change runtime type > Hardware accelerator: T4 GPU, then run the notebook again",
@@ -32,15 +28,7 @@ def hosted_platform() -> str | None:
 def lab_seed() -> int:
     """The seed of this run of the lab: ``$LABKIT_SEED`` when it is set (the benchmark's
     repeats set 42, 43, ...), else 42."""
-    text = os.environ.get(SEED_ENV_VAR, "").strip()
-    if not text:
-        return DEFAULT_SEED
-    try:
-        return int(text)
-    except ValueError:
-        raise LabkitError(
-            f"{SEED_ENV_VAR}={text!r} is not a whole number: unset it, or set it to one (e.g. 43)."
-        ) from None
+    return settings.seed()
 
 
 def start_lab(seed: int | None = None) -> None:
@@ -54,8 +42,6 @@ def start_lab(seed: int | None = None) -> None:
         import keras
         import tensorflow as tf
 
-    from labkit.lab.timebudget import TIME_SCALE_ENV_VAR, time_scale
-
     seed = lab_seed() if seed is None else seed
     keras.utils.set_random_seed(seed)
     # Keras warns at every fit() on a tf.data pipeline, which the labs shuffle themselves.
@@ -66,11 +52,12 @@ def start_lab(seed: int | None = None) -> None:
     )
     print(f"Devices: CPU{''.join(f', GPU {n}' for n in names)}")
     mode = "ON: small subset, few epochs (unset LABKIT_FAST to train fully)"
-    print(f"Fast mode: {mode if fastmode.is_fast() else 'off'}")
-    if seed != DEFAULT_SEED:
-        print(f"Seed: {seed} (not the usual {DEFAULT_SEED}: your figures will differ a little)")
-    if time_scale() != 1:
-        print(f"Time budgets: x{time_scale():g} (set by {TIME_SCALE_ENV_VAR})")
+    print(f"Fast mode: {mode if settings.fast() else 'off'}")
+    if seed != int(settings.SEED.default):
+        usual = settings.SEED.default
+        print(f"Seed: {seed} (not the usual {usual}: your figures will differ a little)")
+    if settings.time_scale() != 1:
+        print(f"Time budgets: x{settings.time_scale():g} (set by {settings.TIME_SCALE.name})")
     platform = hosted_platform()
     if not names and platform:
         print(

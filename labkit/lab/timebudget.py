@@ -18,29 +18,11 @@ A model trained by several optimizers (a GAN's two) names them: ``optimizers=("d
 from __future__ import annotations
 
 import math
-import os
 import time
 
 import keras
 
-from labkit.errors import LabkitError
-
-TIME_SCALE_ENV_VAR = "LABKIT_TIME_SCALE"
-
-
-def time_scale() -> float:
-    """The factor every time budget is multiplied by: ``$LABKIT_TIME_SCALE``, else 1."""
-    text = os.environ.get(TIME_SCALE_ENV_VAR, "").strip()
-    try:
-        scale = float(text) if text else 1.0
-    except ValueError:
-        scale = math.nan
-    if not (math.isfinite(scale) and scale > 0):
-        raise LabkitError(
-            f"{TIME_SCALE_ENV_VAR}={text!r} is not a positive number: unset it, or set it to "
-            "e.g. 0.6 (every time budget x0.6)."
-        )
-    return scale
+from labkit.settings import time_scale
 
 
 class TimeBudget(keras.callbacks.Callback):

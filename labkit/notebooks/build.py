@@ -26,12 +26,11 @@ from labkit.notebooks.solutions import (
     solution_path,
     split_regions,
 )
-from labkit.paths import REPO_ROOT, REPOSITORY_URL
+from labkit.paths import REPO_ROOT, REPOSITORY_URL, REPOSITORY_URL_FILE
 
 SOLUTION_ONLY_TAG = "solution-only"
 GITHUB_REPOSITORY = re.compile(r"https://github\.com/(?P<repo>[\w.-]+/[\w.-]+)")
 COLAB_LINK = re.compile(r"https://colab\.research\.google\.com/github/[\w.-]+/[\w.-]+/blob/main/")
-URL_LINE = re.compile(r'^REPOSITORY_URL = "[^"\n]*"$', re.MULTILINE)  # in labkit/paths.py
 # At the top of every exercise notebook's first cell; a comment, which Jupyter does not show.
 GENERATED_NOTE = (
     "<!-- Generated from {source} by `python -m labkit notebooks build`: edit that notebook and "
@@ -140,7 +139,8 @@ def render(nb: nbformat.NotebookNode) -> str:
 
 def _planned_files(root: Path, repository_url: str) -> dict[Path, str]:
     """Every file the build writes, with its new text: the exercise notebooks, and the
-    solution notebooks, the README and labkit/paths.py where the repository's URL changes."""
+    solution notebooks, the README and labkit/repository-url.txt where the repository's URL
+    changes."""
     planned: dict[Path, str] = {}
     errors: list[str] = []
     for lab in lab_names(root):
@@ -160,13 +160,13 @@ def _planned_files(root: Path, repository_url: str) -> dict[Path, str]:
             "\n".join(errors) + "\nNothing was written: fix the solution notebooks above, then "
             "run `python -m labkit notebooks build` again."
         )
-    readme, paths_module = root / "README.md", root / "labkit" / "paths.py"
+    readme = root / "README.md"
+    url_file = root / REPOSITORY_URL_FILE.relative_to(REPO_ROOT)
     if readme.is_file():
         text = readme.read_text(encoding="utf-8")
         planned[readme] = COLAB_LINK.sub(colab_prefix(repository_url), text)
-    if paths_module.is_file():
-        text = paths_module.read_text(encoding="utf-8")
-        planned[paths_module] = URL_LINE.sub(f'REPOSITORY_URL = "{repository_url}"', text)
+    if url_file.is_file():
+        planned[url_file] = repository_url + "\n"
     return planned
 
 

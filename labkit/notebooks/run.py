@@ -11,7 +11,8 @@ from pathlib import Path
 
 import nbformat
 
-from labkit.lab import fastmode, metrics
+from labkit import settings
+from labkit.lab import metrics
 
 
 def execute(
@@ -61,8 +62,8 @@ def run(
     with tempfile.TemporaryDirectory() as tmp:
         metrics_file = Path(tmp) / "metrics.json"
         lab_env = {
-            fastmode.ENV_VAR: "1" if fast else "0",
-            metrics.ENV_VAR: str(metrics_file),
+            settings.FAST.name: "1" if fast else "0",
+            settings.METRICS_FILE.name: str(metrics_file),
             "TF_CPP_MIN_LOG_LEVEL": "2",
             "MPLBACKEND": "agg",
             **(env or {}),

@@ -22,7 +22,6 @@ to do) when TensorFlow, NumPy or the rest of the environment is missing.
 
 from labkit.install.doctor.cli import collect, main
 from labkit.install.doctor.diagnosis import diagnose, exit_code
-from labkit.install.doctor.probes import cpu_model
 from labkit.install.doctor.report import Finding, Report
 
-__all__ = ["Finding", "Report", "collect", "cpu_model", "diagnose", "exit_code", "main"]
+__all__ = ["Finding", "Report", "collect", "diagnose", "exit_code", "main"]

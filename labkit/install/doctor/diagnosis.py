@@ -9,13 +9,13 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from labkit import settings
 from labkit.install.doctor.report import Finding, Report
+from labkit.paths import FETCH_CMD
 
-SUPPORTED_PYTHON = ((3, 10), (3, 13))  # inclusive range of minor versions
 TESTED_TF = "2.21"  # the labs are tested with this TensorFlow minor version
 ENV_SCRIPT = "bash Scripts/environment.sh"
 ENV_SCRIPT_WIN = r"Scripts\environment.bat"
-FETCH_CMD = "python -m labkit data fetch"
 # Variables read while TensorFlow imports: a bad value makes the import fail.
 IMPORT_TIME_VARIABLES = ("MPLBACKEND", "KERAS_BACKEND", "TF_USE_LEGACY_KERAS")
 
@@ -72,14 +72,13 @@ def env_fix(var: str, value: str | None, report: Report) -> str:
 
 def diagnose_python(report: Report) -> list[Finding]:
     version = report.versions.get("python") or "0.0"
-    minor = tuple(int(p) for p in version.split(".")[:2])
-    low, high = SUPPORTED_PYTHON
-    if low <= minor <= high:
-        return [Finding("PASS", f"Python {version} is supported (3.10-3.13)")]
+    supported = f"{settings.PYTHON_MIN}-{settings.PYTHON_MAX}"
+    if ".".join(version.split(".")[:2]) in settings.python_versions():
+        return [Finding("PASS", f"Python {version} is supported ({supported})")]
     return [
         Finding(
             "FAIL",
-            f"Python {version} is not supported: the labs need Python 3.10-3.13",
+            f"Python {version} is not supported: the labs need Python {supported}",
             f"Create the workshop environment with a supported Python: {ENV_SCRIPT} "
             f"(Windows: {ENV_SCRIPT_WIN}), then run main.py with that environment's python.",
         )
@@ -423,7 +422,7 @@ def dataset_findings(name: str, info: dict[str, Any]) -> list[Finding]:
             f"Dataset {name} verified ({len(info.get('files') or [])} files, SHA-256) in {path}",
         )
     ]
-    if info.get("found_through") == "LABKIT_DATA_DIR":
+    if info.get("found_through") == settings.DATA_DIR.name:
         findings.append(
             Finding(
                 "WARN",

@@ -16,6 +16,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from labkit import settings
+from labkit.devices import cpu_name
 from labkit.errors import first_line
 from labkit.install.doctor.report import Report, Unavailable, probe
 
@@ -34,7 +36,7 @@ ENV_VARS = (
     "KERAS_BACKEND",
     "MPLBACKEND",
     "TF_USE_LEGACY_KERAS",
-    "LABKIT_DATA_DIR",
+    *(setting.name for setting in settings.SETTINGS),
 )
 NVIDIA_SMI_FIELDS = "name,driver_version,memory.total,compute_cap"
 
@@ -141,24 +143,10 @@ def is_wsl() -> bool:
 
 def cpu_model() -> str:
     """The CPU's marketing name."""
-    system = platform.system()
-    if system == "Linux":
-        with contextlib.suppress(OSError):
-            for line in Path("/proc/cpuinfo").read_text().splitlines():
-                key, _, value = line.partition(":")
-                if key.strip() in ("model name", "Hardware", "Model") and value.strip():
-                    return value.strip()
-    elif system == "Darwin":
-        return run_cmd(["sysctl", "-n", "machdep.cpu.brand_string"])
-    elif system == "Windows":
-        import winreg
-
-        path = r"HARDWARE\DESCRIPTION\System\CentralProcessor\0"
-        with winreg.OpenKey(winreg.HKEY_LOCAL_MACHINE, path) as key:
-            return str(winreg.QueryValueEx(key, "ProcessorNameString")[0]).strip()
-    if platform.processor():
-        return platform.processor()
-    raise Unavailable("unavailable (no CPU name reported by the OS)")
+    name = cpu_name()
+    if name is None:
+        raise Unavailable("unavailable (no CPU name reported by the OS)")
+    return name
 
 
 def usable_cores() -> int:

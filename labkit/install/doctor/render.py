@@ -6,11 +6,13 @@ import json
 from dataclasses import asdict
 from typing import Any
 
+from labkit import settings
 from labkit.install.doctor.diagnosis import exit_code, gpu_list
 from labkit.install.doctor.report import Report
 from labkit.install.doctor.tf_probes import SMOKE_SIZE
 
 Rows = list[tuple[str, str]]
+SETTING_DOCS = {setting.name: setting.doc for setting in settings.SETTINGS}
 HIDDEN_LOG = "routine TensorFlow start-up messages, known to be harmless (--json lists them)"
 
 
@@ -66,10 +68,17 @@ def system_section(report: Report) -> Rows:
         ("cores", f"{s.get('logical_cores')} logical, {s.get('usable_cores')} usable"),
         ("ram", ram),
     ]
-    rows += [(name, val) for name, val in (s.get("env") or {}).items() if val is not None]
+    env = (s.get("env") or {}).items()
+    rows += [(name, val) for name, val in env if val is not None and name not in SETTING_DOCS]
     if s.get("setup_python"):
         rows.append(("setup python", f"{s['setup_python']} (from .labkit-python)"))
     return rows
+
+
+def settings_section(report: Report) -> Rows:
+    """The kit's settings (``LABKIT_*``) that are set, each with what it does."""
+    env = report.system.get("env") or {}
+    return [(name, f"{env[name]} - {doc}") for name, doc in SETTING_DOCS.items() if env.get(name)]
 
 
 def devices_section(report: Report) -> Rows:
@@ -154,7 +163,7 @@ def datasets_section(report: Report) -> Rows:
             text = f"CORRUPT or unreadable, in {d['path']}"
         else:
             text = f"verified, in {d['path']}"
-            if d.get("found_through") == "LABKIT_DATA_DIR":
+            if d.get("found_through") == settings.DATA_DIR.name:
                 text += " (through LABKIT_DATA_DIR only)"
         rows.append((name, text))
     return rows
@@ -193,8 +202,10 @@ def human_sections(report: Report) -> list[tuple[str, Rows]]:
     sections = [
         ("Versions", versions_section(report)),
         ("System", system_section(report)),
-        ("TensorFlow devices", devices_section(report)),
     ]
+    if settings_section(report):
+        sections.append(("Settings", settings_section(report)))
+    sections.append(("TensorFlow devices", devices_section(report)))
     if nvidia_machine(report):
         sections += [("NVIDIA driver", driver_section(report)), ("Build", build_section(report))]
     else:
