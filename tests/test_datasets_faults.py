@@ -11,6 +11,7 @@ import hashlib
 import http.server
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -334,6 +335,148 @@ def test_a_corrupt_file_is_replaced_only_by_a_verified_one(server: Server, isola
     serve_tiny(server)
     store.fetch(tiny_dataset(f"{server.url}/good"), say=lambda _: None)
     assert (folder / "words.txt").read_bytes() == TEXT
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+def test_a_killed_fetch_leaves_a_part_file_that_the_next_fetch_removes(
+    server: Server, tmp_path: Path
+) -> None:
+    """SIGKILL leaves no chance to clean up: the next fetch of the dataset removes the staging
+    file of the dead process, and keeps one that a running process is writing."""
+    server.routes["/mirror/words.txt"] = stall_after(TEXT, sent=100)
+    target = tmp_path / "target"
+    target.mkdir()
+    script = INTERRUPTED_FETCH.format(
+        files=tiny_dataset().files, mirror=f"{server.url}/mirror", target=str(target)
+    )
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    env.pop("LABKIT_DATA_DIR", None)
+    proc = subprocess.Popen([sys.executable, "-c", script], env=env, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 60
+        while not leftovers(target) and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert leftovers(target), "the download never started"
+        proc.kill()
+        proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    killed = leftovers(target)
+    assert len(killed) == 1 and str(proc.pid) in Path(killed[0]).name
+    busy = target / "tiny" / f".ids.txt.gz.{os.getpid()}-0123abcd.part"  # a fetch in progress
+    busy.write_bytes(b"being written")
+    other = target / "tiny" / ".other.txt.1-0123abcd.part"  # not a file of this dataset
+    other.write_bytes(b"")
+    serve_tiny(server)
+    store.fetch(tiny_dataset(f"{server.url}/good"), data_dir=target, say=lambda _: None)
+    assert sorted(leftovers(target)) == sorted([str(busy), str(other)])
+    assert store.verify(tiny_dataset(), data_dir=target) == target / "tiny"
+
+
+class RawServer:
+    """A TCP server on 127.0.0.1 that reads a request, then answers with ``reply(conn)``."""
+
+    def __init__(self, reply: Callable[[socket.socket], None]) -> None:
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+        self.reply = reply
+        self.stop = threading.Event()
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        with contextlib.suppress(OSError):
+            while not self.stop.is_set():
+                conn, _ = self.sock.accept()
+                threading.Thread(target=self._answer, args=(conn,), daemon=True).start()
+
+    def _answer(self, conn: socket.socket) -> None:
+        with conn, contextlib.suppress(OSError):
+            request = b""
+            while b"\r\n\r\n" not in request and (chunk := conn.recv(4096)):
+                request += chunk
+            self.reply(conn)
+
+    def close(self) -> None:
+        self.stop.set()
+        self.sock.close()
+
+
+@pytest.fixture
+def raw_server() -> Iterator[Callable[[Callable[[socket.socket], None]], RawServer]]:
+    servers: list[RawServer] = []
+
+    def start(reply: Callable[[socket.socket], None]) -> RawServer:
+        servers.append(RawServer(reply))
+        return servers[-1]
+
+    yield start
+    for srv in servers:
+        srv.close()
+
+
+def test_a_server_trickling_its_headers_is_dropped_at_the_deadline(
+    raw_server: Callable, isolated: Path
+) -> None:
+    """One header byte every 0.1 s never trips the 1 s read timeout; the clock stops it."""
+    stop = threading.Event()
+
+    def trickle_headers(conn: socket.socket) -> None:
+        for byte in b"HTTP/1.0 200 OK\r\n" + b"X-Slow: " + b"x" * 1000:
+            conn.sendall(bytes([byte]))
+            if stop.wait(0.1):
+                return
+
+    srv = raw_server(trickle_headers)
+    try:
+        for limits, reason in [
+            (Limits(deadline_s=60, stall_s=1), "did not send its headers within 1 s"),
+            (Limits(deadline_s=0.8, stall_s=30), "did not send its headers within 0.8 s"),
+        ]:
+            start = time.monotonic()
+            with pytest.raises(DataError, match=reason):
+                store.fetch(tiny_dataset(srv.url), limits=limits, say=lambda _: None)
+            assert time.monotonic() - start < 4
+    finally:
+        stop.set()
+    assert list(isolated.iterdir()) == []
+
+
+def test_a_reply_that_is_not_http_is_named(
+    raw_server: Callable, isolated: Path, capsys: pytest.CaptureFixture, monkeypatch
+) -> None:
+    srv = raw_server(lambda conn: conn.sendall(b"SSH-2.0-OpenSSH_9.6\r\n"))
+    with pytest.raises(DataError) as info:
+        store.fetch(tiny_dataset(srv.url), say=lambda _: None)
+    assert "not an HTTP server (it answered 'SSH-2.0-OpenSSH_9.6')" in str(info.value)
+    # A server that hangs up without a word is not called "not HTTP".
+    hangup = raw_server(lambda conn: None)
+    with pytest.raises(DataError) as info:
+        store.fetch(tiny_dataset(hangup.url), say=lambda _: None)
+    assert "not an HTTP server" not in str(info.value)
+
+
+def test_with_data_dir_the_fix_names_that_folder(
+    server: Server, tmp_path: Path, isolated: Path, capsys: pytest.CaptureFixture, monkeypatch
+) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    monkeypatch.setitem(DATASETS, "tiny", tiny_dataset(f"{server.url}/missing"))
+    assert cli(["data", "fetch", "tiny", "--data-dir", str(elsewhere)]) == 1
+    err = capsys.readouterr().err
+    assert f"`python -m labkit data fetch tiny --data-dir {elsewhere}` again" in err
+    assert f"data fetch tiny --data-dir {elsewhere} --from FOLDER" in err
+    assert cli(["data", "verify", "tiny", "--data-dir", str(elsewhere)]) == 1
+    err = capsys.readouterr().err
+    assert f"data fetch tiny --data-dir {elsewhere}`" in err
+    assert f"copy in {elsewhere / 'tiny'}" in err and str(isolated) not in err.split("Fix:")[1]
+    corrupt = write_tiny(elsewhere / "tiny")
+    (corrupt / "words.txt").write_bytes(b"not it")
+    assert cli(["data", "verify", "tiny", "--data-dir", str(elsewhere)]) == 1
+    err = capsys.readouterr().err
+    assert "is corrupt" in err and f"data fetch tiny --data-dir {elsewhere}`" in err
+    # Without --data-dir, the repository's data/ as before.
+    assert cli(["data", "verify", "tiny"]) == 1
+    assert f"copy in {isolated / 'tiny'}" in capsys.readouterr().err
 
 
 # ---------------------------------------------------------------------------- permissions

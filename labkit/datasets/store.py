@@ -15,17 +15,24 @@ it (``ROOT/atis/``) or the files directly.
 corrupt there is copied from another folder that holds a verified copy, else downloaded. A file
 is written under a temporary name beside its destination and renamed into place only once it is
 verified; an error or an interruption (Ctrl-C, or SIGTERM, which the CLI turns into one) removes
-the temporary file and every folder the call created that is still empty.
+the temporary file and every folder the call created that is still empty. One that a killed
+process left (SIGKILL, a power cut) is removed by the next ``fetch`` of that dataset: its name
+carries the process id that wrote it, and it is stale once that process is gone (or, where that
+cannot be told, once nothing has written to it for ``STALE_PART_S``).
 """
 
 from __future__ import annotations
 
 import contextlib
+import glob
 import gzip
 import hashlib
 import os
+import re
 import secrets
 import shutil
+import sys
+import time
 import zlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -38,6 +45,7 @@ from labkit.errors import DataError, first_line
 from labkit.paths import FETCH_CMD, default_data_dir, is_url
 
 READ_CHUNK = 1 << 20
+STALE_PART_S = 3600.0  # a staging file untouched this long is a leftover, whoever wrote it
 
 PathLike: TypeAlias = "str | os.PathLike[str]"
 Say = Callable[[str], None]
@@ -107,18 +115,30 @@ def download_target(dataset: Dataset, data_dir: PathLike | None = None) -> Path:
     return root / dataset.name
 
 
+def fetch_command(dataset: Dataset, data_dir: PathLike | None = None) -> str:
+    """The command that fetches ``dataset`` where labkit would look for it (with ``data_dir``)."""
+    where = f" --data-dir {data_dir}" if data_dir is not None else ""
+    return f"{FETCH_CMD} {dataset.name}{where}"
+
+
 def not_found_error(dataset: Dataset, data_dir: PathLike | None = None) -> DataError:
     looked = []
     for folder in candidate_dirs(dataset, data_dir):
         present = sum((folder / name).is_file() for name in dataset.files)
         partial = f"  (only {present} of its {len(dataset.files)} files)" if present else ""
         looked.append(f"  - {folder}{partial}")
+    command = fetch_command(dataset, data_dir)
+    found_from = (
+        "which is found from any shell or notebook (setting "
+        f"{settings.DATA_DIR.name} to FOLDER also works, but only where the variable is set)"
+        if data_dir is None
+        else f"found whenever {data_dir} is given as the data folder"
+    )
     return DataError(
         f"{dataset.title} was not found. Looked in:\n" + "\n".join(looked) + "\n"
-        f"Fix: run `{FETCH_CMD} {dataset.name}` (it needs internet), or, with a copy on a USB "
-        f"stick or a share, `{FETCH_CMD} {dataset.name} --from FOLDER`; both put a verified "
-        f"copy in {download_target(dataset)}, which is found from any shell or notebook "
-        f"(setting {settings.DATA_DIR.name} to FOLDER also works, but only where the variable is set)."
+        f"Fix: run `{command}` (it needs internet), or, with a copy on a USB "
+        f"stick or a share, `{command} --from FOLDER`; both put a verified "
+        f"copy in {download_target(dataset, data_dir)}, {found_from}."
     )
 
 
@@ -184,22 +204,25 @@ def content_sha256(path: Path, max_bytes: int, gzipped: bool | None = None) -> s
     return digest.hexdigest()
 
 
-def _mismatch(dataset: Dataset, path: Path, expected: str, actual: str) -> BadFile:
+def _mismatch(
+    dataset: Dataset, path: Path, expected: str, actual: str, data_dir: PathLike | None = None
+) -> BadFile:
     return BadFile(
         f"{path} is corrupt or incomplete: its content does not match the checksum labkit "
         f"expects (sha256 {expected[:12]}..., got {actual[:12]}...)",
-        f"Run `{FETCH_CMD} {dataset.name}`: it puts a verified copy in "
-        f"{download_target(dataset)}, where labkit looks first (it needs internet, or "
-        "`--from FOLDER` with a good copy).",
+        f"Run `{fetch_command(dataset, data_dir)}`: it puts a verified copy in "
+        f"{download_target(dataset, data_dir)}, where labkit looks first (it needs internet, "
+        "or `--from FOLDER` with a good copy).",
     )
 
 
-def check_file(dataset: Dataset, folder: Path, name: str) -> None:
-    """Raise DataError unless ``folder/name`` has the content the dataset expects."""
+def check_file(dataset: Dataset, folder: Path, name: str, data_dir: PathLike | None = None) -> None:
+    """Raise DataError unless ``folder/name`` has the content the dataset expects (the advice
+    names ``data_dir``, where the caller looks first)."""
     path = folder / name
     actual = content_sha256(path, dataset.max_bytes)
     if actual != dataset.files[name]:
-        raise _mismatch(dataset, path, dataset.files[name], actual)
+        raise _mismatch(dataset, path, dataset.files[name], actual, data_dir)
 
 
 def read_file(dataset: Dataset, folder: Path, name: str) -> bytes:
@@ -216,7 +239,7 @@ def verify(dataset: Dataset, data_dir: PathLike | None = None) -> Path:
     """Check every file's checksum; returns the folder, raises DataError otherwise."""
     folder = locate(dataset, data_dir)
     for name in dataset.files:
-        check_file(dataset, folder, name)
+        check_file(dataset, folder, name, data_dir)
     return folder
 
 
@@ -279,7 +302,10 @@ def fetch(
     # A URL source (the room's server) is tried before the dataset's own mirrors.
     urls = [f"{str(s).rstrip('/')}/{dataset.name}" for s in sources if is_url(str(s))]
     mirrors = (*urls, *dataset.mirrors)
-    return _fill(dataset, target, [d for d in source_dirs if d != target], limits, say, mirrors)
+    sources_dirs = [d for d in source_dirs if d != target]
+    return _fill(
+        dataset, target, sources_dirs, limits, say, mirrors, fetch_command(dataset, data_dir)
+    )
 
 
 def _fill(
@@ -289,9 +315,11 @@ def _fill(
     limits: Limits | None,
     say: Say,
     mirrors: tuple[str, ...],
+    command: str,
 ) -> Path:
     """Bring every file of ``target`` to its verified content; see ``fetch``."""
     created = _make_folder(target)
+    _remove_stale_parts(dataset, target)
     try:
         for name in dataset.files:
             if (target / name).is_file():
@@ -301,7 +329,7 @@ def _fill(
                 except DataError:
                     say(f"  {name}: the copy in {target} is corrupt or unreadable; replacing it")
             if not _copy_verified(dataset, name, source_dirs, target, say):
-                _download_verified(dataset, name, target, limits, say, mirrors)
+                _download_verified(dataset, name, target, limits, say, mirrors, command)
     except OSError as exc:
         _remove_if_empty(created)
         raise _unwritable(target, exc) from None
@@ -350,6 +378,7 @@ def _download_verified(
     limits: Limits | None,
     say: Say,
     mirrors: tuple[str, ...],
+    command: str,
 ) -> None:
     """Download ``name`` from the first of ``mirrors`` that serves the right content."""
     errors = []
@@ -375,8 +404,8 @@ def _download_verified(
     raise DataError(
         f"Could not download {name} for {dataset.title}:\n{tried}\n"
         "Check your internet connection (behind a proxy: set HTTPS_PROXY) and run "
-        f"`{FETCH_CMD} {dataset.name}` again. In a room without internet, get the files from "
-        f"the instructor (USB stick or share) and run `{FETCH_CMD} {dataset.name} --from FOLDER`."
+        f"`{command}` again. In a room without internet, get the files from "
+        f"the instructor (USB stick or share) and run `{command} --from FOLDER`."
     )
 
 
@@ -395,12 +424,42 @@ def _staging_file(target: Path, name: str) -> Iterator[Path]:
     Created with ``open(mode="x")``, not ``tempfile.mkstemp``, so that it gets the usual
     permissions (the umask's) rather than owner-only ones once it is the dataset's file.
     """
-    staged = target / f".{name}.{secrets.token_hex(4)}.part"
+    staged = target / f".{name}.{os.getpid()}-{secrets.token_hex(4)}.part"
     staged.open("xb").close()
     try:
         yield staged
     finally:
         staged.unlink(missing_ok=True)
+
+
+_PART_PID = re.compile(r"\.(\d+)-[0-9a-f]{8}\.part$")
+
+
+def _remove_stale_parts(dataset: Dataset, target: Path) -> None:
+    """Remove the staging files of ``dataset`` in ``target`` that no running fetch writes."""
+    for name in dataset.files:
+        for part in target.glob(f".{glob.escape(name)}.*.part"):
+            with contextlib.suppress(OSError):  # gone already, or not ours to remove
+                if _is_stale(part):
+                    part.unlink()
+
+
+def _is_stale(part: Path) -> bool:
+    """True when the process that wrote ``part`` is gone (by its pid, on POSIX, where the pid is
+    this machine's: the staging file is beside its dataset, on a local disk as a rule), or when
+    nothing has written to it for STALE_PART_S."""
+    if time.time() - part.stat().st_mtime > STALE_PART_S:
+        return True
+    match = _PART_PID.search(part.name)
+    if match is None or sys.platform == "win32":
+        return match is None  # the older name, without a pid: from an earlier labkit
+    try:
+        os.kill(int(match.group(1)), 0)
+    except ProcessLookupError:
+        return True
+    except (OSError, OverflowError):  # alive but another user's, or not a pid
+        return False
+    return False
 
 
 def _make_folder(folder: Path) -> list[Path]:
