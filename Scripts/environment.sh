@@ -75,6 +75,9 @@ EOF
 }
 
 # ---------------------------------------------------------------- output helpers
+# The terminal gets a short summary, step by step; every command's whole output goes to the
+# log, .labkit-setup.log, which the summary names (labkit/steps.py runs those commands: a
+# progress line while they run, the log's last lines when one fails).
 if [ -t 1 ] && [ -z "${NO_COLOR:-}" ]; then
     BOLD=$'\033[1m' YELLOW=$'\033[33m' RED=$'\033[31m' RESET=$'\033[0m'
 else
@@ -82,19 +85,43 @@ else
 fi
 STEP=0
 STEPS=6
+STEP_TITLE=""
 START=$SECONDS
+LOG=""          # the log, once step 2 opens it
+LOG_NAME=".labkit-setup.log"
+EARLY_LOG=""    # what was said before the log was opened
+RUNNER_PY=""    # the Python that runs labkit/steps.py
+CREATING_VENV=0
 
+to_log() {  # to_log LINE...: into the log (kept until it is opened)
+    if [ -n "$LOG" ]; then
+        printf '%s\n' "$@" >>"$LOG"
+    else
+        EARLY_LOG="$EARLY_LOG$(printf '%s\n' "$@")"$'\n'
+    fi
+}
+open_log() {  # the log of this run, beginning with what was said so far
+    LOG="$REPO_ROOT/$LOG_NAME"
+    { printf 'labkit setup log: bash Scripts/environment.sh %s (%s)\n' "$ARGS" "$(date)"; printf '%s' "$EARLY_LOG"; } >"$LOG"
+}
 step() {
     STEP=$((STEP + 1))
+    STEP_TITLE="$1"
     printf '\n%s==> [%d/%d] %s%s\n' "$BOLD" "$STEP" "$STEPS" "$1" "$RESET"
+    to_log "" "==> [$STEP/$STEPS] $1"
 }
-info() { printf '    %s\n' "$@"; }
-warn() { printf '%sWARNING:%s %s\n' "$YELLOW" "$RESET" "$1" >&2; shift; [ $# -eq 0 ] || printf '         %s\n' "$@" >&2; }
+info() { printf '    %s\n' "$@"; to_log "$(printf '    %s\n' "$@")"; }
+warn() {
+    printf '%sWARNING:%s %s\n' "$YELLOW" "$RESET" "$1" >&2; to_log "WARNING: $1"; shift
+    [ $# -eq 0 ] || { printf '         %s\n' "$@" >&2; to_log "$(printf '         %s\n' "$@")"; }
+}
 # die WHAT-FAILED [WHAT-TO-DO...]
 die() {
     printf '\n%sERROR:%s %s\n' "$RED" "$RESET" "$1" >&2
+    to_log "ERROR: $1"
     shift
-    [ $# -eq 0 ] || printf '       %s\n' "$@" >&2
+    [ $# -eq 0 ] || { printf '       %s\n' "$@" >&2; to_log "$(printf '       %s\n' "$@")"; }
+    [ -z "$LOG" ] || printf '       The whole log: %s\n' "$LOG" >&2
     exit 1
 }
 usage_error() {
@@ -105,10 +132,44 @@ usage_error() {
 on_unexpected_error() {
     printf '\n%sERROR:%s step failed at line %s: %s\n' "$RED" "$RESET" "$1" "$2" >&2
     printf '       Read the messages above, fix the cause, then run bash Scripts/environment.sh again.\n' >&2
+    [ -z "$LOG" ] || printf '       The whole log: %s\n' "$LOG" >&2
 }
 trap 'on_unexpected_error "$LINENO" "$BASH_COMMAND"' ERR
+# Ctrl-C (or a closed terminal): one line, whatever the command that was running said (it is in
+# the log). What is complete stays: a rerun skips it (the stamp, the datasets' checksums); a
+# .venv interrupted while being created is removed, so that the rerun makes it again.
+# shellcheck disable=SC2317  # called by the INT/TERM/HUP traps
+on_interrupt() {
+    trap - ERR INT TERM HUP
+    if [ "$CREATING_VENV" = 1 ]; then rm -rf "$VENV_DIR"; fi
+    [ -z "$LOG" ] || printf 'Interrupted at step %d (%s).\n' "$STEP" "$STEP_TITLE" >>"$LOG"
+    printf '\n%sInterrupted at step %d (%s): run the same command again to continue.%s\n' \
+        "$BOLD" "$STEP" "$STEP_TITLE" "$RESET" >&2
+    exit 130
+}
+trap on_interrupt INT TERM HUP
+# run_logged [--show-from TEXT] -- COMMAND...: the command, its whole output into the log (see
+# labkit/steps.py); its exit status. Interrupted (status 130): the one line, and exit.
+run_logged() {
+    local rc=0
+    if [ -n "$RUNNER_PY" ]; then
+        "$RUNNER_PY" -m labkit.steps --log "$LOG" "$@" || rc=$?
+    else  # no Python yet (conda creating its environment): the log only, its tail on failure
+        while [ "$1" != -- ]; do shift; done
+        shift
+        printf '$ %s\n' "$*" >>"$LOG"
+        "$@" >>"$LOG" 2>&1 || rc=$?
+        if [ "$rc" != 0 ] && [ "$rc" != 130 ]; then
+            printf '    The last lines of the log (%s):\n' "$LOG"
+            tail -n 25 "$LOG" | sed 's/^/    | /'
+        fi
+    fi
+    [ "$rc" != 130 ] || on_interrupt
+    return "$rc"
+}
 
 # ---------------------------------------------------------------- arguments
+ARGS="$*"
 USE_VENV=0
 PYTHON_ARG=""
 ACCEL=""        # cpu | gpu | metal; empty = detect
@@ -178,8 +239,10 @@ case "$OS" in
             "or use WSL2 (the only way to use an NVIDIA GPU with TensorFlow on Windows)." ;;
 esac
 
-# Quiet, non-interactive pip.
+# Quiet, non-interactive pip. A normal editable install of labkit needs no word from setuptools
+# (its "Editable installation" notice is a BuildBackendWarning box in pip's output).
 export PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_INPUT=1
+EDITABLE_QUIET="ignore:Editable installation:UserWarning"
 if [ "${CI:-}" = "true" ]; then export PIP_PROGRESS_BAR=off; fi
 
 # ---------------------------------------------------------------- helpers
@@ -331,13 +394,25 @@ fi
 
 # ---------------------------------------------------------------- 2. create the environment
 step "Creating or updating the environment"
+open_log
+info "Every command's whole output goes to $LOG_NAME."
+# labkit/steps.py runs the long commands: with the environment's Python once there is one.
+if [ -n "$PY" ]; then RUNNER_PY="$PY"; elif [ -n "$BASE_PY" ]; then RUNNER_PY="$BASE_PY"; else
+    for cand in python3 python; do
+        if command -v "$cand" >/dev/null 2>&1 && "$cand" -c 'import labkit.steps' >/dev/null 2>&1; then
+            RUNNER_PY="$(command -v "$cand")"; break
+        fi
+    done
+fi
 FLAGS="accel=$ACCEL unlocked=$UNLOCKED"
 if [ -n "$CONDA_TOOL" ]; then
     FLAGS="mode=conda $FLAGS"
 else
     # Reuse .venv when it works and suits; recreate it when broken or of another Python.
     if [ -e "$VENV_DIR" ]; then
-        if venv_ver="$(py_version "$VENV_DIR/bin/python")" && is_supported "$venv_ver"; then
+        # A .venv without pip is one whose creation was cut short: made again.
+        if venv_ver="$(py_version "$VENV_DIR/bin/python")" && is_supported "$venv_ver" \
+            && "$VENV_DIR/bin/python" -c 'import pip' >/dev/null 2>&1; then
             if [ -n "$PYTHON_ARG" ] && [ "${venv_ver%.*}" != "${ver%.*}" ]; then
                 info "Recreating .venv: it has Python $venv_ver, --python asks for $ver."
                 rm -rf "$VENV_DIR"
@@ -352,15 +427,18 @@ else
     fi
     if [ -z "$PY" ]; then
         info "Creating .venv with $BASE_PY ..."
-        if ! "$BASE_PY" -m venv "$VENV_DIR"; then
+        CREATING_VENV=1
+        if ! run_logged -- "$BASE_PY" -m venv "$VENV_DIR"; then
             rm -rf "$VENV_DIR"
             minor="$(py_version "$BASE_PY" | cut -d. -f1,2)"
             die "Could not create the virtual environment with $BASE_PY." \
                 "Debian/Ubuntu: install the venv module (sudo apt install python${minor}-venv), then run again." \
                 "Elsewhere: reinstall Python from python.org, or pass another one with --python."
         fi
+        CREATING_VENV=0
         PY="$VENV_DIR/bin/python"
     fi
+    RUNNER_PY="$PY"
     FLAGS="mode=venv python=$(py_version "$PY") $FLAGS"
 fi
 
@@ -394,13 +472,13 @@ if [ -n "$CONDA_TOOL" ]; then
         info "Conda environment '$ENV_NAME' is up to date (pyproject.toml, environment.yml and flags unchanged; --force to update it anyway)."
     elif [ -n "$PY" ]; then
         info "Updating conda environment '$ENV_NAME' ($CONDA_TOOL env update --prune) ..."
-        "$CONDA_TOOL" env update -n "$ENV_NAME" -f environment.yml --prune \
-            || die "'$CONDA_TOOL env update' failed (see the messages above)." \
+        run_logged -- "$CONDA_TOOL" env update -n "$ENV_NAME" -f environment.yml --prune \
+            || die "'$CONDA_TOOL env update' failed (the log's last lines are above)." \
                    "Check the network, or remove the environment (conda env remove -n $ENV_NAME) and run again."
     else
         info "Creating conda environment '$ENV_NAME' ($CONDA_TOOL env create) ..."
-        "$CONDA_TOOL" env create -n "$ENV_NAME" -f environment.yml \
-            || die "'$CONDA_TOOL env create' failed (see the messages above)." \
+        run_logged -- "$CONDA_TOOL" env create -n "$ENV_NAME" -f environment.yml \
+            || die "'$CONDA_TOOL env create' failed (the log's last lines are above)." \
                    "Check the network; if a half-made environment is left, remove it (conda env remove -n $ENV_NAME) and run again."
         out="$("$CONDA_TOOL" run -n "$ENV_NAME" python -c 'import sys; print(sys.executable)')" \
             || die "The new conda environment '$ENV_NAME' has no working python." \
@@ -414,6 +492,7 @@ if [ -n "$CONDA_TOOL" ]; then
     is_supported "$env_ver" || die "Conda environment '$ENV_NAME' has Python $env_ver; the workshop needs $SUPPORTED." \
         "Remove it (conda env remove -n $ENV_NAME) and run again to get the Python of environment.yml."
     info "Environment python: $PY (Python $env_ver)"
+    RUNNER_PY="$PY"
 fi
 
 # ---------------------------------------------------------------- 3. install packages
@@ -469,9 +548,9 @@ install_from_pack() {
     fi
     info "From the pack: $summary"
     info "pip install --isolated --no-index --require-hashes -r <the pack's requirements for this computer>"
-    if ! ${PACK_PIP[@]+"${PACK_PIP[@]}"} "$PY" -m pip install ${PACK_PIP_OPTIONS[@]+"${PACK_PIP_OPTIONS[@]}"} --require-hashes -r "$reqs"; then
+    if ! run_logged -- ${PACK_PIP[@]+"${PACK_PIP[@]}"} "$PY" -m pip install ${PACK_PIP_OPTIONS[@]+"${PACK_PIP_OPTIONS[@]}"} --require-hashes -r "$reqs"; then
         rm -f "$reqs"
-        die "Installing from the pack at $SOURCE failed (see pip's messages above)." \
+        die "Installing from the pack at $SOURCE failed (the log's last lines are above)." \
             "A hash mismatch means the pack's copy is damaged: copy it again (in the pack: sha256sum -c SHA256SUMS)." \
             "A missing file means the pack lacks it: ask the instructor to run python -m labkit room pack again."
     fi
@@ -487,7 +566,7 @@ else
         info "Keeping the pip that .venv came with (the pack has no pip to upgrade to)."
     elif [ -z "$CONDA_TOOL" ]; then
         info "pip install --upgrade pip"
-        "$PY" -m pip install --upgrade pip || pip_failed "Upgrading pip in .venv failed."
+        run_logged -- "$PY" -m pip install --upgrade pip || pip_failed "Upgrading pip in .venv failed."
     fi
     # One TensorFlow: the builds of --cpu, --gpu and --metal install the same files, so what
     # another build installed goes first (its TensorFlow, the CUDA wheels, tensorflow-metal).
@@ -496,29 +575,29 @@ else
     if [ -n "$remove" ]; then
         info "pip uninstall -y $remove   (another build's; $LOCK brings its own)"
         # shellcheck disable=SC2086  # one argument per package name
-        "$PY" -m pip uninstall -y $remove || die "pip uninstall failed (see the messages above)." \
+        run_logged -- "$PY" -m pip uninstall -y $remove || die "pip uninstall failed (the log's last lines are above)." \
             "Delete the environment and run again."
     fi
     if [ -n "$SOURCE" ]; then
         install_from_pack
     elif [ "$UNLOCKED" = 0 ]; then
-        info "pip install --require-hashes -r $LOCK"
-        "$PY" -m pip install --require-hashes -r "$LOCK" \
-            || pip_failed "Installing the locked packages of $LOCK failed (see the messages above)." \
+        info "pip install --require-hashes -r $LOCK   (the longest step)"
+        run_logged -- "$PY" -m pip install --require-hashes -r "$LOCK" \
+            || pip_failed "Installing the locked packages of $LOCK failed (the log's last lines are above)." \
                 "A hash mismatch means a download was altered (a proxy?) or the mirror differs from PyPI."
     else
         reqs="$(mktemp)"
         unlocked_requirements >"$reqs" || { rm -f "$reqs"; die "Could not read the ranges of pyproject.toml."; }
         info "pip install --upgrade --upgrade-strategy eager $(tr '\n' ' ' <"$reqs")"
-        "$PY" -m pip install --upgrade --upgrade-strategy eager -r "$reqs" \
-            || { rm -f "$reqs"; pip_failed "Installing the ranges of pyproject.toml failed (see the messages above)."; }
+        run_logged -- "$PY" -m pip install --upgrade --upgrade-strategy eager -r "$reqs" \
+            || { rm -f "$reqs"; pip_failed "Installing the ranges of pyproject.toml failed (the log's last lines are above)."; }
         rm -f "$reqs"
     fi
     # labkit itself, editable; its dependencies are in place, setuptools among them (so no
     # build environment to download).
     info "pip install --no-deps --no-build-isolation -e ."
-    ${PACK_PIP[@]+"${PACK_PIP[@]}"} "$PY" -m pip install ${PACK_PIP_OPTIONS[@]+"${PACK_PIP_OPTIONS[@]}"} --no-deps --no-build-isolation -e . \
-        || pip_failed "pip install --no-deps --no-build-isolation -e . failed (see the messages above)."
+    run_logged -- env PYTHONWARNINGS="$EDITABLE_QUIET" ${PACK_PIP[@]+"${PACK_PIP[@]}"} "$PY" -m pip install ${PACK_PIP_OPTIONS[@]+"${PACK_PIP_OPTIONS[@]}"} --no-deps --no-build-isolation -e . \
+        || pip_failed "pip install --no-deps --no-build-isolation -e . failed (the log's last lines are above)."
 fi
 
 if [ "$ACCEL" = metal ]; then
@@ -536,7 +615,7 @@ if [ "$ACCEL" = metal ]; then
     else
         warn "tensorflow-metal does not work with this TensorFlow (it is known to break with 2.18+)." \
             "Uninstalling it: the labs run on the CPU. Run with --metal --force to try again later."
-        "$PY" -m pip uninstall -y tensorflow-metal \
+        run_logged -- "$PY" -m pip uninstall -y tensorflow-metal \
             || die "Could not uninstall tensorflow-metal." "Run: $PY -m pip uninstall -y tensorflow-metal, then run again with --cpu."
     fi
 fi
@@ -552,12 +631,16 @@ mv -f "$tmp" "$REPO_ROOT/.labkit-python"
 info "Wrote .labkit-python ($PY)"
 
 # ---------------------------------------------------------------- 4. Jupyter kernel
-step "Registering the Jupyter kernel '$KERNEL_DISPLAY'"
+step "Registering the Jupyter kernel"
 # In the environment (JupyterLab started from it opens the labs on it) and for the user (another
-# Jupyter, VS Code), without taking the name from another clone: labkit/install/kernel.py.
-"$PY" -m labkit kernel \
-    || die "Registering the Jupyter kernel failed (see the messages above)." \
+# Jupyter, VS Code), under a name no other clone has: labkit/install/kernel.py. It also turns off
+# JupyterLab's news prompt for this environment. The name said is the one registered.
+run_logged -- "$PY" -m labkit kernel \
+    || die "Registering the Jupyter kernel failed (the log's last lines are above)." \
            "Run: $PY -m labkit kernel, or run this script again with --force."
+registered="$("$PY" -m labkit kernel --which 2>>"$LOG" | tail -n 1 | tr -d '\r')" || registered=""
+KERNEL_DISPLAY="${registered:-$KERNEL_DISPLAY}"
+info "Kernel \"$KERNEL_DISPLAY\" (all the kit's kernels: \"$PY\" -m labkit kernel --list)"
 
 # ---------------------------------------------------------------- 5. datasets
 # A dataset that cannot be fetched is not fatal here: main.py below reports it as a FAIL, so
@@ -567,10 +650,10 @@ DATA_FROM=()
 [ -z "$SOURCE" ] || DATA_FROM=(--from "$SOURCE/data")
 if [ "$FETCH_DATA" = 0 ]; then
     info "Skipped (--no-data): main.py below reports any dataset that is missing."
-elif "$PY" -m labkit data fetch ${DATA_FROM[@]+"${DATA_FROM[@]}"}; then
+elif run_logged -- "$PY" -m labkit data fetch ${DATA_FROM[@]+"${DATA_FROM[@]}"}; then
     info "Datasets are ready and verified."
 else
-    warn "Some datasets could not be fetched (see the messages above); continuing to the check." \
+    warn "Some datasets could not be fetched (the log's last lines are above); continuing to the check." \
         "Without internet, copy the data from the instructor's USB stick or share, then run:" \
         "  \"$PY\" -m labkit data fetch --from /path/to/that/folder"
 fi
@@ -581,7 +664,8 @@ step "Checking the install (python main.py)"
 rc=0
 SEND=()
 [ "$SOURCE_KIND" != from ] || SEND=(--send "$SOURCE")  # the instructor's page shows it
-"$PY" main.py ${SEND[@]+"${SEND[@]}"} || rc=$?
+# Its whole report goes to the log; the terminal shows its diagnosis (PASS/WARN/FAIL and fixes).
+run_logged --show-from "== Diagnosis ==" -- "$PY" main.py ${SEND[@]+"${SEND[@]}"} || rc=$?
 if [ "$rc" = 2 ] || [ "$rc" = 3 ]; then  # main.py adds 2 when its report could not be sent
     warn "Your report did not reach the instructor's page (main.py says why above)." \
         "Send it again with: \"$PY\" main.py --send $SOURCE --name \"Your Name\""
@@ -592,8 +676,12 @@ if [ "$rc" = 0 ]; then
     printf '\n%sREADY (setup took %ds).%s Start Jupyter with:\n    "%s" -m jupyter lab labs/\n' \
         "$BOLD" "$elapsed" "$RESET" "$PY"
     info "and open a lab with the kernel \"$KERNEL_DISPLAY\". Run the tests with: bash Scripts/test.sh"
+    info "The whole log, main.py's full report included: $LOG"
+    to_log "READY"
 else
     printf '\n%sNOT READY%s (main.py exit %d, after %ds): do what each FAIL line above says after "fix:", then check again with: "%s" main.py\n' \
         "$RED" "$RESET" "$rc" "$elapsed" "$PY" >&2
+    printf '    The whole log, main.py'"'"'s full report included: %s\n' "$LOG" >&2
+    to_log "NOT READY (main.py exit $rc)"
 fi
 exit "$rc"

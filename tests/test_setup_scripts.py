@@ -11,8 +11,10 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -61,38 +63,60 @@ def copy_of_repo(tmp_path: Path) -> Path:
         (repo / rel).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(ROOT / rel, repo / rel)
     shutil.copytree(ROOT / "requirements", repo / "requirements")
+    # labkit/steps.py runs the setup's commands (standard library only, from the repo's folder)
+    shutil.copytree(ROOT / "labkit", repo / "labkit", ignore=shutil.ignore_patterns("__pycache__"))
     return repo
 
 
 # A Python that records its command lines in $FAKE_LOG instead of creating environments and
-# running pip; the rest (the setup's small Python snippets) runs in the real Python, $REAL_PY.
-# `labkit.install.locks conflicts` answers $FAKE_CONFLICTS; a requirements file given to pip (-r) is
-# copied to $FAKE_LOG.reqs, and pip's PIP_CONFIG_FILE is logged. `labkit.install.offline has` answers
-# $FAKE_PACK_HAS (1: the pack lacks it); `labkit.install.offline requirements` writes a stand-in file.
+# running pip; the rest (the setup's small Python snippets, labkit/steps.py) runs in the real
+# Python, $REAL_PY. `labkit.install.locks conflicts` answers $FAKE_CONFLICTS; a requirements file given
+# to pip (-r) is copied to $FAKE_LOG.reqs, and pip's PIP_CONFIG_FILE and PYTHONWARNINGS are
+# logged. `labkit.install.offline has` answers $FAKE_PACK_HAS (1: the pack lacks it); `labkit.install.offline
+# requirements` writes a stand-in file; `labkit kernel --which` answers $FAKE_KERNEL.
+# pip and venv talk as much as the real ones (500 lines); `pip install -r` fails after that
+# when $FAKE_PIP_FAILS is set. With $FAKE_SLOW_IN=pip (or venv), `pip install -r` (or venv,
+# once its folder exists) creates $FAKE_SLOW.started, then waits as a long download does.
 STAND_IN_PYTHON = r"""#!/usr/bin/env bash
 printf '%s\n' "$*" >>"$FAKE_LOG"
+talk() { for i in $(seq 500); do echo "Collecting package-$i (from -r requirements (line $i))"; done; }
+slow() { : >"$FAKE_SLOW.started"; for _ in $(seq 600); do sleep 0.1; done; }
 case "$1 ${2:-}" in
-    "-m venv") mkdir -p "$3/bin" && ln -s "$(readlink -f "$0")" "$3/bin/python"; exit ;;
+    "-m venv")
+        talk
+        if [ "${FAKE_SLOW_IN:-}" = venv ]; then mkdir -p "$3/bin"; slow; fi
+        mkdir -p "$3/bin" && ln -sf "$(readlink -f "$0")" "$3/bin/python"; exit ;;
     "-m labkit.install.locks") echo "${FAKE_CONFLICTS:-}"; exit ;;
     "-m labkit.install.offline")
         [ "$3" = has ] && exit "${FAKE_PACK_HAS:-0}"
         echo "--no-index" >"$6"; echo "a-machine, Python 3.12: 1 wheels, 1 MB"; exit ;;
-    "-m labkit" | "main.py ") exit 0 ;;
+    "-m labkit")
+        [ "${3:-} ${4:-}" != "kernel --which" ] || echo "${FAKE_KERNEL:-}"
+        exit 0 ;;
+    "main.py ") printf 'labkit doctor report\n\n== Diagnosis ==\n  PASS  it works\n'; exit 0 ;;
     "-m pip")
         printf 'PIP_CONFIG_FILE=%s\n' "${PIP_CONFIG_FILE:-}" >>"$FAKE_LOG"
+        printf 'PYTHONWARNINGS=%s\n' "${PYTHONWARNINGS:-}" >>"$FAKE_LOG"
         prev=""
         for arg in "$@"; do [ "$prev" != -r ] || cp "$arg" "$FAKE_LOG.reqs"; prev="$arg"; done
         [ "${3:-}" != show ] || exit 1  # nothing installed, tensorflow-metal neither
+        talk
+        case " $* " in *" -r "*)
+            [ "${FAKE_SLOW_IN:-}" != pip ] || slow
+            if [ -n "${FAKE_PIP_FAILS:-}" ]; then
+                echo "ERROR: No matching distribution found for tensorflow-cpu==2.21.0"; exit 1
+            fi ;;
+        esac
         exit 0 ;;
 esac
 exec "$REAL_PY" "$@"
 """
 
 
-def setup_run(
+def setup_command(
     tmp_path: Path, *flags: str, conflicts: str = "", env: dict[str, str] | None = None
-) -> tuple[list[str], str]:
-    """Run environment.sh in a scratch repo with the stand-in Python: (its commands, output)."""
+) -> tuple[list[str], dict[str, str]]:
+    """environment.sh in a scratch repo with the stand-in Python: (command line, environment)."""
     repo = tmp_path / "repo"
     if not repo.exists():
         copy_of_repo(tmp_path)
@@ -112,10 +136,27 @@ def setup_run(
         **(env or {}),
     }
     args = ["bash", str(repo / "Scripts" / "environment.sh"), "--python", str(python), "--no-data"]
-    result = run([*args, *flags], env=env, cwd=repo)
-    assert result.returncode == 0, result.stdout + result.stderr
+    return [*args, *flags], env
+
+
+def setup_run(
+    tmp_path: Path,
+    *flags: str,
+    conflicts: str = "",
+    env: dict[str, str] | None = None,
+    status: int = 0,
+) -> tuple[list[str], str]:
+    """Run environment.sh in a scratch repo with the stand-in Python: (its commands, output)."""
+    args, env = setup_command(tmp_path, *flags, conflicts=conflicts, env=env)
+    result = run(args, env=env, cwd=tmp_path / "repo")
+    assert result.returncode == status, result.stdout + result.stderr
+    log = tmp_path / "commands.log"
     commands = log.read_text().splitlines() if log.exists() else []
-    kept = [c for c in commands if c.startswith(("-m pip", "-m labkit", "main.py"))]
+    kept = [
+        c
+        for c in commands
+        if c.startswith(("-m pip", "-m labkit", "main.py")) and not c.startswith("-m labkit.steps")
+    ]
     return kept, result.stdout + result.stderr
 
 
@@ -220,6 +261,7 @@ def test_setup_installs_the_lock_and_switches_builds_cleanly(tmp_path: Path) -> 
     labkit_and_after = [
         "-m pip install --no-deps --no-build-isolation -e .",
         "-m labkit kernel",
+        "-m labkit kernel --which",
         "main.py",
     ]
     commands, out = setup_run(tmp_path, "--gpu", conflicts="tensorflow-cpu")
@@ -248,6 +290,102 @@ def test_setup_installs_the_lock_and_switches_builds_cleanly(tmp_path: Path) -> 
 
 
 @needs_bash
+def test_setup_output_is_short_stepwise_and_names_the_whole_log(tmp_path: Path) -> None:
+    """pip and venv say 500 lines each: the terminal gets the steps, the log gets everything."""
+    commands, out = setup_run(tmp_path, "--cpu")
+    lines = out.splitlines()
+    assert len(lines) < 40, out
+    assert [line.split("]")[0].strip() for line in lines if line.startswith("==> [")] == [
+        f"==> [{n}/6" for n in range(1, 7)
+    ]
+    assert "Collecting package-" not in out and "PASS  it works" in out
+    assert "READY" in out and f"{tmp_path / 'repo' / '.labkit-setup.log'}" in out
+    log = (tmp_path / "repo" / ".labkit-setup.log").read_text()
+    assert log.count("Collecting package-500 ") == 4  # venv, pip upgrade, the lock, labkit
+    assert "== Diagnosis ==" in log and "labkit doctor report" in log and "[3/6]" in log
+    # No setuptools "Editable installation" box: filtered for labkit's editable install only.
+    calls = (tmp_path / "commands.log").read_text().splitlines()
+    warnings = {
+        calls[i - 2]: line.split("=", 1)[1]
+        for i, line in enumerate(calls)
+        if line.startswith("PYTHONWARNINGS=")
+    }
+    assert warnings["-m pip install --no-deps --no-build-isolation -e ."] == (
+        "ignore:Editable installation:UserWarning"
+    )
+    assert warnings["-m pip install --require-hashes -r requirements/cpu.txt"] == ""
+
+
+@needs_bash
+def test_a_failing_step_shows_the_tail_of_its_log(tmp_path: Path) -> None:
+    _, out = setup_run(tmp_path, "--cpu", env={"FAKE_PIP_FAILS": "1"}, status=1)
+    assert "No matching distribution found for tensorflow-cpu" in out
+    assert "Collecting package-500 " in out and "Collecting package-400 " not in out
+    assert "The whole log: " + str(tmp_path / "repo" / ".labkit-setup.log") in out
+    assert "Installing the locked packages of requirements/cpu.txt failed" in out
+    assert len(out.splitlines()) < 60
+
+
+def interrupt_setup(tmp_path: Path, where: str) -> subprocess.CompletedProcess[str]:
+    """Run the setup until the stand-in pip (or venv) is busy, then press Ctrl-C: SIGINT to
+    the whole foreground process group, as a terminal does."""
+    started = tmp_path / "slow.started"
+    args, env = setup_command(tmp_path, "--cpu", env={"FAKE_SLOW_IN": where})
+    env["FAKE_SLOW"] = str(tmp_path / "slow")
+    proc = subprocess.Popen(
+        args,
+        env=env,
+        cwd=tmp_path / "repo",
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # its own process group, which the "terminal" interrupts
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # noqa: PLW1509
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not started.exists() and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert started.exists(), "the stand-in never got busy"
+        time.sleep(0.3)
+        os.killpg(proc.pid, signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+    started.unlink()
+    return subprocess.CompletedProcess(args, proc.returncode, out, err)
+
+
+@needs_bash
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+@pytest.mark.parametrize(
+    ("where", "step"), [("pip", "3 (Installing packages)"), ("venv", "2 (Creating")]
+)
+def test_ctrl_c_says_one_line_and_the_same_command_continues(
+    tmp_path: Path, where: str, step: str
+) -> None:
+    result = interrupt_setup(tmp_path, where)
+    out = result.stdout + result.stderr
+    assert result.returncode == 130, out
+    said = [line for line in out.splitlines() if "nterrupted" in line]
+    assert len(said) == 1 and said[0].startswith(f"Interrupted at step {step}"), out
+    assert said[0].endswith("run the same command again to continue.")
+    for noise in ("Traceback", "KeyboardInterrupt", "ERROR", "failed", "hash mismatch", "internet"):
+        assert noise not in out, out
+    assert out.strip().splitlines()[-1] == said[0]
+    assert "Interrupted at step" in (tmp_path / "repo" / ".labkit-setup.log").read_text()
+    if where == "venv":  # the half-made .venv is gone: the rerun makes it again
+        assert not (tmp_path / "repo" / ".venv").exists()
+    commands, out = setup_run(tmp_path, "--cpu")
+    assert "READY" in out
+    assert "-m pip install --require-hashes -r requirements/cpu.txt" in commands
+    if where == "pip":  # the .venv made before the interrupt is reused
+        assert "Reusing .venv" in out
+
+
+@needs_bash
 @pytest.mark.skipif(sys.platform != "linux", reason="--gpu is for Linux")
 def test_setup_unlocked_installs_the_ranges_of_pyproject(tmp_path: Path) -> None:
     commands, _ = setup_run(tmp_path, "--gpu", "--unlocked")
@@ -260,9 +398,10 @@ def test_setup_unlocked_installs_the_ranges_of_pyproject(tmp_path: Path) -> None
     )
     assert not [r for r in requirements if r.startswith("tensorflow-cpu")]
     assert "tensorboard>=2.21,<2.22" in requirements and "pytest-timeout>=2.3" in requirements
-    assert commands[-3:] == [
+    assert commands[-4:] == [
         "-m pip install --no-deps --no-build-isolation -e .",
         "-m labkit kernel",
+        "-m labkit kernel --which",
         "main.py",
     ]
 
@@ -312,6 +451,7 @@ def test_setup_offline_installs_from_the_pack_only(tmp_path: Path) -> None:
         f"-m pip install --isolated --no-index --require-hashes -r {requirements}",
         "-m pip install --isolated --no-index --no-deps --no-build-isolation -e .",
         "-m labkit kernel",
+        "-m labkit kernel --which",
         "main.py",
     ]
     log = (tmp_path / "commands.log").read_text().splitlines()
