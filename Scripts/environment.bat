@@ -10,6 +10,12 @@ rem "bash Scripts/environment.sh" inside it. Linux and macOS: use Scripts/enviro
 rem
 rem Every conda/mamba command is run with "call" (conda is a .bat file: without "call"
 rem this script would stop after it), and every step checks errorlevel.
+rem
+rem The console gets a short summary, step by step; the long commands run through
+rem labkit\steps.py (%%RUN%%): their whole output goes to .labkit-setup.log, which the summary
+rem names, with a progress line while they run and the log's last lines when one fails. It
+rem exits 130 when interrupted: then one line says at which step, and that the same command
+rem continues (cmd may first ask "Terminate batch job (Y/N)?": either answer is fine).
 setlocal EnableExtensions DisableDelayedExpansion
 
 set "ENV_NAME=dl-workshop"
@@ -25,6 +31,12 @@ set "PY="
 set "BASE_PY="
 set "DATA_ARGS="
 set "SEND_ARGS="
+set "STEP=1"
+set "STEP_TITLE=Checking the platform and Python"
+set "CREATING_VENV=0"
+rem labkit's editable install needs no word from setuptools - its "Editable installation"
+rem notice is a BuildBackendWarning box in pip's output.
+set "EDITABLE_QUIET=ignore:Editable installation:UserWarning"
 
 rem The supported Pythons are declared once, in labkit\settings.py - PYTHON_MIN, PYTHON_MAX.
 set "PY_MIN="
@@ -205,6 +217,7 @@ set "TMPF=%TEMP%\labkit-env-%RANDOM%.txt"
 set "STAMP_NEW=%TEMP%\labkit-stamp-%RANDOM%.txt"
 set "PIP_DISABLE_PIP_VERSION_CHECK=1"
 set "PIP_NO_INPUT=1"
+set "LOG=%REPO%\.labkit-setup.log"
 
 rem ------------------------------------------------------------------ 1. platform and Python
 echo.
@@ -225,6 +238,9 @@ rem ------------------------------------------------------------------ conda env
 echo     Using %CONDA_TOOL%: conda environment "%ENV_NAME%" from environment.yml - --venv for a virtual environment.
 echo.
 echo === [2/6] Creating or updating the conda environment %ENV_NAME%
+set "STEP=2"
+set "STEP_TITLE=Creating or updating the environment"
+call :open_log
 set "FLAGS=mode=conda accel=cpu unlocked=%UNLOCKED%"
 call %CONDA_TOOL% run -n %ENV_NAME% python -c "import sys; print(sys.executable)" > "%TMPF%" 2>nul
 if errorlevel 1 goto :conda_create
@@ -238,7 +254,7 @@ call :stamp_check
 if errorlevel 1 goto :err_env_python
 if "%UP_TO_DATE%"=="1" goto :conda_up_to_date
 echo     Updating: %CONDA_TOOL% env update --prune ...
-call %CONDA_TOOL% env update -n %ENV_NAME% -f environment.yml --prune
+call %CONDA_TOOL% env update -n %ENV_NAME% -f environment.yml --prune >> "%LOG%" 2>&1
 if errorlevel 1 goto :err_conda_update
 goto :conda_ready
 
@@ -247,8 +263,8 @@ echo     Conda environment "%ENV_NAME%" is up to date - --force to update it any
 goto :conda_ready
 
 :conda_create
-echo     Creating: %CONDA_TOOL% env create ...
-call %CONDA_TOOL% env create -n %ENV_NAME% -f environment.yml
+echo     Creating: %CONDA_TOOL% env create ... - a few minutes; its output goes to .labkit-setup.log
+call %CONDA_TOOL% env create -n %ENV_NAME% -f environment.yml >> "%LOG%" 2>&1
 if errorlevel 1 goto :err_conda_create
 call %CONDA_TOOL% run -n %ENV_NAME% python -c "import sys; print(sys.executable)" > "%TMPF%"
 if errorlevel 1 goto :err_conda_python
@@ -261,8 +277,11 @@ if errorlevel 1 goto :err_env_python
 "%PY%" -c "%PY_CHECK%"
 if errorlevel 1 goto :err_conda_version
 echo     Environment python: %PY%
+set "RUN="%PY%" -m labkit.steps --log "%LOG%" --"
 echo.
 echo === [3/6] Installing packages
+set "STEP=3"
+set "STEP_TITLE=Installing packages"
 if "%UP_TO_DATE%"=="1" goto :packages_up_to_date
 if exist "%STAMP%" del "%STAMP%"
 goto :install_lock
@@ -293,10 +312,14 @@ set "BASE_PY="%PYTHON_ARG%""
 echo     Using a virtual environment in .venv, made with: %BASE_PY%
 echo.
 echo === [2/6] Creating or updating the environment
+set "STEP=2"
+set "STEP_TITLE=Creating or updating the environment"
+call :open_log
 set "FLAGS=mode=venv accel=cpu unlocked=%UNLOCKED%"
 set "PY=%REPO%\.venv\Scripts\python.exe"
 if not exist "%PY%" goto :venv_create
-"%PY%" -c "%PY_CHECK%" >nul 2>&1
+rem A .venv without pip is one whose creation was cut short: made again.
+"%PY%" -c "import pip; %PY_CHECK%" >nul 2>&1
 if errorlevel 1 goto :venv_recreate
 echo     Reusing .venv
 goto :venv_ready
@@ -308,19 +331,26 @@ if exist "%REPO%\.venv" goto :err_venv_remove
 
 :venv_create
 echo     Creating .venv ...
-%BASE_PY% -m venv "%REPO%\.venv"
+set "CREATING_VENV=1"
+%BASE_PY% -m labkit.steps --log "%LOG%" -- %BASE_PY% -m venv "%REPO%\.venv"
+if "%ERRORLEVEL%"=="130" goto :interrupted
 if errorlevel 1 goto :err_venv_create
+set "CREATING_VENV=0"
 
 :venv_ready
+set "RUN="%PY%" -m labkit.steps --log "%LOG%" --"
 call :stamp_check
 if errorlevel 1 goto :err_env_python
 echo.
 echo === [3/6] Installing packages
+set "STEP=3"
+set "STEP_TITLE=Installing packages"
 if "%UP_TO_DATE%"=="1" goto :packages_up_to_date
 if exist "%STAMP%" del "%STAMP%"
 if defined SOURCE goto :keep_pip
 echo     pip install --upgrade pip
-"%PY%" -m pip install --upgrade pip
+%RUN% "%PY%" -m pip install --upgrade pip
+if "%ERRORLEVEL%"=="130" goto :interrupted
 if errorlevel 1 goto :err_pip
 goto :install_lock
 
@@ -336,24 +366,32 @@ set "TF_REMOVE="
 for /f "usebackq delims=" %%i in ("%TMPF%") do set "TF_REMOVE=%%i"
 if not defined TF_REMOVE goto :lock_install
 echo     pip uninstall -y %TF_REMOVE% - another build's; the lock brings its own
-"%PY%" -m pip uninstall -y %TF_REMOVE%
+%RUN% "%PY%" -m pip uninstall -y %TF_REMOVE%
+if "%ERRORLEVEL%"=="130" goto :interrupted
 if errorlevel 1 goto :err_pip
 
 :lock_install
 if defined SOURCE goto :pack_install
 if "%UNLOCKED%"=="1" goto :unlocked_install
-echo     pip install --require-hashes -r requirements\cpu.txt
-"%PY%" -m pip install --require-hashes -r requirements\cpu.txt
+echo     pip install --require-hashes -r requirements\cpu.txt   - the longest step
+%RUN% "%PY%" -m pip install --require-hashes -r requirements\cpu.txt
+if "%ERRORLEVEL%"=="130" goto :interrupted
 if errorlevel 1 goto :err_pip
 echo     pip install --no-deps --no-build-isolation -e .
-"%PY%" -m pip install --no-deps --no-build-isolation -e .
+set "PYTHONWARNINGS=%EDITABLE_QUIET%"
+%RUN% "%PY%" -m pip install --no-deps --no-build-isolation -e .
+if "%ERRORLEVEL%"=="130" goto :interrupted
 if errorlevel 1 goto :err_pip
+set "PYTHONWARNINGS="
 goto :installed
 
 :unlocked_install
 echo     pip install --upgrade --upgrade-strategy eager -e ".[test]"
-"%PY%" -m pip install --upgrade --upgrade-strategy eager -e ".[test]"
+set "PYTHONWARNINGS=%EDITABLE_QUIET%"
+%RUN% "%PY%" -m pip install --upgrade --upgrade-strategy eager -e ".[test]"
+if "%ERRORLEVEL%"=="130" goto :interrupted
 if errorlevel 1 goto :err_pip
+set "PYTHONWARNINGS="
 goto :installed
 
 rem From the instructor's pack: this computer's hash-checked requirements, picked by
@@ -365,11 +403,15 @@ echo     Installing from the instructor's pack: %SOURCE% - no index, no internet
 if errorlevel 1 goto :err_pack
 set "PIP_CONFIG_FILE=nul"
 echo     pip install --isolated --no-index --require-hashes -r the pack's requirements for this computer
-"%PY%" -m pip install --isolated --no-index --require-hashes -r "%TMPF%.req"
+%RUN% "%PY%" -m pip install --isolated --no-index --require-hashes -r "%TMPF%.req"
+if "%ERRORLEVEL%"=="130" goto :interrupted
 if errorlevel 1 goto :err_pack_pip
 echo     pip install --isolated --no-index --no-deps --no-build-isolation -e .
-"%PY%" -m pip install --isolated --no-index --no-deps --no-build-isolation -e .
+set "PYTHONWARNINGS=%EDITABLE_QUIET%"
+%RUN% "%PY%" -m pip install --isolated --no-index --no-deps --no-build-isolation -e .
+if "%ERRORLEVEL%"=="130" goto :interrupted
 if errorlevel 1 goto :err_pip
+set "PYTHONWARNINGS="
 set "PIP_CONFIG_FILE="
 del "%TMPF%.req" >nul 2>&1
 goto :installed
@@ -386,19 +428,32 @@ if errorlevel 1 goto :err_labkit_python
 echo     Wrote .labkit-python: %PY%
 
 echo.
-echo === [4/6] Registering the Jupyter kernel "Python (dl-workshop)"
+echo === [4/6] Registering the Jupyter kernel
+set "STEP=4"
+set "STEP_TITLE=Registering the Jupyter kernel"
 rem In the environment - JupyterLab started from it opens the labs on it - and for the user -
-rem another Jupyter, VS Code - without taking the name from another clone: labkit\install\kernel.py.
-"%PY%" -m labkit kernel
+rem another Jupyter, VS Code - under a name no other clone has: labkit\install\kernel.py. It also
+rem turns off JupyterLab's news prompt for this environment. The name said is the one made.
+%RUN% "%PY%" -m labkit kernel
+if "%ERRORLEVEL%"=="130" goto :interrupted
 if errorlevel 1 goto :err_kernel
+set "KERNEL_DISPLAY=Python (dl-workshop)"
+"%PY%" -m labkit kernel --which > "%TMPF%" 2>> "%LOG%"
+if errorlevel 1 goto :err_kernel
+for /f "usebackq delims=" %%i in ("%TMPF%") do set "KERNEL_DISPLAY=%%i"
+echo     Kernel "%KERNEL_DISPLAY%" - all the kit's kernels: "%PY%" -m labkit kernel --list
 
 echo.
 echo === [5/6] Fetching the datasets
+set "STEP=5"
+set "STEP_TITLE=Fetching the datasets"
 rem A dataset that cannot be fetched is not fatal here: main.py below reports it as a FAIL,
 rem so the attendee sees the whole report and setup still ends NOT READY - exit 1.
 if "%FETCH_DATA%"=="0" goto :data_skipped
-"%PY%" -m labkit data fetch %DATA_ARGS%
+%RUN% "%PY%" -m labkit data fetch %DATA_ARGS%
+if "%ERRORLEVEL%"=="130" goto :interrupted
 if errorlevel 1 call :warn_data
+echo     Datasets: done.
 goto :check
 
 :data_skipped
@@ -407,9 +462,13 @@ echo     Skipped - --no-data. main.py below reports any dataset that is missing.
 :check
 echo.
 echo === [6/6] Checking the install - python main.py
+set "STEP=6"
+set "STEP_TITLE=Checking the install"
 if not exist main.py goto :err_no_main
-"%PY%" main.py %SEND_ARGS%
+rem Its whole report goes to the log; the console shows its diagnosis - PASS/WARN/FAIL and fixes.
+"%PY%" -m labkit.steps --log "%LOG%" --show-from "== Diagnosis ==" -- "%PY%" main.py %SEND_ARGS%
 set "RC=%ERRORLEVEL%"
+if "%RC%"=="130" goto :interrupted
 del "%TMPF%" "%STAMP_NEW%" >nul 2>&1
 rem main.py adds 2 to its exit status when its report could not be sent.
 set "NOT_SENT="
@@ -422,13 +481,35 @@ if not "%RC%"=="0" goto :main_failed
 echo.
 echo READY. Start Jupyter with:
 echo     "%PY%" -m jupyter lab labs\
-echo and open a lab with the kernel "Python (dl-workshop)". Run the tests with: Scripts\test.bat
+echo and open a lab with the kernel "%KERNEL_DISPLAY%". Run the tests with: Scripts\test.bat
+echo The whole log, main.py's full report included: %LOG%
 exit /b 0
 
 :main_failed
 echo.
 echo NOT READY - main.py exit %RC%: do what each FAIL line above says after "fix:", then check again with: "%PY%" main.py 1>&2
+echo The whole log, main.py's full report included: %LOG% 1>&2
 exit /b %RC%
+
+rem Ctrl-C: one line; what is complete stays, and the same command continues from there.
+:interrupted
+if "%CREATING_VENV%"=="1" rmdir /s /q "%REPO%\.venv" >nul 2>&1
+>> "%LOG%" echo Interrupted at step %STEP% - %STEP_TITLE%.
+echo. 1>&2
+echo Interrupted at step %STEP% (%STEP_TITLE%): run the same command again to continue. 1>&2
+exit /b 130
+
+rem The log's last lines, for a command that ran without labkit\steps.py - conda.
+:show_tail
+echo     The last lines of the log - %LOG%:
+powershell -NoProfile -Command "Get-Content -Tail 25 -LiteralPath $env:LOG | ForEach-Object { '    | ' + $_ }"
+exit /b 0
+
+rem The log of this run: every long command's whole output.
+:open_log
+> "%LOG%" echo labkit setup log: Scripts\environment.bat - %DATE% %TIME%
+echo     Every command's whole output goes to .labkit-setup.log.
+exit /b 0
 
 rem ------------------------------------------------------------------ subroutines
 rem Sets UP_TO_DATE=1 when the stamp next to the environment's python matches pyproject.toml
@@ -447,7 +528,7 @@ set "UP_TO_DATE=1"
 exit /b 0
 
 :warn_data
-echo WARNING: some datasets could not be fetched - see the messages above; continuing to the check. 1>&2
+echo WARNING: some datasets could not be fetched - the log's last lines are above; continuing to the check. 1>&2
 echo          Without internet, copy the data from the instructor's USB stick or share, then run: 1>&2
 echo            "%PY%" -m labkit data fetch --from D:\path\to\that\folder 1>&2
 exit /b 0
@@ -482,7 +563,8 @@ exit /b 1
 
 :err_pack_pip
 del "%TMPF%.req" >nul 2>&1
-echo ERROR: installing from the pack at %SOURCE% failed - see pip's messages above. 1>&2
+echo ERROR: installing from the pack at %SOURCE% failed - the log's last lines are above. 1>&2
+echo        The whole log: %LOG% 1>&2
 echo        A hash mismatch means the pack's copy is damaged: copy it again. A missing file 1>&2
 echo        means the pack lacks it: ask the instructor to run python -m labkit room pack again. 1>&2
 exit /b 1
@@ -530,7 +612,9 @@ echo        Close programs that use it - Jupyter, VS Code - delete .venv by hand
 exit /b 1
 
 :err_venv_create
-echo ERROR: could not create the virtual environment with %BASE_PY%. 1>&2
+if exist "%REPO%\.venv" rmdir /s /q "%REPO%\.venv" >nul 2>&1
+echo ERROR: could not create the virtual environment with %BASE_PY% - the log's last lines are above. 1>&2
+echo        The whole log: %LOG% 1>&2
 echo        Reinstall Python from python.org, or pass another one with --python, then run again. 1>&2
 exit /b 1
 
@@ -540,13 +624,17 @@ echo        Delete the environment - the .venv folder, or: conda env remove -n %
 exit /b 1
 
 :err_conda_create
-echo ERROR: "%CONDA_TOOL% env create" failed - see the messages above. 1>&2
+call :show_tail
+echo ERROR: "%CONDA_TOOL% env create" failed - the log's last lines are above. 1>&2
+echo        The whole log: %LOG% 1>&2
 echo        Check the network; if a half-made environment is left, run 1>&2
 echo        "conda env remove -n %ENV_NAME%", then run this script again. 1>&2
 exit /b 1
 
 :err_conda_update
-echo ERROR: "%CONDA_TOOL% env update" failed - see the messages above. 1>&2
+call :show_tail
+echo ERROR: "%CONDA_TOOL% env update" failed - the log's last lines are above. 1>&2
+echo        The whole log: %LOG% 1>&2
 echo        Check the network, or run "conda env remove -n %ENV_NAME%" and run this script again. 1>&2
 exit /b 1
 
@@ -568,7 +656,7 @@ echo        Run "conda env remove -n %ENV_NAME%", then run this script again. 1>
 exit /b 1
 
 :err_pip
-echo ERROR: pip failed - see the messages above. 1>&2
+echo ERROR: pip failed - the log's last lines are above. The whole log: %LOG% 1>&2
 echo        Check the internet connection - behind a proxy: set HTTPS_PROXY=... - 1>&2
 echo        then run Scripts\environment.bat again. A hash mismatch means a download was 1>&2
 echo        altered - a proxy? - or the mirror differs from PyPI. 1>&2
@@ -583,7 +671,8 @@ echo ERROR: could not write .labkit-python in %REPO%. Check that the folder is w
 exit /b 1
 
 :err_kernel
-echo ERROR: registering the Jupyter kernel failed - see the messages above. 1>&2
+echo ERROR: registering the Jupyter kernel failed - the log's last lines are above. 1>&2
+echo        The whole log: %LOG% 1>&2
 echo        Run "%PY%" -m labkit kernel, or Scripts\environment.bat --force to reinstall. 1>&2
 exit /b 1
 

@@ -712,3 +712,30 @@ def test_parse_environment_yml_handles_the_pip_section(tmp_path: Path) -> None:
     env = _parse_environment_yml(path)
     assert env["conda"] == ["python=3.12", "pip", "numpy"]
     assert env["pip"] == ["tensorflow>=2.21", "-e ."]
+
+
+def test_bat_runs_long_commands_through_the_log_and_stops_in_one_line_on_ctrl_c() -> None:
+    """As environment.sh: labkit\\steps.py runs each long command (the whole output into
+    .labkit-setup.log), exit 130 (Ctrl-C) goes to one 'Interrupted at step N' line, and the
+    editable install runs without setuptools' notice."""
+    text = ENV_BAT.read_text(encoding="utf-8")
+    lines = [line for _, line in _code_lines(ENV_BAT)]
+    runs = [
+        i
+        for i, line in enumerate(lines)
+        if ("%RUN%" in line or "-m labkit.steps" in line) and not line.startswith('set "RUN=')
+    ]
+    assert len(runs) >= 9  # venv, pip x7 (lock, pack, unlocked, labkit), kernel, data, main.py
+    for i in runs:
+        following = " ".join(lines[i + 1 : i + 3])
+        assert '=="130" goto :interrupted' in following, lines[i]
+    assert 'set "LOG=%REPO%\\.labkit-setup.log"' in text
+    assert "run the same command again to continue" in text
+    assert '--show-from "== Diagnosis ==" -- "%PY%" main.py' in text
+    assert 'set "EDITABLE_QUIET=ignore:Editable installation:UserWarning"' in text
+    for line in [line for line in lines if " -e ." in line or '-e ".[test]"' in line]:
+        if line.startswith("%RUN%"):
+            before = lines[lines.index(line) - 1]
+            assert before == 'set "PYTHONWARNINGS=%EDITABLE_QUIET%"', line
+    assert '"%PY%" -m labkit kernel --which' in text and "%KERNEL_DISPLAY%" in text
+    assert 'Python (dl-workshop)" Run' not in text
