@@ -19,10 +19,36 @@ def test_solution_runs_in_fast_mode_and_reports_sane_metrics() -> None:
     assert not run.errors
     assert run.metrics["dense_forward_max_error"] < 1e-5  # our layer == keras.layers.Dense
     assert run.metrics["grad_max_error"] < 1e-6  # the tape == the chain rule by hand
-    assert run.metrics["tf_function_speedup"] > 0.8  # noisy on a shared CPU; usually 2-4x
+    # Medians of alternating rounds on 4 images: about 3x even with the CPU shared (load 9 on 2
+    # cores); the printout says what was measured, whatever it was.
+    speedup = run.metrics["tf_function_speedup"]
+    assert speedup > 1.2
+    said = _output_of(run.nb, "tf_function_speedup = float(")
+    assert "median of 5 rounds of 30 steps" in said
+    if speedup >= 1.5:
+        assert f"The graph ran the step {speedup:.1f}x as fast" in said
+    else:
+        assert f"({speedup:.1f}x)" in said or f"({speedup:.2f}x)" in said
     assert run.metrics["fast_mode"]
     assert run.metrics["challenge_met"] in (0.0, 1.0)  # 50 steps in fast mode: usually not met
     assert 0 < run.metrics["challenge_result"] < 0.3  # the loss starts at about 0.3
+
+
+def _output_of(nb, code: str) -> str:
+    """The printed output of the one cell whose source holds ``code``."""
+    (cell,) = [c for c in nb.cells if c.cell_type == "code" and code in c.source]
+    return "".join(o.get("text", "") for o in cell.outputs if o.output_type == "stream")
+
+
+def test_the_challenge_cell_names_itself() -> None:
+    """Its placeholder says "Challenge: ..." as an exercise's says "Exercise q4: ..."."""
+    import nbformat
+    from conftest import REPO_ROOT
+
+    nb = nbformat.read(REPO_ROOT / "labs" / LAB / f"{LAB}.ipynb", as_version=4)
+    (cell,) = [c for c in nb.cells if c.cell_type == "code" and "Challenge(" in c.source]
+    assert 'raise NotImplementedError("Challenge: replace this line' in cell.source
+    assert "This exercise" not in cell.source
 
 
 # ------------------------------------------------------------- right answers

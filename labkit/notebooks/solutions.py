@@ -17,6 +17,7 @@ from labkit.paths import REPO_ROOT
 
 BEGIN = re.compile(r"^(?P<indent>[ \t]*)# BEGIN SOLUTION(?:[ \t]+(?P<id>\w+))?[ \t]*$")
 END = re.compile(r"^[ \t]*# END SOLUTION[ \t]*$")
+CHALLENGE = "challenge"  # the id of a challenge's region: ``# BEGIN SOLUTION challenge``
 NBFORMAT_VERSION = 4
 
 
@@ -33,10 +34,17 @@ class Region:
 
 
 def placeholder(indent: str, exercise: str | None) -> list[str]:
-    """The lines that stand for a solution in the exercise notebook."""
-    label = f"Exercise {exercise}" if exercise else "This exercise"
-    then = f", then run {exercise}.check()" if exercise else ""
-    message = f"{label}: replace this line with your code{then}."
+    """The lines that stand for a solution in the exercise notebook. The region of a lab's
+    closing challenge is marked ``# BEGIN SOLUTION challenge``: it has no check, its cell's
+    verdict says how close the learner came."""
+    if exercise == CHALLENGE:
+        message = (
+            "Challenge: replace this line with your choices, then run the cell for the verdict."
+        )
+    else:
+        label = f"Exercise {exercise}" if exercise else "This exercise"
+        then = f", then run {exercise}.check()" if exercise else ""
+        message = f"{label}: replace this line with your code{then}."
     return [f"{indent}# YOUR CODE HERE", f'{indent}raise NotImplementedError("{message}")']
 
 
