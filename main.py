@@ -11,7 +11,9 @@ could not be sent (2: READY but not sent, 3: neither). The checks live in
 
 This file must run with any Python (even one without the workshop packages), so it
 uses no syntax newer than Python 2.7 before handing over to labkit, and its early
-failures are printed as JSON too when ``--json`` is given.
+failures are printed as JSON too when ``--json`` is given. Run with another Python than the
+one the setup recorded in ``.labkit-python`` (the system's ``python3``, say), it says so and
+names the right one.
 """
 
 import binascii
@@ -104,6 +106,47 @@ def fail_early(message, fix):
         sys.stdout.write(json.dumps(report, indent=2) + "\n")
     raise SystemExit(3 if sent is not None and not sent["sent"] else 1)
 
+
+REPO_ROOT = os.path.dirname(os.path.abspath(__file__))
+
+
+def environment_of(python):
+    """The folder of the environment an interpreter belongs to (venv or conda, any OS)."""
+    folder = os.path.dirname(os.path.abspath(python))
+    if os.path.basename(folder).lower() in ("bin", "scripts"):
+        folder = os.path.dirname(folder)
+    return os.path.normcase(os.path.realpath(folder))
+
+
+def workshop_python():
+    """The interpreter recorded in .labkit-python when it exists and belongs to another
+    environment than this Python's; else None. Environments, not interpreters, are compared:
+    a virtual environment's python links to the very interpreter that made it."""
+    try:
+        with open(os.path.join(REPO_ROOT, ".labkit-python")) as f:
+            recorded = (f.read().strip().splitlines() or [""])[0].strip()
+    except (IOError, OSError, UnicodeError):  # noqa: UP024 (IOError: Python 2)
+        return None
+    if not recorded or not os.path.isfile(recorded):
+        return None
+    ours = (os.path.normcase(os.path.realpath(sys.prefix)), environment_of(sys.executable))
+    return None if environment_of(recorded) in ours else recorded
+
+
+def quoted(path):
+    return '"' + path + '"' if " " in path else path
+
+
+WORKSHOP_PYTHON = workshop_python()
+if WORKSHOP_PYTHON:
+    fail_early(
+        "This is not the workshop's Python ("
+        + sys.executable
+        + "); the setup made "
+        + WORKSHOP_PYTHON
+        + ".",
+        "run: " + " ".join([quoted(WORKSHOP_PYTHON), "main.py"] + sys.argv[1:]),
+    )
 
 if sys.version_info < (3, 10):  # noqa: UP036 (this file must run on any Python)
     fail_early(

@@ -697,7 +697,8 @@ def test_main_with_system_python_without_tensorflow() -> None:
     proc = run_main(str(MAIN), python=python)
     assert proc.returncode == 1
     assert "Traceback" not in proc.stdout + proc.stderr
-    assert "TensorFlow is not installed" in proc.stdout or "Cannot import labkit" in proc.stdout
+    said = ("TensorFlow is not installed", "Cannot import labkit", "not the workshop's Python")
+    assert any(words in proc.stdout for words in said)  # the last where the setup has run
 
 
 def test_main_json_is_valid_when_python_is_too_old() -> None:
@@ -723,3 +724,36 @@ def test_main_json_is_valid_when_labkit_cannot_be_imported(tmp_path: Path) -> No
     data = json.loads(proc.stdout)
     assert proc.returncode == 1 and data["exit_code"] == 1
     assert "Cannot import labkit" in data["diagnosis"][0]["message"]
+
+
+def test_main_with_another_python_than_the_setup_recorded_names_the_right_one(
+    tmp_path: Path,
+) -> None:
+    """The issue's case: a .venv whose python links to the system's python3, and main.py run
+    with that python3. Environments are compared, so the link does not fool it."""
+    repo = tmp_path / "a clone"
+    repo.mkdir()
+    shutil.copy(MAIN, repo / "main.py")
+    venv = repo / ".venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    made = venv / ("Scripts/python.exe" if sys.platform == "win32" else "bin/python")
+    (repo / ".labkit-python").write_text(f"{made}\n")
+    base = os.path.realpath(made)  # the interpreter the venv's python links to
+    env = {k: v for k, v in main_env().items() if k != "PYTHONPATH"}
+    for args, fix in [([], f'"{made}" main.py'), (["--json"], f'"{made}" main.py --json')]:
+        proc = subprocess.run(
+            [base, "-S", str(repo / "main.py"), *args], capture_output=True, text=True, env=env
+        )
+        assert proc.returncode == 1, proc.stderr
+        said = json.loads(proc.stdout)["diagnosis"][0] if args else None
+        if said is None:
+            assert proc.stdout.startswith("FAIL  This is not the workshop's Python")
+            assert f"fix: run: {fix}" in proc.stdout
+        else:
+            assert said["message"].startswith("This is not the workshop's Python")
+            assert said["fix"] == f"run: {fix}"
+    # The recorded Python itself goes on to the checks (here: no labkit beside this main.py).
+    proc = subprocess.run(
+        [str(made), "-S", str(repo / "main.py")], capture_output=True, text=True, env=env
+    )
+    assert "not the workshop's Python" not in proc.stdout and "Cannot import labkit" in proc.stdout

@@ -209,9 +209,16 @@ def setup_python() -> str:
         python = marker.read_text().strip()
     except OSError:
         raise Unavailable("no .labkit-python: the setup script has not finished here") from None
-    if not python or Path(python).resolve() == Path(sys.executable).resolve():
+    # Environments, not resolved paths: a venv's python links to the Python that made it.
+    if not python or _environment_of(python) == Path(sys.prefix).resolve():
         raise Unavailable("the running Python is the one the setup script made")
     return python
+
+
+def _environment_of(python: str) -> Path:
+    """The folder of the environment an interpreter belongs to (venv or conda, any OS)."""
+    folder = Path(python).absolute().parent
+    return (folder.parent if folder.name.lower() in ("bin", "scripts") else folder).resolve()
 
 
 def collect_system(report: Report, strict: bool = False) -> None:
