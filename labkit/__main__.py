@@ -178,10 +178,34 @@ def _benchmarks() -> ModuleType:
 
 
 def kernel(args: argparse.Namespace) -> int:
-    """Register the Jupyter kernel dl-workshop for this Python (the setup scripts run it)."""
-    from labkit.install.kernel import register
+    """Register the Jupyter kernel dl-workshop for this Python (the setup scripts run it), say
+    its name, list the kit's kernels or remove some."""
+    from labkit.install import kernel as kernels
 
-    print(register(take_over=args.take_over).report())
+    if args.which:
+        print(kernels.which())
+    elif args.list:
+        found = kernels.kit_kernels()
+        for kit in found:
+            print(f'{kit.name}: "{kit.display_name}", {kit.python or "?"} ({kit.state})')
+            print(f"    {kit.folder}")
+        if not found:
+            print("No kernel of the kit is registered.")
+    elif args.remove is not None:
+        names = {kit.name for kit in kernels.kit_kernels()}
+        unknown = [n for n in args.remove if n not in names]
+        if unknown:
+            print(
+                f"No kernel of the kit is named {', '.join(unknown)}: see --list.", file=sys.stderr
+            )
+            return 1
+        removed = kernels.remove(args.remove)
+        for kit in removed:
+            print(f'Removed {kit.name} ("{kit.display_name}", {kit.python or "?"})')
+        if not removed:
+            print("Nothing to remove: every kernel of the kit starts a Python that exists.")
+    else:
+        print(kernels.register(take_over=args.take_over).report())
     return 0
 
 
@@ -306,10 +330,24 @@ def build_parser() -> argparse.ArgumentParser:
     kernel_parser = commands.add_parser(
         "kernel", help="register the Jupyter kernel dl-workshop for this Python"
     )
-    kernel_parser.add_argument(
+    kernel_actions = kernel_parser.add_mutually_exclusive_group()
+    kernel_actions.add_argument(
         "--take-over",
         action="store_true",
         help="take the user-level name dl-workshop even when another environment holds it",
+    )
+    kernel_actions.add_argument(
+        "--which", action="store_true", help="print the name this environment's kernel shows"
+    )
+    kernel_actions.add_argument(
+        "--list", action="store_true", help="list the kit's kernels (every clone's), and whose"
+    )
+    kernel_actions.add_argument(
+        "--remove",
+        nargs="*",
+        metavar="NAME",
+        help="remove the kit's kernels named (see --list); without a name, those whose Python "
+        "is gone (deleted clones)",
     )
     kernel_parser.set_defaults(func=kernel)
 

@@ -4,6 +4,7 @@ takes the user-level name from a first one that still exists."""
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -103,3 +104,141 @@ def test_cli_prints_the_report(
     assert main(["kernel"]) == 0
     out = capsys.readouterr().out
     assert 'Kernel "Python (dl-workshop)" (dl-workshop)' in out and str(user_kernels) in out
+
+
+def write_named_kernel(folder: Path, python: str, display: str) -> None:
+    write_kernel(folder, python)
+    spec = json.loads((folder / "kernel.json").read_text())
+    (folder / "kernel.json").write_text(json.dumps({**spec, "display_name": display}))
+
+
+def test_clones_in_folders_of_the_same_name_get_names_of_their_own(
+    tmp_path: Path, user_kernels: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    """Three clones, each in a folder named `kit`: three names in the picker, and the name the
+    setup says (`kernel --which`) is the one both registrations show."""
+    pythons = []
+    for clone in ("a", "b"):
+        python = tmp_path / clone / "kit" / ".venv" / "bin" / "python"
+        python.parent.mkdir(parents=True)
+        python.write_text("")
+        pythons.append(str(python))
+    write_named_kernel(user_kernels / "dl-workshop", pythons[0], "Python (dl-workshop)")
+    write_named_kernel(
+        user_kernels / "dl-workshop-0b0b0b0b", pythons[1], "Python (dl-workshop, kit)"
+    )
+    monkeypatch.setattr(kernel, "REPO_ROOT", tmp_path / "c" / "kit")
+    monkeypatch.setattr(sys, "prefix", str(tmp_path / "c" / "kit" / ".venv"))
+    reg = kernel.register()
+    names = {
+        json.loads((k / "kernel.json").read_text())["display_name"] for k in user_kernels.iterdir()
+    }
+    assert len(names) == 3 and reg.display_name in names
+    assert reg.display_name.startswith("Python (dl-workshop, kit ") and reg.user_name[-8:-2] in (
+        reg.display_name
+    )
+    assert json.loads((reg.env_kernel / "kernel.json").read_text())["display_name"] == (
+        reg.display_name
+    )
+    assert kernel.which() == reg.display_name
+    assert main(["kernel", "--which"]) == 0
+    assert capsys.readouterr().out == reg.display_name + "\n"
+    # Registering again keeps the same name.
+    assert kernel.register().display_name == reg.display_name
+
+
+def test_list_and_remove_the_kits_kernels(
+    tmp_path: Path, user_kernels: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    monkeypatch.setattr(sys, "prefix", str(tmp_path / "env"))
+    monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "env" / "share" / "jupyter"))
+    alive = tmp_path / "other" / ".venv" / "bin" / "python"
+    alive.parent.mkdir(parents=True)
+    alive.write_text("")
+    write_named_kernel(user_kernels / "dl-workshop", str(alive), "Python (dl-workshop)")
+    gone = str(tmp_path / "deleted" / ".venv" / "bin" / "python")
+    write_named_kernel(user_kernels / "dl-workshop-1234abcd", gone, "Python (dl-workshop, old)")
+    write_named_kernel(user_kernels / "python3-other", gone, "Not the kit's")
+    reg = kernel.register()
+    assert main(["kernel", "--list"]) == 0
+    out = capsys.readouterr().out
+    assert f'dl-workshop: "Python (dl-workshop)", {alive} (another environment)' in out
+    assert f'dl-workshop-1234abcd: "Python (dl-workshop, old)", {gone} (its Python is gone)' in out
+    assert f'{reg.user_name}: "{reg.display_name}", {sys.executable} (this environment)' in out
+    assert "python3-other" not in out
+    # Without a name: the registrations of deleted clones go, nothing else.
+    assert main(["kernel", "--remove"]) == 0
+    assert "Removed dl-workshop-1234abcd" in capsys.readouterr().out
+    assert sorted(p.name for p in user_kernels.iterdir()) == sorted(
+        ["dl-workshop", reg.user_name, "python3-other"]
+    )
+    assert main(["kernel", "--remove"]) == 0
+    assert "Nothing to remove" in capsys.readouterr().out
+    # By name; an unknown name is refused.
+    assert main(["kernel", "--remove", "dl-workshop-nope"]) == 1
+    assert "see --list" in capsys.readouterr().err
+    assert main(["kernel", "--remove", "dl-workshop"]) == 0
+    assert (
+        not (user_kernels / "dl-workshop").exists() and (reg.env_kernel / "kernel.json").is_file()
+    )
+
+
+def test_registering_turns_off_jupyterlabs_news_prompt(tmp_path: Path, user_kernels: Path) -> None:
+    settings = tmp_path / "env" / "share" / "jupyter" / "lab" / "settings" / "overrides.json"
+    settings.parent.mkdir(parents=True)
+    settings.write_text(json.dumps({"@jupyterlab/apputils-extension:themes": {"theme": "dark"}}))
+    kernel.register(prefix=tmp_path / "env")
+    written = json.loads(settings.read_text())
+    assert written["@jupyterlab/apputils-extension:notification"]["fetchNews"] == "false"
+    assert written["@jupyterlab/apputils-extension:themes"] == {"theme": "dark"}  # kept
+
+
+def lab_default(settings_dir: Path, home: Path, plugin: str, key: str) -> object:
+    """The default a real JupyterLab server gives ``plugin``'s ``key``, with ``settings_dir``
+    as its application settings folder (where the environment's overrides.json lives)."""
+    import socket
+    import subprocess
+    import time
+    import urllib.request
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    home.mkdir(exist_ok=True)
+    env = {**os.environ, "HOME": str(home), "JUPYTER_CONFIG_DIR": str(home / "config")}
+    env["JUPYTER_DATA_DIR"] = str(home / "data")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--allow-root"]
+        + [f"--ServerApp.port={port}", "--ServerApp.ip=127.0.0.1", "--IdentityProvider.token=t"]
+        + [f"--LabApp.app_settings_dir={settings_dir}", f"--ServerApp.root_dir={home}"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=(home / "lab.log").open("w"),
+    )
+    url = f"http://127.0.0.1:{port}/lab/api/settings/{plugin}?token=t"
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                with urllib.request.urlopen(url, timeout=5) as response:
+                    return json.load(response)["schema"]["properties"][key].get("default")
+            except OSError:
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    raise AssertionError((home / "lab.log").read_text()) from None
+                time.sleep(0.3)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def test_jupyterlab_started_from_the_environment_does_not_ask_about_news(
+    tmp_path: Path, user_kernels: Path
+) -> None:
+    pytest.importorskip("jupyterlab")
+    plugin = "@jupyterlab/apputils-extension:notification"
+    before = tmp_path / "bare" / "settings"
+    before.mkdir(parents=True)
+    assert lab_default(before, tmp_path / "home", plugin, "fetchNews") == "none"  # it asks
+    kernel.register(prefix=tmp_path / "env")
+    settings = tmp_path / "env" / "share" / "jupyter" / "lab" / "settings"
+    assert lab_default(settings, tmp_path / "home", plugin, "fetchNews") == "false"
