@@ -17,5 +17,9 @@ __version__ = "0.1.0"
 from labkit.lab.fastmode import choose, is_fast
 from labkit.lab.metrics import report
 from labkit.lab.session import lab_seed, start_lab
+from labkit.startup_log import quiet_next_tensorflow_import
+
+# A script that imports labkit starts TensorFlow as quietly as a notebook does (errors shown).
+quiet_next_tensorflow_import()
 
 __all__ = ["__version__", "choose", "is_fast", "lab_seed", "report", "start_lab"]
