@@ -289,3 +289,17 @@ def test_exercise_notebook_runs_and_its_checks_say_not_attempted(lab: str) -> No
     assert run.checks["q1"] == "NOT_ATTEMPTED"
     # The placeholders fail with the message that names their exercise.
     assert any(e.startswith("NotImplementedError: Exercise q1") for e in run.errors), run.errors
+
+
+def test_exercise_notebooks_link_to_colab_in_text_not_with_an_image() -> None:
+    """Colab's badge is an image from the internet: a broken picture in a room without it."""
+    link = "https://colab.research.google.com/github/o/n/blob/main/labs/09_x/09_x.ipynb"
+    nb = nbformat.v4.new_notebook()
+    badge = f"[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]({link})"
+    nb.cells = [nbformat.v4.new_markdown_cell(f"# Lab 09: x\n\n{badge}\n\nText.")]
+    made = notebooks.exercise_notebook(nb, "solutions/09_x/09_x.ipynb")
+    assert f"**[Open in Colab]({link})**" in made.cells[0].source
+    assert "colab-badge.svg" not in made.cells[0].source and "Text." in made.cells[0].source
+    for lab in notebooks.lab_names():
+        text = notebooks.exercise_path(lab).read_text(encoding="utf-8")
+        assert "colab-badge.svg" not in text and "[Open in Colab](https://colab" in text, lab

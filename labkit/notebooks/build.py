@@ -31,6 +31,13 @@ from labkit.paths import REPO_ROOT, REPOSITORY_URL, REPOSITORY_URL_FILE
 SOLUTION_ONLY_TAG = "solution-only"
 GITHUB_REPOSITORY = re.compile(r"https://github\.com/(?P<repo>[\w.-]+/[\w.-]+)")
 COLAB_LINK = re.compile(r"https://colab\.research\.google\.com/github/[\w.-]+/[\w.-]+/blob/main/")
+# Colab's badge is an image from colab.research.google.com: broken in a room without internet.
+# The exercise notebooks get a text link instead.
+COLAB_BADGE = re.compile(
+    r"\[!\[Open in Colab\]\(https://colab\.research\.google\.com/assets/colab-badge\.svg\)\]"
+    r"\((?P<url>[^)\s]+)\)",
+    re.IGNORECASE,
+)
 # At the top of every exercise notebook's first cell; a comment, which Jupyter does not show.
 GENERATED_NOTE = (
     "<!-- Generated from {source} by `python -m labkit notebooks build`: edit that notebook and "
@@ -88,6 +95,8 @@ def exercise_notebook(solution: nbformat.NotebookNode, source: str) -> nbformat.
             continue
         if cell.cell_type == "code":
             cell.source, _ = split_regions(cell.source, f"{source}, cell {i + 1}")
+        else:
+            cell.source = COLAB_BADGE.sub(r"**[Open in Colab](\g<url>)**", cell.source)
         cells.append(cell)
     note = GENERATED_NOTE.format(source=source)
     if cells and cells[0].cell_type == "markdown":
