@@ -292,9 +292,12 @@ def test_setup_installs_the_lock_and_switches_builds_cleanly(tmp_path: Path) -> 
 @needs_bash
 def test_setup_output_is_short_stepwise_and_names_the_whole_log(tmp_path: Path) -> None:
     """pip and venv say 500 lines each: the terminal gets the steps, the log gets everything."""
-    commands, out = setup_run(tmp_path, "--cpu")
+    made = "Python (dl-workshop, kit 3fa2c1)"  # what `labkit kernel --which` says was made
+    commands, out = setup_run(tmp_path, "--cpu", env={"FAKE_KERNEL": made})
     lines = out.splitlines()
     assert len(lines) < 40, out
+    assert f'Kernel "{made}"' in out and f'open a lab with the kernel "{made}"' in out
+    assert "Python (dl-workshop)" not in out  # the name said is the name made
     assert [line.split("]")[0].strip() for line in lines if line.startswith("==> [")] == [
         f"==> [{n}/6" for n in range(1, 7)
     ]
