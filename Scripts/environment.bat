@@ -12,7 +12,7 @@ rem Every conda/mamba command is run with "call" (conda is a .bat file: without 
 rem this script would stop after it), and every step checks errorlevel.
 rem
 rem The console gets a short summary, step by step; the long commands run through
-rem labkit\steps.py (%%RUN%%): their whole output goes to .labkit-setup.log, which the summary
+rem labkit\install\steps.py (%%RUN%%): their whole output goes to .labkit-setup.log, which the summary
 rem names, with a progress line while they run and the log's last lines when one fails. It
 rem exits 130 when interrupted: then one line says at which step, and that the same command
 rem continues (cmd may first ask "Terminate batch job (Y/N)?": either answer is fine).
@@ -277,7 +277,7 @@ if errorlevel 1 goto :err_env_python
 "%PY%" -c "%PY_CHECK%"
 if errorlevel 1 goto :err_conda_version
 echo     Environment python: %PY%
-set "RUN="%PY%" -m labkit.steps --log "%LOG%" --"
+set "RUN="%PY%" -m labkit.install.steps --log "%LOG%" --"
 echo.
 echo === [3/6] Installing packages
 set "STEP=3"
@@ -332,13 +332,13 @@ if exist "%REPO%\.venv" goto :err_venv_remove
 :venv_create
 echo     Creating .venv ...
 set "CREATING_VENV=1"
-%BASE_PY% -m labkit.steps --log "%LOG%" -- %BASE_PY% -m venv "%REPO%\.venv"
+%BASE_PY% -m labkit.install.steps --log "%LOG%" -- %BASE_PY% -m venv "%REPO%\.venv"
 if "%ERRORLEVEL%"=="130" goto :interrupted
 if errorlevel 1 goto :err_venv_create
 set "CREATING_VENV=0"
 
 :venv_ready
-set "RUN="%PY%" -m labkit.steps --log "%LOG%" --"
+set "RUN="%PY%" -m labkit.install.steps --log "%LOG%" --"
 call :stamp_check
 if errorlevel 1 goto :err_env_python
 echo.
@@ -466,7 +466,7 @@ set "STEP=6"
 set "STEP_TITLE=Checking the install"
 if not exist main.py goto :err_no_main
 rem Its whole report goes to the log; the console shows its diagnosis - PASS/WARN/FAIL and fixes.
-"%PY%" -m labkit.steps --log "%LOG%" --show-from "== Diagnosis ==" -- "%PY%" main.py %SEND_ARGS%
+"%PY%" -m labkit.install.steps --log "%LOG%" --show-from "== Diagnosis ==" -- "%PY%" main.py %SEND_ARGS%
 set "RC=%ERRORLEVEL%"
 if "%RC%"=="130" goto :interrupted
 del "%TMPF%" "%STAMP_NEW%" >nul 2>&1
@@ -499,7 +499,7 @@ echo. 1>&2
 echo Interrupted at step %STEP% (%STEP_TITLE%): run the same command again to continue. 1>&2
 exit /b 130
 
-rem The log's last lines, for a command that ran without labkit\steps.py - conda.
+rem The log's last lines, for a command that ran without labkit\install\steps.py - conda.
 :show_tail
 echo     The last lines of the log - %LOG%:
 powershell -NoProfile -Command "Get-Content -Tail 25 -LiteralPath $env:LOG | ForEach-Object { '    | ' + $_ }"

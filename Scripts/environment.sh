@@ -76,7 +76,7 @@ EOF
 
 # ---------------------------------------------------------------- output helpers
 # The terminal gets a short summary, step by step; every command's whole output goes to the
-# log, .labkit-setup.log, which the summary names (labkit/steps.py runs those commands: a
+# log, .labkit-setup.log, which the summary names (labkit/install/steps.py runs those commands: a
 # progress line while they run, the log's last lines when one fails).
 if [ -t 1 ] && [ -z "${NO_COLOR:-}" ]; then
     BOLD=$'\033[1m' YELLOW=$'\033[33m' RED=$'\033[31m' RESET=$'\033[0m'
@@ -90,7 +90,7 @@ START=$SECONDS
 LOG=""          # the log, once step 2 opens it
 LOG_NAME=".labkit-setup.log"
 EARLY_LOG=""    # what was said before the log was opened
-RUNNER_PY=""    # the Python that runs labkit/steps.py
+RUNNER_PY=""    # the Python that runs labkit/install/steps.py
 CREATING_VENV=0
 
 to_log() {  # to_log LINE...: into the log (kept until it is opened)
@@ -149,11 +149,11 @@ on_interrupt() {
 }
 trap on_interrupt INT TERM HUP
 # run_logged [--show-from TEXT] -- COMMAND...: the command, its whole output into the log (see
-# labkit/steps.py); its exit status. Interrupted (status 130): the one line, and exit.
+# labkit/install/steps.py); its exit status. Interrupted (status 130): the one line, and exit.
 run_logged() {
     local rc=0
     if [ -n "$RUNNER_PY" ]; then
-        "$RUNNER_PY" -m labkit.steps --log "$LOG" "$@" || rc=$?
+        "$RUNNER_PY" -m labkit.install.steps --log "$LOG" "$@" || rc=$?
     else  # no Python yet (conda creating its environment): the log only, its tail on failure
         while [ "$1" != -- ]; do shift; done
         shift
@@ -396,10 +396,10 @@ fi
 step "Creating or updating the environment"
 open_log
 info "Every command's whole output goes to $LOG_NAME."
-# labkit/steps.py runs the long commands: with the environment's Python once there is one.
+# labkit/install/steps.py runs the long commands: with the environment's Python once there is one.
 if [ -n "$PY" ]; then RUNNER_PY="$PY"; elif [ -n "$BASE_PY" ]; then RUNNER_PY="$BASE_PY"; else
     for cand in python3 python; do
-        if command -v "$cand" >/dev/null 2>&1 && "$cand" -c 'import labkit.steps' >/dev/null 2>&1; then
+        if command -v "$cand" >/dev/null 2>&1 && "$cand" -c 'import labkit.install.steps' >/dev/null 2>&1; then
             RUNNER_PY="$(command -v "$cand")"; break
         fi
     done

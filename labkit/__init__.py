@@ -5,9 +5,9 @@ Its folders say who uses what: ``lab`` (what a learner's notebook imports: ``ses
 ``frechet``, ``epoch_grids``, ``logical_devices``, ``local_cluster``), ``datasets`` (find,
 download and load the data), ``checks`` (exercise feedback), ``notebooks`` (the solution
 notebooks, the exercise notebooks built from them, running one), ``install`` (``locks``,
-``offline``, ``kernel`` and ``doctor``: the setup scripts and ``main.py``), ``room`` (the
-instructor's room kit); ``settings`` (every ``LABKIT_*`` variable, the supported Pythons),
-``paths``, ``files``, ``errors``, ``startup_log`` and ``devices`` are shared by all.
+``offline``, ``kernel``, ``steps`` and ``doctor``: the setup scripts and ``main.py``),
+``room`` (the instructor's room kit); ``settings`` (every ``LABKIT_*`` variable, the supported
+Pythons), ``paths``, ``files``, ``errors``, ``startup_log`` and ``devices`` are shared by all.
 Importing ``labkit`` is cheap: TensorFlow is imported only by code that needs it. The
 benchmark is maintainer tooling outside the package (``benchmarks/`` in the repository).
 """

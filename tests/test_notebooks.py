@@ -297,9 +297,9 @@ def test_exercise_notebooks_link_to_colab_in_text_not_with_an_image() -> None:
     nb = nbformat.v4.new_notebook()
     badge = f"[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]({link})"
     nb.cells = [nbformat.v4.new_markdown_cell(f"# Lab 09: x\n\n{badge}\n\nText.")]
-    made = notebooks.exercise_notebook(nb, "solutions/09_x/09_x.ipynb")
+    made = build.exercise_notebook(nb, "solutions/09_x/09_x.ipynb")
     assert f"**[Open in Colab]({link})**" in made.cells[0].source
     assert "colab-badge.svg" not in made.cells[0].source and "Text." in made.cells[0].source
-    for lab in notebooks.lab_names():
-        text = notebooks.exercise_path(lab).read_text(encoding="utf-8")
+    for lab in solutions.lab_names():
+        text = build.exercise_path(lab).read_text(encoding="utf-8")
         assert "colab-badge.svg" not in text and "[Open in Colab](https://colab" in text, lab

@@ -63,13 +63,13 @@ def copy_of_repo(tmp_path: Path) -> Path:
         (repo / rel).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(ROOT / rel, repo / rel)
     shutil.copytree(ROOT / "requirements", repo / "requirements")
-    # labkit/steps.py runs the setup's commands (standard library only, from the repo's folder)
+    # labkit/install/steps.py runs the setup's commands (standard library only, from the repo's folder)
     shutil.copytree(ROOT / "labkit", repo / "labkit", ignore=shutil.ignore_patterns("__pycache__"))
     return repo
 
 
 # A Python that records its command lines in $FAKE_LOG instead of creating environments and
-# running pip; the rest (the setup's small Python snippets, labkit/steps.py) runs in the real
+# running pip; the rest (the setup's small Python snippets, labkit/install/steps.py) runs in the real
 # Python, $REAL_PY. `labkit.install.locks conflicts` answers $FAKE_CONFLICTS; a requirements file given
 # to pip (-r) is copied to $FAKE_LOG.reqs, and pip's PIP_CONFIG_FILE and PYTHONWARNINGS are
 # logged. `labkit.install.offline has` answers $FAKE_PACK_HAS (1: the pack lacks it); `labkit.install.offline
@@ -155,7 +155,8 @@ def setup_run(
     kept = [
         c
         for c in commands
-        if c.startswith(("-m pip", "-m labkit", "main.py")) and not c.startswith("-m labkit.steps")
+        if c.startswith(("-m pip", "-m labkit", "main.py"))
+        and not c.startswith("-m labkit.install.steps")
     ]
     return kept, result.stdout + result.stderr
 
@@ -726,7 +727,8 @@ def test_bat_runs_long_commands_through_the_log_and_stops_in_one_line_on_ctrl_c(
     runs = [
         i
         for i, line in enumerate(lines)
-        if ("%RUN%" in line or "-m labkit.steps" in line) and not line.startswith('set "RUN=')
+        if ("%RUN%" in line or "-m labkit.install.steps" in line)
+        and not line.startswith('set "RUN=')
     ]
     assert len(runs) >= 9  # venv, pip x7 (lock, pack, unlocked, labkit), kernel, data, main.py
     for i in runs:

@@ -1,4 +1,4 @@
-"""labkit/steps.py, which runs the setup scripts' long commands: their whole output into the
+"""labkit/install/steps.py, which runs the setup scripts' long commands: their whole output into the
 log, one progress line on a terminal (pip's raw progress as a percentage), the log's tail when
 a command fails, the status of the command (130 when interrupted)."""
 
@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from labkit import steps
+from labkit.install import steps
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -72,7 +72,14 @@ def test_on_a_terminal_one_line_shows_what_runs_and_the_download_percentage(
     import pty
 
     leader, follower = pty.openpty()
-    command = [sys.executable, "-m", "labkit.steps", "--log", str(tmp_path / "setup.log"), "--"]
+    command = [
+        sys.executable,
+        "-m",
+        "labkit.install.steps",
+        "--log",
+        str(tmp_path / "setup.log"),
+        "--",
+    ]
     command += [sys.executable, "-c", TALKER, "0"]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     proc = subprocess.Popen(command, stdout=follower, stderr=follower, env=env)
@@ -123,7 +130,7 @@ def test_ctrl_c_ends_with_status_130_and_the_commands_last_words_in_the_log(
         [
             sys.executable,
             "-m",
-            "labkit.steps",
+            "labkit.install.steps",
             "--log",
             str(log),
             "--",

@@ -1,6 +1,6 @@
 """One command of the setup scripts, run so that the terminal stays readable.
 
-``python -m labkit.steps --log LOG -- COMMAND...`` appends the command's whole output to LOG
+``python -m labkit.install.steps --log LOG -- COMMAND...`` appends the command's whole output to LOG
 (the setup's log, which the summary names), shows one progress line on the terminal while it
 runs (what pip, venv or conda is doing, with pip's download percentage: its ``raw`` progress
 bar where this pip has one), and, when the command fails, the log's last lines. ``--show-from
@@ -185,7 +185,7 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m labkit.steps", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m labkit.install.steps", description=__doc__)
     parser.add_argument("--log", required=True, help="the setup's log, appended to")
     parser.add_argument("--show-from", metavar="TEXT", help="print the output from TEXT on")
     parser.add_argument("command", nargs=argparse.REMAINDER, help="-- COMMAND ARGS...")
