@@ -487,8 +487,8 @@ exit /b 0
 
 :main_failed
 echo.
-echo NOT READY - main.py exit %RC%: do what each FAIL line above says after "fix:", then check again with: "%PY%" main.py 1>&2
 echo The whole log, main.py's full report included: %LOG% 1>&2
+echo NOT READY - main.py exit %RC%: do what each FAIL line above says after "fix:", then check again with: "%PY%" main.py 1>&2
 exit /b %RC%
 
 rem Ctrl-C: one line; what is complete stays, and the same command continues from there.

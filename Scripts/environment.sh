@@ -679,9 +679,9 @@ if [ "$rc" = 0 ]; then
     info "The whole log, main.py's full report included: $LOG"
     to_log "READY"
 else
-    printf '\n%sNOT READY%s (main.py exit %d, after %ds): do what each FAIL line above says after "fix:", then check again with: "%s" main.py\n' \
+    printf '\nThe whole log, main.py'"'"'s full report included: %s\n' "$LOG" >&2
+    printf '%sNOT READY%s (main.py exit %d, after %ds): do what each FAIL line above says after "fix:", then check again with: "%s" main.py\n' \
         "$RED" "$RESET" "$rc" "$elapsed" "$PY" >&2
-    printf '    The whole log, main.py'"'"'s full report included: %s\n' "$LOG" >&2
     to_log "NOT READY (main.py exit $rc)"
 fi
 exit "$rc"

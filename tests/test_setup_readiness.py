@@ -4,6 +4,7 @@ same. The last two steps of Scripts/environment.sh run here with a fake interpre
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -33,6 +34,8 @@ def last_steps() -> str:
         "# ---------------------------------------------------------------- 5. datasets"
     )[1]
     preamble = "\nSTEP=4\nFETCH_DATA=1\nKERNEL_DISPLAY='Python (dl-workshop)'\nSOURCE=''\n"
+    # The log, and the Python that runs labkit/install/steps.py (the real one).
+    preamble += f'LOG="$REPO_ROOT/.labkit-setup.log"\nRUNNER_PY="{sys.executable}"\n'
     return helpers + preamble + "SOURCE_KIND=''\n" + tail
 
 
@@ -54,6 +57,7 @@ def run_last_steps(tmp_path: Path, fetch_rc: int, main_rc: int) -> subprocess.Co
         text=True,
         cwd=tmp_path,
         timeout=60,
+        env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
     )
 
 
@@ -62,6 +66,9 @@ def test_a_dataset_that_cannot_be_fetched_ends_setup_not_ready(tmp_path: Path) -
     result = run_last_steps(tmp_path, fetch_rc=1, main_rc=1)
     assert result.returncode == 1
     assert "main.py report" in result.stdout  # the data step carried on to the check
+    assert "fetch output" in result.stdout  # the failed step's output: the log's last lines
+    log = (tmp_path / ".labkit-setup.log").read_text()
+    assert "fetch output" in log and "main.py report" in log
     assert "WARNING:" in result.stderr and "-m labkit data fetch --from" in result.stderr
     last = result.stderr.strip().splitlines()[-1]
     assert "NOT READY" in last and "fix:" in last
