@@ -63,17 +63,24 @@ def copy_of_repo(tmp_path: Path) -> Path:
         (repo / rel).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(ROOT / rel, repo / rel)
     shutil.copytree(ROOT / "requirements", repo / "requirements")
-    # labkit/install/steps.py runs the setup's commands (standard library only, from the repo's folder)
-    shutil.copytree(ROOT / "labkit", repo / "labkit", ignore=shutil.ignore_patterns("__pycache__"))
+    # labkit/install/steps.py runs the setup's long commands (standard library only, from the
+    # repository's folder, as settings.py is read)
+    shutil.copytree(
+        ROOT / "labkit",
+        repo / "labkit",
+        ignore=shutil.ignore_patterns("__pycache__"),
+        dirs_exist_ok=True,
+    )
     return repo
 
 
 # A Python that records its command lines in $FAKE_LOG instead of creating environments and
-# running pip; the rest (the setup's small Python snippets, labkit/install/steps.py) runs in the real
-# Python, $REAL_PY. `labkit.install.locks conflicts` answers $FAKE_CONFLICTS; a requirements file given
-# to pip (-r) is copied to $FAKE_LOG.reqs, and pip's PIP_CONFIG_FILE and PYTHONWARNINGS are
-# logged. `labkit.install.offline has` answers $FAKE_PACK_HAS (1: the pack lacks it); `labkit.install.offline
-# requirements` writes a stand-in file; `labkit kernel --which` answers $FAKE_KERNEL.
+# running pip; the rest (the setup's small Python snippets, labkit/install/steps.py) runs in the
+# real Python, $REAL_PY. `labkit.install.locks conflicts` answers $FAKE_CONFLICTS; a requirements
+# file given to pip (-r) is copied to $FAKE_LOG.reqs, and pip's PIP_CONFIG_FILE and
+# PYTHONWARNINGS are logged. `labkit.install.offline has` answers $FAKE_PACK_HAS (1: the pack
+# lacks it); `labkit.install.offline requirements` writes a stand-in file; `labkit kernel
+# --which` answers $FAKE_KERNEL.
 # pip and venv talk as much as the real ones (500 lines); `pip install -r` fails after that
 # when $FAKE_PIP_FAILS is set. With $FAKE_SLOW_IN=pip (or venv), `pip install -r` (or venv,
 # once its folder exists) creates $FAKE_SLOW.started, then waits as a long download does.
