@@ -15,6 +15,7 @@ import pytest
 from labkit.checks import (
     Exercise,
     Incorrect,
+    NotAttempted,
     Status,
     call_learner,
     expect_close,
@@ -283,3 +284,35 @@ def test_the_readme_states_the_time_limit_the_checks_use() -> None:
 
     readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
     assert f"longer than {learner_code.LEARNER_TIME_LIMIT_S:g} seconds" in readme
+
+
+def test_a_prerequisite_not_done_is_named_in_one_line() -> None:
+    def todo(ns):
+        raise NotAttempted("`x` is not defined yet")
+
+    def wrong(ns):
+        raise Incorrect("wrong")
+
+    q2 = Exercise("09_example", "q2", "Two", todo, hints=[])
+    q3 = Exercise("09_example", "q3", "Three", wrong, hints=[], needs=[q2])
+    q4 = Exercise("09_example", "q4", "Four", wrong, hints=[], needs=[q3])
+    result = q4.result({})
+    assert result.status is Status.NOT_ATTEMPTED
+    assert result.message == "q4 needs q2, which is not done yet: fix q2 first."
+
+
+def test_a_sleep_and_a_loop_that_swallows_the_interruption_are_stopped() -> None:
+    def swallowing():
+        while True:
+            try:
+                time.sleep(30)
+            except BaseException:  # noqa: BLE001 - the hostile case under test
+                pass
+
+    for thunk in (lambda: time.sleep(30), swallowing):
+        start = time.perf_counter()
+        with pytest.raises(TimeLimitExceeded):
+            run_with_time_limit(0.3, thunk)
+        assert time.perf_counter() - start < 5
+    assert run_with_time_limit(5, lambda: 42) == 42  # and nothing is left armed
+    time.sleep(0.6)

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from labkit.checks.learner_errors import STOPPING, explain, learner_line, stopping
 from labkit.checks.random_state import seeded
 from labkit.errors import first_line
 
@@ -88,6 +89,18 @@ def _in_labkit(filename: str) -> bool:
     return Path(filename).resolve().is_relative_to(_LABKIT_DIR)
 
 
+def _learner_error(exc: Exception) -> Result | None:
+    """Incorrect, with the learner's line, when ``exc`` came out of the learner's own code (a
+    method of their object that a check used); None when their code is not involved."""
+    line = learner_line(exc, skip=2)  # _judge and the check itself (a test's is in tests/)
+    if line is None:
+        return None
+    return Result(
+        Status.INCORRECT,
+        f"your code raised {type(exc).__name__}: {explain(exc)}\nYour line that failed: {line}",
+    )
+
+
 def _check_failed(exc: Exception) -> Result:
     """A bug in a check, reported without a traceback but with where it happened."""
     frames = [f for f in traceback.extract_tb(exc.__traceback__) if _in_labkit(f.filename)]
@@ -125,21 +138,30 @@ class Exercise:
 
     def result(self, namespace: Namespace) -> Result:
         """Run the check against a namespace (the notebook's globals in ``check()``)."""
-        with seeded(CHECK_SEED):
-            result = self._judge(namespace)
+        result = self._own_result(namespace)
         if result.status is Status.CORRECT:
             return result
-        for earlier in self.needs:
-            before = earlier.result(namespace)
-            if before.status is not Status.CORRECT:
-                state = "not done yet" if before.status is Status.NOT_ATTEMPTED else "not right yet"
-                return Result(
-                    Status.NOT_ATTEMPTED,
-                    f"{self.id} uses your answer to {earlier.id}, which is {state} "
-                    f"({earlier.id}: {before.message.rstrip('.')}). Fix {earlier.id} first (run "
-                    f"{earlier.id}.check()), then check {self.id} again.",
-                )
+        undone = self._first_undone(namespace)
+        if undone is not None:
+            earlier, before = undone
+            state = "not done yet" if before.status is Status.NOT_ATTEMPTED else "not right yet"
+            return Result(
+                Status.NOT_ATTEMPTED,
+                f"{self.id} needs {earlier.id}, which is {state}: fix {earlier.id} first.",
+            )
         return result
+
+    def _own_result(self, namespace: Namespace) -> Result:
+        with seeded(CHECK_SEED):
+            return self._judge(namespace)
+
+    def _first_undone(self, namespace: Namespace) -> tuple[Exercise, Result] | None:
+        """The earliest exercise this one needs (directly or not) that is not Correct."""
+        for earlier in self.needs:
+            before = earlier._own_result(namespace)
+            if before.status is not Status.CORRECT:
+                return earlier._first_undone(namespace) or (earlier, before)
+        return None
 
     def _judge(self, namespace: Namespace) -> Result:
         try:
@@ -148,8 +170,10 @@ class Exercise:
             return Result(Status.NOT_ATTEMPTED, str(exc))
         except Incorrect as exc:
             return Result(Status.INCORRECT, str(exc))
-        except Exception as exc:  # noqa: BLE001 - a bug in the check: report it, no traceback
-            return _check_failed(exc)
+        except STOPPING as exc:  # the learner's sys.exit() met outside call_learner
+            return Result(Status.INCORRECT, stopping("your code", exc))
+        except Exception as exc:  # noqa: BLE001 - the learner's error, or a bug in the check
+            return _learner_error(exc) or _check_failed(exc)
         return Result(Status.CORRECT, note or "well done.")
 
     def check(self, *unexpected: Any) -> None:

@@ -669,7 +669,7 @@ def _check_q6(ns: Namespace) -> str | None:
         lengths = np.array([len(q) for q in split.queries], dtype=np.int64)
     except Exception:  # noqa: BLE001 - anything but the ATIS training split
         lengths = np.array([], dtype=np.int64)
-    if lengths.size == 0:
+    if lengths.size == 0 or lengths.min() < 1:
         raise Incorrect(
             f"`train` is {describe(split)}; it should be ATIS's training split: run the cells "
             "of part 1 again."

@@ -15,7 +15,14 @@ import numpy as np
 
 from labkit.checks.exercise import Exercise, Incorrect, NotAttempted
 from labkit.checks.learner_code import call_learner
-from labkit.checks.values import Namespace, as_numpy, expect_close, expect_shape, learner_value
+from labkit.checks.values import (
+    Namespace,
+    as_numpy,
+    describe,
+    expect_close,
+    expect_shape,
+    learner_value,
+)
 
 LAB = "07_attention_transformers"
 NEG = -1e9  # the score of a masked key: exp(NEG) is 0 in float32
@@ -423,6 +430,13 @@ def _learners_block(ns: Namespace, dropout: float) -> Any:
             f"the block has no {', '.join(missing)}: keep the sublayers that __init__ creates "
             "(self.attention, self.norm1, self.norm2, self.ffn, self.dropout) and use them in call."
         )
+    for name in SUBLAYERS:
+        sublayer = getattr(block, name)
+        if not isinstance(sublayer, keras.layers.Layer):
+            raise Incorrect(
+                f"self.{name} is {describe(sublayer)}; it should be a Keras layer, as __init__ "
+                f"creates it: keep that line, and do not assign self.{name} elsewhere."
+            )
     call_learner(block, np.zeros((1, 3, 8), np.float32), mask=np.ones((1, 3), bool), training=False)
     return block
 
@@ -442,10 +456,10 @@ def _set_weights(block: Any, silent: tuple[str, ...] = (), seed: int = 77) -> An
 
 def _block_outputs(block: Any, x: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, Mistakes]:
     """The right output of a pre-norm block made of `block`'s sublayers, and the mistakes'."""
-    import keras
 
     def run(layer: Any, *args: Any, **kwargs: Any) -> np.ndarray:
-        return keras.ops.convert_to_numpy(layer(*args, training=False, **kwargs))
+        out = call_learner(layer, *args, training=False, **kwargs)
+        return as_numpy(out, f"the output of the block's {layer.name}")
 
     def norm1(a):
         return run(block.norm1, a)

@@ -92,12 +92,35 @@ def learner_float(namespace: Namespace, name: str, low: float, high: float) -> f
     return float(value)
 
 
+# Values whose conversion runs no code of the learner's: converted without a time limit.
+_PLAIN = (np.ndarray, np.generic, numbers.Number)
+_PLAIN_TENSORS = ("EagerTensor", "ResourceVariable")
+
+
+def _to_array(value: Any, what: str) -> np.ndarray | None:
+    """``value`` as a NumPy array, None when it is not array-like. A learner's object (its
+    ``.numpy()``, its ``__array__``) is converted within the time limit, its errors theirs."""
+    from labkit.checks.learner_code import run_learner_code  # it imports this module
+    from labkit.checks.learner_errors import learner_line
+
+    def convert() -> np.ndarray | None:
+        try:
+            return np.asarray(value.numpy() if hasattr(value, "numpy") else value)
+        except Exception as exc:  # noqa: BLE001 - not array-like, unless their code raised it
+            if learner_line(exc) is not None:
+                raise
+            return None
+
+    if isinstance(value, _PLAIN) or type(value).__name__ in _PLAIN_TENSORS:
+        return convert()
+    return run_learner_code(f"turning {what} into numbers", convert)
+
+
 def as_numpy(value: Any, what: str) -> np.ndarray:
     """A tensor, variable or array-like of numbers (or booleans) as a NumPy array."""
-    try:
-        array = np.asarray(value.numpy() if hasattr(value, "numpy") else value)
-    except Exception:  # noqa: BLE001 - anything that is not array-like is the learner's mistake
-        raise Incorrect(f"{what} should be a tensor or an array, not {describe(value)}.") from None
+    array = _to_array(value, what)
+    if array is None:
+        raise Incorrect(f"{what} should be a tensor or an array, not {describe(value)}.")
     if array.dtype.kind not in _NUMERIC_KINDS:
         if array.dtype.kind in "OSU" and array.ndim == 0:
             raise Incorrect(f"{what} should be a tensor or an array, not {describe(value)}.")
@@ -141,6 +164,11 @@ def expect_close(
         raise Incorrect(f"{what} has shape {tuple(got.shape)}; expected {tuple(want.shape)}.")
     expect_finite(got, what)
     if not np.allclose(got, want, rtol=rtol, atol=atol):
+        if got.dtype.kind == "f" and got.dtype.itemsize < 4:
+            raise Incorrect(
+                f"{what} holds {got.dtype.name} values, too coarse for this (about "
+                f"{np.finfo(got.dtype).precision} significant digits): compute in float32."
+            )
         diff = np.abs(got.astype(np.float64) - want.astype(np.float64))
         where = np.unravel_index(int(np.argmax(diff)), diff.shape) if diff.ndim else ()
         raise Incorrect(
