@@ -14,7 +14,7 @@ import pytest
 from check_catalogue import Case, fuzz_cases, lab_modules, lab_tests, names_read
 
 from labkit.checks import Status, learner_code
-from labkit.checks.exercise import solution_code
+from labkit.notebooks.solutions import solution_code
 
 LABS = lab_modules()
 SEEDS = range(10)
@@ -361,3 +361,26 @@ def test_a_solution_in_two_functions_shows_both_with_their_def_lines() -> None:
     code = solution_code("02_logistic_regression", "q1")
     assert "def sigmoid(z):" in code and "def softmax(z):" in code
     assert "return 1.0 / (1.0 + tf.exp(-z))" in code
+
+
+def _solution_lines(code: str) -> list[str]:
+    lines = (line.strip() for line in code.splitlines())
+    return [line for line in lines if len(line) >= 12 and not line.startswith("#")]
+
+
+@pytest.mark.parametrize("lab", LABS, ids=_id)
+def test_the_last_hint_is_the_solution_and_no_hint_before_it_copies_its_end(lab, capsys) -> None:
+    """The final hint is generated from the solution region (the code ``solution()`` shows);
+    the hand-written hints before it explain, and the last of them copies no solution line,
+    nor does any hint copy a block of several lines."""
+    for exercise in lab.EXERCISES:
+        code = solution_code(exercise.lab, exercise.id)
+        exercise.hint(99)
+        assert code in capsys.readouterr().out, exercise.id
+        lines = _solution_lines(code)
+        written = exercise._hints
+        assert written, exercise.id
+        copied = [line for line in lines if line in written[-1]]
+        assert not copied, (exercise.id, written[-1], copied)
+        for hint in written:
+            assert "\n" not in hint or not any(line in hint for line in lines), (exercise.id, hint)

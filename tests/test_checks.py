@@ -35,9 +35,8 @@ def _check_double(ns) -> str | None:
     return None
 
 
-q = Exercise(
-    "09_example", "q1", "Double", _check_double, hints=["Multiply.", "By two.", "`return 2 * x`"]
-)
+LAB = "09_example"  # as a lab module declares it: Exercise reads it, and its id from the check
+q = Exercise("Double", _check_double, hints=["Multiply.", "By two."])
 
 
 def test_correct() -> None:
@@ -74,7 +73,7 @@ def test_a_bug_in_a_check_is_reported_as_such_without_a_traceback() -> None:
     def buggy(ns):
         return {}["missing"]  # a bug in the check, not in the learner's code
 
-    result = Exercise("09_example", "q2", "Buggy", buggy, hints=[]).result({})
+    result = Exercise("Buggy", buggy, hints=[]).result({})
     assert result.status is Status.CHECK_FAILED
     assert "the check failed on your answer: KeyError" in result.message
     assert "test_checks.py" not in result.message  # only labkit's own files are named
@@ -233,13 +232,14 @@ def test_check_reads_the_callers_globals(capsys) -> None:
 
 
 def test_hints_go_one_level_deeper_each_call(capsys) -> None:
-    fresh = Exercise("09_example", "q1", "Double", _check_double, hints=["Multiply.", "By two."])
-    fresh.hint()
-    fresh.hint()
-    fresh.hint()
+    fresh = Exercise("Double", _check_double, hints=["Multiply.", "By two."])
+    assert (fresh.lab, fresh.id) == ("09_example", "double")  # from the module and the check
+    for _ in range(4):
+        fresh.hint()
     out = capsys.readouterr().out
-    assert "Hint 1/2 (call hint() again for hint 2): Multiply." in out
-    assert out.count("Hint 2/2: By two.") == 2
+    assert "Hint 1/3 (call hint() again for hint 2): Multiply." in out
+    assert "Hint 2/3 (call hint() again for hint 3): By two." in out
+    assert out.count("Hint 3/3: the solution") == 2  # the last: the solution's code
 
 
 @pytest.mark.parametrize(
@@ -270,7 +270,7 @@ def test_check_and_solution_take_odd_arguments_without_crashing(capsys) -> None:
 def test_feedback_renders_as_html() -> None:
     html = q.result({}).feedback()._repr_html_()
     assert "Not attempted" in html and "<b>" in html
-    two_lines = Exercise("09_example", "q1", "x", lambda ns: "a\nb", hints=[]).result({})
+    two_lines = Exercise("x", lambda ns: "a\nb", hints=[], id="q1").result({})
     assert "a<br>b" in two_lines.feedback()._repr_html_()
 
 
@@ -293,9 +293,9 @@ def test_a_prerequisite_not_done_is_named_in_one_line() -> None:
     def wrong(ns):
         raise Incorrect("wrong")
 
-    q2 = Exercise("09_example", "q2", "Two", todo, hints=[])
-    q3 = Exercise("09_example", "q3", "Three", wrong, hints=[], needs=[q2])
-    q4 = Exercise("09_example", "q4", "Four", wrong, hints=[], needs=[q3])
+    q2 = Exercise("Two", todo, hints=[], id="q2")
+    q3 = Exercise("Three", wrong, hints=[], needs=[q2], id="q3")
+    q4 = Exercise("Four", wrong, hints=[], needs=[q3], id="q4")
     result = q4.result({})
     assert result.status is Status.NOT_ATTEMPTED
     assert result.message == "q4 needs q2, which is not done yet: fix q2 first."

@@ -465,8 +465,6 @@ def _expect_the_one_device_update(gradient: np.ndarray, parts: list[np.ndarray])
 
 
 q1 = Exercise(
-    LAB,
-    "q1",
     "A model built and compiled in the strategy's scope",
     _check_q1,
     hints=[
@@ -474,14 +472,9 @@ q1 = Exercise(
         "layers and the optimizer, which compile() creates.",
         "`with strategy.scope():` then `model = build_cnn()` and `model.compile(...)` in the same "
         "block; return the model after it.",
-        "`model.compile(optimizer=keras.optimizers.Adam(LEARNING_RATE), "
-        "loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), "
-        "metrics=['accuracy'])`.",
     ],
 )
 q2 = Exercise(
-    LAB,
-    "q2",
     "A tf.data pipeline, distributed",
     _check_q2,
     hints=[
@@ -490,12 +483,9 @@ q2 = Exercise(
         "`tf.data.Dataset.from_tensor_slices((images, labels))`, then `.shuffle(len(images), "
         "seed=0)`, `.batch(global_batch_size, drop_remainder=True)` and "
         "`.prefetch(tf.data.AUTOTUNE)`.",
-        "`return strategy.experimental_distribute_dataset(dataset)`.",
     ],
 )
 q3 = Exercise(
-    LAB,
-    "q3",
     "A distributed training step",
     _check_q3,
     hints=[
@@ -504,8 +494,6 @@ q3 = Exercise(
         "up the replicas' losses.",
         "In replica_step: `per_example_loss = loss_fn(labels, logits)` then "
         "`loss = tf.nn.compute_average_loss(per_example_loss, global_batch_size=global_batch_size)`.",
-        "In train_step: `per_replica_losses = strategy.run(replica_step, args=batch)` then "
-        "`return strategy.reduce(tf.distribute.ReduceOp.SUM, per_replica_losses, axis=None)`.",
     ],
 )
 

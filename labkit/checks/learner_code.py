@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
+from labkit.checks.answers import expect_finite
 from labkit.checks.exercise import Incorrect, NotAttempted
 from labkit.checks.learner_errors import (
     STOPPING,
@@ -26,7 +27,7 @@ from labkit.checks.learner_errors import (
     stopping,
 )
 from labkit.checks.time_limit import TimeLimitExceeded, run_with_time_limit
-from labkit.checks.values import as_numpy, describe, expect_finite
+from labkit.checks.values import as_numpy, describe
 
 T = TypeVar("T")
 

@@ -1,5 +1,5 @@
 """Reading the learner's variables and comparing values: shapes, dtypes, values within a
-tolerance. Anything unexpected (None, text, NaN, a wrong shape) becomes Incorrect or Not
+tolerance (``answers``). Anything unexpected (None, text, NaN, a wrong shape) becomes Incorrect or Not
 attempted with a reason, never an exception from NumPy."""
 
 from __future__ import annotations
@@ -70,7 +70,8 @@ def learner_int(namespace: Namespace, name: str, minimum: int = 1) -> int:
     value = learner_value(namespace, name)
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise Incorrect(
-            f"`{name}` is {describe(value)}; it should be a whole number: run the cell that "
+            f"`{name}` is {describe(value)}; it should be a "
+            f"{'positive ' if minimum == 1 else ''}whole number: run the cell that "
             "defines it again."
         )
     if value < minimum:
@@ -131,6 +132,17 @@ def as_numpy(value: Any, what: str) -> np.ndarray:
     return array
 
 
+def as_scalar(value: Any, what: str) -> float:
+    """One number (a loss, say) from a tensor, an array or a Python number."""
+    array = as_numpy(value, what)
+    if array.size != 1:
+        raise Incorrect(
+            f"{what} returns {array.size} numbers (shape {array.shape}); it should return one: "
+            "the mean over the batch."
+        )
+    return float(array.reshape(()))
+
+
 def expect_shape(value: Any, shape: Sequence[int | None], what: str) -> np.ndarray:
     """Check a shape (``None`` matches any size); returns the value as a NumPy array."""
     array = as_numpy(value, what)
@@ -141,39 +153,3 @@ def expect_shape(value: Any, shape: Sequence[int | None], what: str) -> np.ndarr
         wanted = "(" + ", ".join("any" if s is None else str(s) for s in shape) + ")"
         raise Incorrect(f"{what} has shape {tuple(array.shape)}; expected {wanted}.")
     return array
-
-
-def expect_finite(array: np.ndarray, what: str) -> np.ndarray:
-    """Incorrect when an array holds NaN (not a number) or infinity."""
-    if array.dtype.kind == "f" and not np.isfinite(array).all():
-        bad = "NaN (not a number)" if np.isnan(array).any() else "infinity"
-        raise Incorrect(
-            f"{what} contains {bad}: look for a division by zero, the log of 0, or an exp that "
-            "overflows."
-        )
-    return array
-
-
-def expect_close(
-    actual: Any, expected: Any, what: str, rtol: float = 1e-4, atol: float = 1e-5
-) -> None:
-    """Check values against a reference within a tolerance, saying how far off they are."""
-    got = as_numpy(actual, what)
-    want = np.asarray(expected)
-    if got.shape != want.shape:
-        raise Incorrect(f"{what} has shape {tuple(got.shape)}; expected {tuple(want.shape)}.")
-    expect_finite(got, what)
-    if not np.allclose(got, want, rtol=rtol, atol=atol):
-        if got.dtype.kind == "f" and got.dtype.itemsize < 4:
-            raise Incorrect(
-                f"{what} holds {got.dtype.name} values, too coarse for this (about "
-                f"{np.finfo(got.dtype).precision} significant digits): compute in float32."
-            )
-        diff = np.abs(got.astype(np.float64) - want.astype(np.float64))
-        where = np.unravel_index(int(np.argmax(diff)), diff.shape) if diff.ndim else ()
-        raise Incorrect(
-            f"{what} has the right shape but wrong values: the largest difference is "
-            f"{diff.max():.3g}"
-            + (f" at index {tuple(int(i) for i in where)}" if where else "")
-            + "."
-        )
