@@ -235,8 +235,8 @@ q4 = Exercise(
     needs=[q3],
     hints=[
         "Reuse loss_and_grads from q3, then move W and b a small step against their gradients.",
-        "Variables change in place: `W.assign_sub(learning_rate * dW)` computes W - lr * dW "
-        "and stores it in W.",
+        "Variables change in place: `W.assign_sub(v)` computes W - v and stores it in W; here v "
+        "is the learning rate times W's gradient, and the same for b.",
     ],
 )
 

@@ -357,8 +357,9 @@ q3 = Exercise(
     hints=[
         "Compute the loss inside `with tf.GradientTape() as tape:`, then "
         "`tape.gradient(loss, [W, b])` gives one gradient per variable.",
-        "Scores: `x @ W + b`; loss: `cross_entropy(y, softmax(scores))`. Update with "
-        "`W.assign_sub(learning_rate * grad_W)` and the same for b; return the loss.",
+        "Scores: `x @ W + b`; loss: `cross_entropy(y, softmax(scores))`. Update W in place with "
+        "`W.assign_sub(...)`, the learning rate times its gradient, the same for b; return the "
+        "loss.",
     ],
 )
 q4 = Exercise(

@@ -451,9 +451,9 @@ q5 = Exercise(
     hints=[
         "keras.Input(shape=(784,)); then, twice, a Dense layer, BatchNormalization, ReLU and "
         "Dropout; and a Dense(10) output with no activation (the loss takes logits).",
-        "Use the functional API, one layer per line: `x = layers.Dense(HIDDEN, use_bias=False)(x)`, "
-        "`x = layers.BatchNormalization()(x)`, `x = layers.ReLU()(x)`, "
-        "`x = layers.Dropout(DROPOUT)(x)`; then `outputs = layers.Dense(10)(x)`.",
+        "Use the functional API, one layer per line, each applied to x: a Dense layer of HIDDEN "
+        "units without bias, BatchNormalization, ReLU, Dropout(DROPOUT); then a Dense layer of "
+        "10 outputs.",
     ],
 )
 

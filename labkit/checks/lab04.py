@@ -309,8 +309,8 @@ q4 = Exercise(
         "Input (28, 28, 1), the augmentation, then blocks of Conv2D (with ReLU) and "
         "MaxPooling2D, Flatten, a hidden Dense layer with BatchNormalization, ReLU and Dropout, "
         "and a Dense(10) at the end.",
-        "Use the helper of the cell above twice: `x = conv_block(x, 32)`, then "
-        "`x = conv_block(x, 64, dropout=0.1)`, then `layers.Flatten()(x)`.",
+        "Use the helper of the cell above twice, `conv_block` with 32 filters, then with 64 "
+        "filters and dropout=0.1, then flatten.",
     ],
 )
 q5 = Exercise(

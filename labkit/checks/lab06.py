@@ -566,8 +566,9 @@ q3 = Exercise(
     hints=[
         "Make an array of zeros with one row per sequence and as many columns as the longest "
         "sequence, then copy each sequence into the start of its row.",
-        "`longest = max(len(s) for s in sequences)`, `x = np.zeros((len(sequences), longest), "
-        "dtype=np.int32)`, and `x[row, :len(s)] = s` for each sequence. The mask is `x != 0`.",
+        "The longest length is the largest `len(s)`; an int32 array of zeros, one row per "
+        "sequence, takes each sequence at the start of its row (`x[row, :len(s)] = s`). The mask "
+        "is where x is not 0.",
     ],
 )
 q4 = Exercise(

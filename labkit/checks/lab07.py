@@ -559,7 +559,7 @@ q1 = Exercise(
         "axis of q). Where mask is False, replace the score by -1e9. A softmax over the keys "
         "(the last axis) gives the weights; the output is `weights @ v`.",
         "`scores = tf.matmul(q, k, transpose_b=True) / tf.sqrt(tf.cast(tf.shape(k)[-1], "
-        "tf.float32))`; `if mask is not None: scores = tf.where(mask, scores, -1e9)`.",
+        "tf.float32))`; where a mask is given, `tf.where(mask, scores, -1e9)`.",
     ],
 )
 q2 = Exercise(
@@ -569,8 +569,8 @@ q2 = Exercise(
         "Project, `x @ w_q` (and k, v): still (batch, time, d_model). Split each into heads: "
         "reshape to (batch, time, num_heads, depth), transpose to (batch, num_heads, time, "
         "depth). Attend with your q1, the mask as (batch, 1, 1, time). Merge back, then `@ w_o`.",
-        "`batch, time, d_model = x.shape`, `depth = d_model // num_heads`; `def split(t): return "
-        "tf.transpose(tf.reshape(t, (batch, time, num_heads, depth)), (0, 2, 1, 3))`.",
+        "Each head gets d_model // num_heads columns (its depth): reshape a projection to (batch, "
+        "time, num_heads, depth), then `tf.transpose(..., (0, 2, 1, 3))` puts the heads second.",
     ],
 )
 q3 = Exercise(
@@ -579,8 +579,9 @@ q3 = Exercise(
     hints=[
         "A column of positions p = 0 ... length - 1 times a row of frequencies "
         "1 / 10000^(2i / depth), i = 0 ... depth / 2 - 1, gives the angles, (length, depth / 2).",
-        "`angle = np.arange(length)[:, None] / 10000 ** (2 * np.arange(depth // 2)[None, :] / "
-        "depth)`; the sines go to the even columns `pe[:, 0::2]`, the cosines to the odd ones.",
+        "With NumPy broadcasting, a column `np.arange(length)[:, None]` divided by a row of "
+        "`10000 ** (2 * i / depth)` makes the angles; the sines go to the even columns "
+        "`pe[:, 0::2]`, the cosines to the odd ones.",
     ],
 )
 q4 = Exercise(
@@ -590,8 +591,8 @@ q4 = Exercise(
         "Two sublayers, each `x = x + dropout(sublayer(norm(x)))`: first the attention of the "
         "normalised x with itself (`attention_mask=mask[:, None, :]`), then the feed-forward "
         "network.",
-        "`h = self.norm1(x)`; `x = x + self.dropout(self.attention(h, h, "
-        "attention_mask=attention_mask), training=training)`.",
+        "First normalise, h = norm1 of x; then add to x the dropout of `self.attention(h, h, "
+        "attention_mask=...)`; the same with norm2 and the feed-forward network.",
     ],
 )
 

@@ -470,8 +470,8 @@ q1 = Exercise(
     hints=[
         "Everything that creates variables goes inside `with strategy.scope():`: the model's "
         "layers and the optimizer, which compile() creates.",
-        "`with strategy.scope():` then `model = build_cnn()` and `model.compile(...)` in the same "
-        "block; return the model after it.",
+        "Open the strategy's scope (a `with` block on `strategy.scope()`), build the model with "
+        "`build_cnn()` and compile it inside that block; return the model after it.",
     ],
 )
 q2 = Exercise(
@@ -480,9 +480,9 @@ q2 = Exercise(
     hints=[
         "Build an ordinary tf.data pipeline with the *global* batch size, then give it to "
         "strategy.experimental_distribute_dataset: it splits every batch between the replicas.",
-        "`tf.data.Dataset.from_tensor_slices((images, labels))`, then `.shuffle(len(images), "
-        "seed=0)`, `.batch(global_batch_size, drop_remainder=True)` and "
-        "`.prefetch(tf.data.AUTOTUNE)`.",
+        "A dataset of (image, label) pairs from the arrays (`from_tensor_slices`), shuffled over "
+        "all the images with seed=0, batched by the global batch size with the last, smaller "
+        "batch dropped (`drop_remainder=True`), prefetched (tf.data.AUTOTUNE).",
     ],
 )
 q3 = Exercise(
@@ -492,8 +492,9 @@ q3 = Exercise(
         "Two parts: the replica's loss (its per-example losses summed and divided by the "
         "*global* batch size), and train_step, which runs the replica step everywhere and adds "
         "up the replicas' losses.",
-        "In replica_step: `per_example_loss = loss_fn(labels, logits)` then "
-        "`loss = tf.nn.compute_average_loss(per_example_loss, global_batch_size=global_batch_size)`.",
+        "In replica_step: the loss of every example of the replica's batch (loss_fn), then "
+        "`tf.nn.compute_average_loss(...)` divides their sum by the global batch size, not the "
+        "replica's.",
     ],
 )
 
