@@ -15,6 +15,7 @@ import pytest
 from labkit.checks import (
     Exercise,
     Incorrect,
+    NotAttempted,
     Status,
     call_learner,
     expect_close,
@@ -34,9 +35,8 @@ def _check_double(ns) -> str | None:
     return None
 
 
-q = Exercise(
-    "09_example", "q1", "Double", _check_double, hints=["Multiply.", "By two.", "`return 2 * x`"]
-)
+LAB = "09_example"  # as a lab module declares it: Exercise reads it, and its id from the check
+q = Exercise("Double", _check_double, hints=["Multiply.", "By two."])
 
 
 def test_correct() -> None:
@@ -73,7 +73,7 @@ def test_a_bug_in_a_check_is_reported_as_such_without_a_traceback() -> None:
     def buggy(ns):
         return {}["missing"]  # a bug in the check, not in the learner's code
 
-    result = Exercise("09_example", "q2", "Buggy", buggy, hints=[]).result({})
+    result = Exercise("Buggy", buggy, hints=[]).result({})
     assert result.status is Status.CHECK_FAILED
     assert "the check failed on your answer: KeyError" in result.message
     assert "test_checks.py" not in result.message  # only labkit's own files are named
@@ -232,13 +232,14 @@ def test_check_reads_the_callers_globals(capsys) -> None:
 
 
 def test_hints_go_one_level_deeper_each_call(capsys) -> None:
-    fresh = Exercise("09_example", "q1", "Double", _check_double, hints=["Multiply.", "By two."])
-    fresh.hint()
-    fresh.hint()
-    fresh.hint()
+    fresh = Exercise("Double", _check_double, hints=["Multiply.", "By two."])
+    assert (fresh.lab, fresh.id) == ("09_example", "double")  # from the module and the check
+    for _ in range(4):
+        fresh.hint()
     out = capsys.readouterr().out
-    assert "Hint 1/2 (call hint() again for hint 2): Multiply." in out
-    assert out.count("Hint 2/2: By two.") == 2
+    assert "Hint 1/3 (call hint() again for hint 2): Multiply." in out
+    assert "Hint 2/3 (call hint() again for hint 3): By two." in out
+    assert out.count("Hint 3/3: the solution") == 2  # the last: the solution's code
 
 
 @pytest.mark.parametrize(
@@ -269,7 +270,7 @@ def test_check_and_solution_take_odd_arguments_without_crashing(capsys) -> None:
 def test_feedback_renders_as_html() -> None:
     html = q.result({}).feedback()._repr_html_()
     assert "Not attempted" in html and "<b>" in html
-    two_lines = Exercise("09_example", "q1", "x", lambda ns: "a\nb", hints=[]).result({})
+    two_lines = Exercise("x", lambda ns: "a\nb", hints=[], id="q1").result({})
     assert "a<br>b" in two_lines.feedback()._repr_html_()
 
 
@@ -283,3 +284,35 @@ def test_the_readme_states_the_time_limit_the_checks_use() -> None:
 
     readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
     assert f"longer than {learner_code.LEARNER_TIME_LIMIT_S:g} seconds" in readme
+
+
+def test_a_prerequisite_not_done_is_named_in_one_line() -> None:
+    def todo(ns):
+        raise NotAttempted("`x` is not defined yet")
+
+    def wrong(ns):
+        raise Incorrect("wrong")
+
+    q2 = Exercise("Two", todo, hints=[], id="q2")
+    q3 = Exercise("Three", wrong, hints=[], needs=[q2], id="q3")
+    q4 = Exercise("Four", wrong, hints=[], needs=[q3], id="q4")
+    result = q4.result({})
+    assert result.status is Status.NOT_ATTEMPTED
+    assert result.message == "q4 needs q2, which is not done yet: fix q2 first."
+
+
+def test_a_sleep_and_a_loop_that_swallows_the_interruption_are_stopped() -> None:
+    def swallowing():
+        while True:
+            try:
+                time.sleep(30)
+            except BaseException:  # noqa: BLE001 - the hostile case under test
+                pass
+
+    for thunk in (lambda: time.sleep(30), swallowing):
+        start = time.perf_counter()
+        with pytest.raises(TimeLimitExceeded):
+            run_with_time_limit(0.3, thunk)
+        assert time.perf_counter() - start < 5
+    assert run_with_time_limit(5, lambda: 42) == 42  # and nothing is left armed
+    time.sleep(0.6)

@@ -175,7 +175,7 @@ def _q3_cases(right: dict) -> list[Case]:
             "three things",
         ),
         # A wrong q2 makes q3 fail: the learner is sent to q2, not blamed here.
-        Case({**wrong_dense, "loss_and_grads": summed}, NOT_ATTEMPTED, "Fix q2 first"),
+        Case({**wrong_dense, "loss_and_grads": summed}, NOT_ATTEMPTED, "fix q2 first"),
     ]
 
 
@@ -212,7 +212,7 @@ def _q4_cases(right: dict) -> list[Case]:
         Case(
             {**right, "loss_and_grads": lambda *a: (1.0, 2.0), "sgd_step": tf.function(uphill)},
             NOT_ATTEMPTED,
-            "Fix q3 first",
+            "fix q3 first",
         ),
     ]
 

@@ -192,9 +192,9 @@ def _q3_cases(right: dict) -> list[Case]:
         Case(
             _notebook(cross_entropy=lambda y, p: 2 * _cross_entropy(y, p)),
             NOT_ATTEMPTED,
-            "Fix q2 first",
+            "fix q2 first",
         ),
-        Case(_notebook(softmax=_todo), NOT_ATTEMPTED, "Fix q1 first"),
+        Case(_notebook(softmax=_todo), NOT_ATTEMPTED, "fix q1 first"),
     ]
 
 
@@ -268,7 +268,7 @@ def _q4_cases(right: dict) -> list[Case]:
                 ),
             },
             NOT_ATTEMPTED,
-            "Fix q1 first",
+            "fix q1 first",
         ),
     ]
 

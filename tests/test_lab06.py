@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -267,6 +268,9 @@ def _q6_cases(right: dict) -> list[Case]:
         Case(buckets([1, 12]), INCORRECT, "from 2 to 100"),
         Case(buckets(12), INCORRECT, "a list of 1 to 5"),
         Case(buckets([8, 12], train="the training set"), INCORRECT, "training split"),
+        Case(
+            buckets([8, 12], train=SimpleNamespace(queries=[[]] * 40)), INCORRECT, "training split"
+        ),
         Case(buckets(...), NOT_ATTEMPTED, "not defined yet"),
     ]
 

@@ -211,6 +211,7 @@ Q3_WRONG = {
     "start at 1": sinusoidal(start=1),
     "(depth, length)": sinusoidal(transpose=True),
     "from the arguments": sinusoidal(fixed=True),
+    "float16": lambda length, depth: sinusoidal()(length, depth).astype(np.float16),
 }
 
 
@@ -277,6 +278,23 @@ def encoder_block(
     return Block
 
 
+def with_sublayer(name, value):
+    """The right EncoderBlock with its sublayer `name` replaced by `value` after __init__
+    ("broken": a Keras layer whose call raises, from the learner's own code)."""
+    from keras import layers
+
+    class Broken(layers.Layer):
+        def call(self, x):
+            return x.no_such_attribute  # the learner's AttributeError
+
+    class Block(encoder_block()):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            setattr(self, name, Broken() if value == "broken" else value)
+
+    return Block
+
+
 Q4_WRONG = {
     "post-norm": encoder_block(norm="post"),
     "attention's residual": encoder_block(residual=("ffn",)),
@@ -290,6 +308,9 @@ Q4_WRONG = {
     "feed-forward network's output is never dropped": encoder_block(dropout_on=("attention",)),
     "supports_masking": encoder_block(masking=False),
     "keras Layer class": lambda d_model, heads, ff, dropout=0.1: None,
+    "self.norm2 is a function; it should be a Keras layer": with_sublayer("norm2", lambda x: x),
+    "self.ffn is None": with_sublayer("ffn", None),
+    "Your line that failed": with_sublayer("ffn", "broken"),
 }
 
 

@@ -344,7 +344,6 @@ WRONG = [
     *[("q3", {"discriminator_loss": f}, words) for words, f in D_LOSS_MISTAKES.items()],
     *[("q3", {"generator_loss": f}, words) for words, f in G_LOSS_MISTAKES.items()],
     # q4: train_step and the optimizers
-    ("q4", {"generator_loss": G_LOSS_MISTAKES["saturating"]}, "fix q3 first"),
     ("q4", {"ConditionalGAN": gan_class(d_loss=D_LOSS_MISTAKES["swapped"])}, "labels swapped"),
     ("q4", {"ConditionalGAN": gan_class(g_loss=G_LOSS_MISTAKES["saturating"])}, "saturating"),
     ("q4", {"ConditionalGAN": gan_class(g_loss=G_LOSS_MISTAKES["look fake"])}, "'fake'"),
@@ -404,6 +403,17 @@ WRONG = [
     ("q4", {"ConditionalGAN": 3}, "class defined above"),
     ("q4", {"gan": "gan"}, "make it with"),
 ]
+# q4 uses the learner's losses: with q3 wrong, the learner is sent to q3, in one line
+PREREQUISITE = [
+    (
+        "q4",
+        {
+            "generator_loss": G_LOSS_MISTAKES["saturating"],
+            "ConditionalGAN": gan_class(g_loss=G_LOSS_MISTAKES["saturating"]),
+        },
+        "q4 needs q3, which is not right yet: fix q3 first.",
+    ),
+]
 NOT_ATTEMPTED = [
     ("q1", {"make_generator": _placeholder}),
     ("q2", {"make_discriminator": _placeholder}),
@@ -423,6 +433,8 @@ def wrong_answers() -> dict[str, list[Case]]:
     cases: dict[str, list[Case]] = {q: [] for q in EXERCISES}
     for exercise, changes, words in WRONG:
         cases[exercise].append(Case(namespace(**changes), Status.INCORRECT, words))
+    for exercise, changes, words in PREREQUISITE:
+        cases[exercise].append(Case(namespace(**changes), Status.NOT_ATTEMPTED, words))
     for exercise, changes in NOT_ATTEMPTED:
         cases[exercise].append(Case(namespace(**changes), Status.NOT_ATTEMPTED))
     return cases
@@ -462,19 +474,21 @@ def test_placeholders_are_not_attempted(exercise, changes) -> None:
 def test_the_losses_mistakes_are_told_apart() -> None:
     """Every catalogued mistake of q3 gives a value of its own on the check's logits."""
     real, fake = lab08.REAL_LOGITS, lab08.FAKE_LOGITS
-    d_values = [
-        lab08.reference_losses(real, fake)[0],
-        *(v for v, _ in lab08._d_mistakes(real, fake)),
-    ]
-    g_values = [lab08.reference_losses(real, fake)[1], *(v for v, _ in lab08._g_mistakes(fake))]
+    d_answer, g_answer = lab08.discriminator_answer(real, fake), lab08.generator_answer(fake)
+    d_values = [d_answer.right, *(m.value for m in d_answer.mistakes)]
+    g_values = [g_answer.right, *(m.value for m in g_answer.mistakes)]
     for values in (d_values, g_values):
         gaps = np.abs(np.subtract.outer(values, values))[np.triu_indices(len(values), 1)]
         assert gaps.min() > 1e-3, values
 
 
 def test_q4_waits_for_q3() -> None:
-    result = lab08.q4.result(namespace(discriminator_loss=_placeholder))
-    assert result.status is Status.NOT_ATTEMPTED and "(q3)" in result.message
+    # the notebook's train_step calls the notebook's discriminator_loss, still a placeholder
+    result = lab08.q4.result(
+        namespace(discriminator_loss=_placeholder, ConditionalGAN=gan_class(d_loss=_placeholder))
+    )
+    assert result.status is Status.NOT_ATTEMPTED
+    assert result.message == "q4 needs q3, which is not done yet: fix q3 first."
 
 
 def test_bench_entry_targets_a_tenth_of_the_untrained_generators_distance() -> None:

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from labkit.checks.learner_errors import STOPPING, explain, learner_line, stopping
 from labkit.checks.random_state import seeded
 from labkit.errors import first_line
 
@@ -88,6 +89,18 @@ def _in_labkit(filename: str) -> bool:
     return Path(filename).resolve().is_relative_to(_LABKIT_DIR)
 
 
+def _learner_error(exc: Exception) -> Result | None:
+    """Incorrect, with the learner's line, when ``exc`` came out of the learner's own code (a
+    method of their object that a check used); None when their code is not involved."""
+    line = learner_line(exc, skip=2)  # _judge and the check itself (a test's is in tests/)
+    if line is None:
+        return None
+    return Result(
+        Status.INCORRECT,
+        f"your code raised {type(exc).__name__}: {explain(exc)}\nYour line that failed: {line}",
+    )
+
+
 def _check_failed(exc: Exception) -> Result:
     """A bug in a check, reported without a traceback but with where it happened."""
     frames = [f for f in traceback.extract_tb(exc.__traceback__) if _in_labkit(f.filename)]
@@ -102,6 +115,12 @@ def _check_failed(exc: Exception) -> Result:
 class Exercise:
     """One exercise of a lab: ``check()``, ``hint()`` and ``solution()`` for the learner.
 
+    ``check`` is the module's ``_check_qN``: the exercise's id is its ``qN``, and its lab the
+    module's ``LAB`` (the solution notebook's folder), so a lab module declares each once.
+    The hints go from a nudge to the method; the last hint is always the solution's code, read
+    from the solution notebook (``labkit.notebooks.solutions.solution_code``, which the tests
+    use too), never a copy of it.
+
     ``needs`` lists the exercises whose answers this one uses (lab 02 q3 calls the learner's
     ``softmax`` and ``cross_entropy``): when this check fails while one of those is not right
     yet, the learner is told to fix that one first instead of being blamed here.
@@ -109,14 +128,17 @@ class Exercise:
 
     def __init__(
         self,
-        lab: str,
-        id: str,
         title: str,
         check: Callable[[Namespace], str | None],
         hints: Sequence[str],
         needs: Sequence[Exercise] = (),
+        *,
+        lab: str | None = None,
+        id: str | None = None,
     ) -> None:
-        self.lab, self.id, self.title = lab, id, title
+        self.lab = lab or sys.modules[check.__module__].LAB
+        self.id = id or check.__name__.removeprefix("_check_")
+        self.title = title
         self._check, self._hints, self._hints_shown = check, list(hints), 0
         self.needs = tuple(needs)
 
@@ -125,21 +147,30 @@ class Exercise:
 
     def result(self, namespace: Namespace) -> Result:
         """Run the check against a namespace (the notebook's globals in ``check()``)."""
-        with seeded(CHECK_SEED):
-            result = self._judge(namespace)
+        result = self._own_result(namespace)
         if result.status is Status.CORRECT:
             return result
-        for earlier in self.needs:
-            before = earlier.result(namespace)
-            if before.status is not Status.CORRECT:
-                state = "not done yet" if before.status is Status.NOT_ATTEMPTED else "not right yet"
-                return Result(
-                    Status.NOT_ATTEMPTED,
-                    f"{self.id} uses your answer to {earlier.id}, which is {state} "
-                    f"({earlier.id}: {before.message.rstrip('.')}). Fix {earlier.id} first (run "
-                    f"{earlier.id}.check()), then check {self.id} again.",
-                )
+        undone = self._first_undone(namespace)
+        if undone is not None:
+            earlier, before = undone
+            state = "not done yet" if before.status is Status.NOT_ATTEMPTED else "not right yet"
+            return Result(
+                Status.NOT_ATTEMPTED,
+                f"{self.id} needs {earlier.id}, which is {state}: fix {earlier.id} first.",
+            )
         return result
+
+    def _own_result(self, namespace: Namespace) -> Result:
+        with seeded(CHECK_SEED):
+            return self._judge(namespace)
+
+    def _first_undone(self, namespace: Namespace) -> tuple[Exercise, Result] | None:
+        """The earliest exercise this one needs (directly or not) that is not Correct."""
+        for earlier in self.needs:
+            before = earlier._own_result(namespace)
+            if before.status is not Status.CORRECT:
+                return earlier._first_undone(namespace) or (earlier, before)
+        return None
 
     def _judge(self, namespace: Namespace) -> Result:
         try:
@@ -148,8 +179,10 @@ class Exercise:
             return Result(Status.NOT_ATTEMPTED, str(exc))
         except Incorrect as exc:
             return Result(Status.INCORRECT, str(exc))
-        except Exception as exc:  # noqa: BLE001 - a bug in the check: report it, no traceback
-            return _check_failed(exc)
+        except STOPPING as exc:  # the learner's sys.exit() met outside call_learner
+            return Result(Status.INCORRECT, stopping("your code", exc))
+        except Exception as exc:  # noqa: BLE001 - the learner's error, or a bug in the check
+            return _learner_error(exc) or _check_failed(exc)
         return Result(Status.CORRECT, note or "well done.")
 
     def check(self, *unexpected: Any) -> None:
@@ -160,11 +193,9 @@ class Exercise:
         _show(self.result(namespace).feedback())
 
     def hint(self, level: Any = None) -> None:
-        """Show the next hint (or hint ``level``, from 1); each call goes one level deeper."""
-        count = len(self._hints)
-        if not count:
-            _show(Feedback("Hint", "there is no hint for this one: try the solution."))
-            return
+        """Show the next hint (or hint ``level``, from 1); each call goes one level deeper. The
+        last one is the solution."""
+        count = len(self._hints) + 1
         if level is None:
             self._hints_shown = min(self._hints_shown + 1, count)
             level = self._hints_shown
@@ -174,47 +205,24 @@ class Exercise:
             _show(Feedback("Hint", f"hint() takes a level from 1 to {count}, e.g. hint(2)."))
             return
         more = f" (call hint() again for hint {level + 1})" if level < count else ""
-        _show(Feedback(f"Hint {level}/{count}{more}", self._hints[level - 1]))
+        if level <= len(self._hints):
+            _show(Feedback(f"Hint {level}/{count}{more}", self._hints[level - 1]))
+        else:
+            _show(self._solution_feedback(f"Hint {level}/{count}: the solution"))
 
     def solution(self, *unexpected: Any) -> None:
         """Show the solution code, read from the lab's solution notebook."""
+        _show(self._solution_feedback(f"Solution to {self.id}"))
+
+    def _solution_feedback(self, title: str) -> Feedback:
         from labkit.errors import LabkitError
+        from labkit.notebooks import solutions
 
         try:
-            code = solution_code(self.lab, self.id)
+            code = solutions.solution_code(self.lab, self.id)
         except LabkitError as exc:
-            _show(Feedback("Solution", str(exc)))
-            return
-        _show(Feedback(f"Solution to {self.id}", code, code=True))
-
-
-def solution_code(lab: str, exercise: str) -> str:
-    """Every cell of the lab's solution notebook that holds a solution of ``exercise``, as it
-    is there: whole functions with their ``def`` lines, ready to run. The markers are left out,
-    and the solutions of other exercises in the same cell stay placeholders."""
-    from labkit.notebooks import solutions
-
-    nb = solutions.read(solutions.solution_path(lab))
-    cells = []
-    for cell in nb.cells:
-        if cell.cell_type != "code":
-            continue
-        kept, inside, found = [], False, False
-        for line in cell.source.splitlines():
-            begin = solutions.BEGIN.match(line)
-            if begin and begin["id"] == exercise:
-                inside = found = True
-            elif inside and solutions.END.match(line):
-                inside = False
-            else:
-                kept.append(line)
-        if found:
-            cells.append(solutions.split_regions("\n".join(kept))[0].strip("\n"))
-    if not cells:
-        raise solutions.NotebookError(
-            f"{lab}: no `# BEGIN SOLUTION {exercise}` region in the solution notebook."
-        )
-    return "\n\n\n".join(cells)
+            return Feedback(title, str(exc))
+        return Feedback(title, code, code=True)
 
 
 def _show(feedback: Feedback) -> None:

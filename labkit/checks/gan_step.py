@@ -5,7 +5,8 @@ first layer logs every call: which inputs, which ``training`` flag. After the le
 ``train_step`` has run once on them, ``Simulator`` recomputes that step with plain SGD on twins
 of the same networks, from the same noise the learner drew: the right step (both networks from
 one forward pass, the discriminator first, or the generator first) and each classic mistake of
-``STEP_VARIANTS``; ``same_step`` says which one the learner's weights match.
+``STEP_VARIANTS``; ``same_step`` says which one the learner's weights match, and ``judge_step``
+turns that into the verdict (``check_calls`` first judges how the networks were called).
 """
 
 from __future__ import annotations
@@ -17,7 +18,12 @@ from typing import Any
 
 import numpy as np
 
+from labkit.checks.answers import close, expect
+from labkit.checks.exercise import Incorrect
+from labkit.checks.learner_code import call_learner
 from labkit.checks.models import seed_weights
+from labkit.checks.values import as_scalar
+from labkit.errors import first_line
 
 IMAGE_SHAPE = (28, 28, 1)
 
@@ -309,4 +315,140 @@ def sees_real(call: Call, real: np.ndarray) -> bool:
     return any(
         np.array_equal(images[i : i + len(real)], real)
         for i in range(0, len(images) - len(real) + 1, len(real))
+    )
+
+
+# ----------------------------------------------------------------- judging the learner's step
+def check_noise(calls: list[Call], batch: int) -> None:
+    for call in calls:
+        if call.network == "G" and call.inputs[0].shape != (batch, PROBE_LATENT):
+            raise Incorrect(
+                f"the noise z had shape {call.inputs[0].shape}; it should be (batch size, "
+                f"self.latent_dim) = {(batch, PROBE_LATENT)}: take the batch size from the "
+                "real images, tf.shape(real_images)[0], since the last batch can be smaller."
+            )
+
+
+def check_calls(calls: list[Call], real: np.ndarray, labels: np.ndarray) -> None:
+    g_calls = [c for c in calls if c.network == "G"]
+    d_calls = [c for c in calls if c.network == "D"]
+    if not g_calls:
+        raise Incorrect(
+            "train_step never called self.generator: generate images from noise "
+            "and the batch's labels."
+        )
+    check_noise(g_calls, len(real))
+    for call in g_calls:
+        z, given = call.inputs
+        if z.min() >= 0.0 and z.max() <= 1.0:
+            raise Incorrect(
+                "the noise z lies between 0 and 1, as tf.random.uniform draws it; draw it from "
+                "a standard normal distribution (tf.random.normal), as the generator expects."
+            )
+        if abs(float(z.mean())) > 0.35 or not 0.7 < float(z.std()) < 1.3:
+            raise Incorrect(
+                f"the noise z has mean {z.mean():.2f} and standard deviation "
+                f"{z.std():.2f}; draw it from a standard normal distribution "
+                "(tf.random.normal)."
+            )
+        if not np.array_equal(np.asarray(given).reshape(-1), labels):
+            raise Incorrect(
+                "the generator did not get the batch's labels: generate each fake "
+                "for the label of a real image (the labels in data), so that the "
+                "discriminator compares like with like."
+            )
+    if not any(sees_real(c, real) for c in d_calls):
+        raise Incorrect("the discriminator never saw the real images of the batch.")
+    if len(d_calls) < 2 and not any(len(c.inputs[0]) > len(real) for c in d_calls):
+        raise Incorrect("the discriminator must score the real images and the generated ones.")
+    for call in calls:
+        if call.training is not True:
+            who = "generator" if call.network == "G" else "discriminator"
+            raise Incorrect(
+                f"the {who} was called with training={call.training} inside "
+                "train_step: pass training=True to every call there, so that layers "
+                "such as BatchNormalization work in training mode (batch statistics, "
+                "updated moving averages)."
+            )
+
+
+def run_learner_step(gan: Any, data: tuple, log: list[Call]) -> Any:
+    """The learner's ``gan.train_step(data)``, run eagerly (``call_learner``), so that a
+    ``@tf.function`` step still logs its calls."""
+    try:
+        return call_learner(gan.train_step, data)
+    except Incorrect as exc:
+        check_noise(log, len(data[0]))  # a z of the wrong shape is the usual cause
+        if "of layer 'probe_g' is incompatible" in str(exc):
+            raise Incorrect(
+                f"the generator refused the noise z: {first_line(exc)}. z should have shape "
+                "(batch size, self.latent_dim)."
+            ) from None
+        if "Unknown variable" in str(exc):  # Keras: an optimizer met variables it was not built for
+            raise Incorrect(
+                "train_step used one optimizer for the variables of both networks (Keras: "
+                "'Unknown variable'): self.d_optimizer updates "
+                "self.discriminator.trainable_variables only, self.g_optimizer the generator's."
+            ) from None
+        raise
+
+
+def returned_losses(out: Any) -> tuple[float, float]:
+    if not isinstance(out, dict) or not {"d_loss", "g_loss"} <= set(out):
+        raise Incorrect(
+            "train_step should return a dictionary {'d_loss': d_loss, 'g_loss': "
+            f"g_loss}}; it returned {type(out).__name__} "
+            f"{sorted(out) if isinstance(out, dict) else ''}."
+        )
+    return (
+        as_scalar(out["d_loss"], "the returned d_loss"),
+        as_scalar(out["g_loss"], "the returned g_loss"),
+    )
+
+
+HOW = {
+    "together": "both networks from one forward pass (as in the TensorFlow DCGAN tutorial)",
+    "D first": "the discriminator, then the generator against it",
+    "G first": "the generator, then the discriminator",
+}
+
+
+def judge_step(
+    calls: list[Call],
+    start: tuple[list, list],
+    end: tuple[list, list],
+    losses: tuple[float, float],
+    real: np.ndarray,
+    labels: np.ndarray,
+) -> str:
+    """How the learner's step updated the networks (``HOW``), when it is one of the right steps
+    and returned its losses; Incorrect naming the classic mistake it matches otherwise."""
+    (g_start, d_start), (g_end, d_end) = start, end
+    sim = Simulator(real, labels)
+    for message, d_variant, g_variant, rates in STEP_VARIANTS:
+        for order, z_d, z_g in orders(calls):
+            g_want, d_want, *losses_want = candidate(
+                sim, start, order, z_d, z_g, d_variant, g_variant, rates
+            )
+            if not (same_step(g_start, g_end, g_want) and same_step(d_start, d_end, d_want)):
+                continue
+            expect(message is None, message or "")
+            for name, got, want in zip(("d_loss", "g_loss"), losses, losses_want, strict=True):
+                expect(
+                    close(got, want, rtol=1e-3),
+                    f"the step is right, but the returned {name} is {got:.5g} where the loss of "
+                    f"this step is {want:.5g}: return the losses you took the gradients of.",
+                )
+            return HOW[order]
+    for who, before, after in (("discriminator", d_start, d_end), ("generator", g_start, g_end)):
+        expect(
+            any(not np.array_equal(a, b) for a, b in zip(before, after, strict=True)),
+            f"the {who}'s weights did not change in train_step: compute its gradients with its "
+            "tape and apply them with its optimizer.",
+        )
+    raise Incorrect(
+        "after one step, the weights are not where one step of SGD on the two losses puts them: "
+        "the discriminator's gradients of d_loss for self.discriminator.trainable_variables with "
+        "self.d_optimizer, the generator's gradients of g_loss for "
+        "self.generator.trainable_variables with self.g_optimizer."
     )

@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from labkit.checks.answers import expect_close
 from labkit.checks.exercise import Exercise, Incorrect
 from labkit.checks.learner_code import call_learner, call_model, run_learner_code
 from labkit.checks.models import (
@@ -18,7 +19,6 @@ from labkit.checks.models import (
 from labkit.checks.values import (
     Namespace,
     as_numpy,
-    expect_close,
     expect_shape,
     learner_function,
     learner_value,
@@ -275,34 +275,24 @@ def _check_q5(ns: Namespace) -> str | None:
 
 
 q1 = Exercise(
-    LAB,
-    "q1",
     "The X image and three filters",
     _check_q1,
     hints=[
         "Start from a 9x9 array full of -1 (`-np.ones((9, 9))`), then set the diagonal pixels to +1.",
         "The X runs from (1, 1) to (7, 7) and from (1, 7) to (7, 1): for i in 1..7 set "
         "`x_image[i, i]` and `x_image[i, 8 - i]`. A filter: `2 * np.eye(3) - 1` is the main diagonal.",
-        "`diag = 2 * np.eye(3) - 1`, `anti_diag = diag[:, ::-1]` (mirror it), and "
-        "`small_x = np.maximum(diag, anti_diag)` (+1 where either diagonal is).",
     ],
 )
 q2 = Exercise(
-    LAB,
-    "q2",
     "Convolution as a mean of products",
     _check_q2,
     hints=[
         "`tf.nn.conv2d(images, filters, strides=1, padding=...)` sums the products; you want their mean.",
         "Use padding='VALID' (only positions where the filter fits: 9 - 3 + 1 = 7) and divide by the "
         "number of products at each position: height x width x input channels of the filter.",
-        "`kh, kw, cin, _ = filters.shape` then "
-        "`return tf.nn.conv2d(images, filters, strides=1, padding='VALID') / (kh * kw * cin)`.",
     ],
 )
 q3 = Exercise(
-    LAB,
-    "q3",
     "Max pooling with stride 2",
     _check_q3,
     hints=[
@@ -313,31 +303,23 @@ q3 = Exercise(
     ],
 )
 q4 = Exercise(
-    LAB,
-    "q4",
     "A CNN in Keras",
     _check_q4,
     hints=[
         "Input (28, 28, 1), the augmentation, then blocks of Conv2D (with ReLU) and "
         "MaxPooling2D, Flatten, a hidden Dense layer with BatchNormalization, ReLU and Dropout, "
         "and a Dense(10) at the end.",
-        "Use the helper of the cell above twice: `x = conv_block(x, 32)`, then "
-        "`x = conv_block(x, 64, dropout=0.1)`, then `layers.Flatten()(x)`.",
-        "Then `layers.Dense(128, use_bias=False)`, `layers.BatchNormalization()`, "
-        "`layers.ReLU()`, `layers.Dropout(0.3)` and `outputs = layers.Dense(10)(x)`; return "
-        "`keras.Model(inputs, outputs)`.",
+        "Use the helper of the cell above twice, `conv_block` with 32 filters, then with 64 "
+        "filters and dropout=0.1, then flatten.",
     ],
 )
 q5 = Exercise(
-    LAB,
-    "q5",
     "A model that returns every feature map",
     _check_q5,
     hints=[
         "A functional Keras model can have several outputs: `keras.Model(inputs, [out1, out2, ...])`.",
         "Collect the Conv2D layers (`[la for la in model.layers if isinstance(la, layers.Conv2D)]`) and "
         "use each layer's `.output` as one output.",
-        "`feature_model = keras.Model(model.input, [la.output for la in conv_layers])`.",
     ],
 )
 
@@ -404,8 +386,6 @@ def _check_q6(ns: Namespace) -> str | None:
 
 
 q6 = Exercise(
-    LAB,
-    "q6",
     "The output size of a convolution",
     _check_q6,
     hints=[
@@ -413,9 +393,6 @@ q6 = Exercise(
         "`stride` pixels while the filter still ends inside the image. With 'same' the image "
         "is padded so that every `stride`-th pixel starts a window.",
         "'valid': (n - kernel) // stride + 1. 'same': n / stride, rounded up.",
-        "if padding == 'valid':\n"
-        "    return (n - kernel) // stride + 1\n"
-        "return math.ceil(n / stride)",
     ],
 )
 
@@ -495,8 +472,6 @@ def _check_q7(ns: Namespace) -> str | None:
 
 
 q7 = Exercise(
-    LAB,
-    "q7",
     "Your design: from 28x28 to 7x7",
     _check_q7,
     hints=[

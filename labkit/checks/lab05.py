@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from labkit.checks.answers import Answer, Mistake, expect_close, expect_finite
 from labkit.checks.exercise import Exercise, Incorrect
 from labkit.checks.learner_code import call_learner, model_output, traced_op_types
 from labkit.checks.models import (
@@ -19,8 +20,6 @@ from labkit.checks.values import (
     Namespace,
     as_numpy,
     describe,
-    expect_close,
-    expect_finite,
     expect_shape,
     learner_function,
     learner_value,
@@ -129,8 +128,6 @@ def _check_q1(ns: Namespace) -> str | None:
 
 
 q1 = Exercise(
-    LAB,
-    "q1",
     "A dense autoencoder",
     _check_q1,
     hints=[
@@ -138,12 +135,6 @@ q1 = Exercise(
         "blows them back up to 784 pixels and gives them the image's shape again.",
         "Encoder: Input((28, 28, 1)), Flatten(), Dense(code_size, activation='relu'). Decoder: "
         "Input((code_size,)), Dense(784, activation='sigmoid'), Reshape((28, 28, 1)).",
-        "encoder = keras.Sequential([keras.Input((28, 28, 1)), layers.Flatten(),\n"
-        "                            layers.Dense(code_size, activation='relu')])\n"
-        "decoder = keras.Sequential([keras.Input((code_size,)), "
-        "layers.Dense(784, activation='sigmoid'),\n"
-        "                            layers.Reshape((28, 28, 1))])\n"
-        "return encoder, decoder",
     ],
 )
 
@@ -217,8 +208,6 @@ def _check_q2(ns: Namespace) -> str | None:
 
 
 q2 = Exercise(
-    LAB,
-    "q2",
     "A convolutional decoder with Conv2DTranspose",
     _check_q2,
     hints=[
@@ -228,13 +217,6 @@ q2 = Exercise(
         "Reshape((7, 7, 32)) make feature maps again; then Conv2DTranspose(16, 4, strides=2, "
         "padding='same', activation='relu') and Conv2DTranspose(1, 4, strides=2, "
         "padding='same', activation='sigmoid').",
-        "return keras.Sequential([\n"
-        "    keras.Input((CODE_SIZE,)),\n"
-        "    layers.Dense(7 * 7 * 32, activation='relu'),\n"
-        "    layers.Reshape((7, 7, 32)),\n"
-        "    layers.Conv2DTranspose(16, 4, strides=2, padding='same', activation='relu'),\n"
-        "    layers.Conv2DTranspose(1, 4, strides=2, padding='same', activation='sigmoid'),\n"
-        "])",
     ],
 )
 
@@ -289,8 +271,6 @@ def _check_q3(ns: Namespace) -> str | None:
 
 
 q3 = Exercise(
-    LAB,
-    "q3",
     "Noise for the denoising autoencoder",
     _check_q3,
     hints=[
@@ -298,8 +278,6 @@ q3 = Exercise(
         "a valid image (pixels in [0, 1]).",
         "tf.random.normal(tf.shape(images), stddev=stddev) draws the noise; "
         "tf.clip_by_value(x, 0.0, 1.0) clips.",
-        "noise = tf.random.normal(tf.shape(images), stddev=stddev)\n"
-        "return tf.clip_by_value(images + noise, 0.0, 1.0)",
     ],
 )
 
@@ -332,16 +310,23 @@ def _check_q4(ns: Namespace) -> str | None:
             "Average over the pixel axes to get one number per image."
         )
     expect_shape(got, (6,), "reconstruction_error(model, images) for 6 images")
-    expect_finite(got, "reconstruction_error(model, images)")
-    if np.allclose(got, reference * 784, rtol=1e-3):
-        raise Incorrect(
-            "the errors are 784 times too large: take the mean over the pixels, not the sum."
-        )
-    if np.allclose(got, np.sqrt(reference), rtol=1e-3):
-        raise Incorrect("that is the root of the mean squared error; return the MSE itself.")
-    if np.allclose(got, np.mean(np.abs(x - 0.5 * x), axis=(1, 2, 3)), rtol=1e-3):
-        raise Incorrect("that is the mean absolute error; square the differences instead.")
-    expect_close(got, reference, "reconstruction_error(model, images)", rtol=1e-4, atol=1e-7)
+    mae = np.mean(np.abs(x - 0.5 * x), axis=(1, 2, 3))
+    Answer(
+        reference,
+        [
+            Mistake(
+                "the errors are 784 times too large: take the mean over the pixels, not the sum.",
+                reference * 784,
+            ),
+            Mistake(
+                "that is the root of the mean squared error; return the MSE itself.",
+                np.sqrt(reference),
+            ),
+            Mistake("that is the mean absolute error; square the differences instead.", mae),
+        ],
+        rtol=1e-3,
+        atol=1e-7,
+    ).judge(got, "reconstruction_error(model, images)")
     if not isinstance(out, np.ndarray):
         raise Incorrect(
             f"reconstruction_error returns {describe(out)}; return a NumPy array (compute it "
@@ -351,8 +336,6 @@ def _check_q4(ns: Namespace) -> str | None:
 
 
 q4 = Exercise(
-    LAB,
-    "q4",
     "The anomaly score: per-image reconstruction error",
     _check_q4,
     hints=[
@@ -360,8 +343,6 @@ q4 = Exercise(
         "input: one number per image.",
         "model.predict(images, verbose=0) gives the reconstructions; square the differences "
         "and average over the axes (1, 2, 3) (height, width, channels), not over the batch.",
-        "reconstructions = model.predict(images, verbose=0)\n"
-        "return np.mean((images - reconstructions) ** 2, axis=(1, 2, 3))",
     ],
 )
 
@@ -427,8 +408,6 @@ def _check_q5(ns: Namespace) -> str | None:
 
 
 q5 = Exercise(
-    LAB,
-    "q5",
     "Your threshold: a false-alarm budget",
     _check_q5,
     hints=[
@@ -436,7 +415,6 @@ q5 = Exercise(
         "how many normal images you may flag: use all of it, and no more.",
         "Flagging at most 2% of the held-out images means a threshold at (or just above) the "
         "98th percentile of their errors: np.percentile(held_out_errors, 98).",
-        "my_threshold = np.percentile(held_out_errors, 98)",
     ],
 )
 

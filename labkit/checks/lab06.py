@@ -7,6 +7,13 @@ from typing import Any
 
 import numpy as np
 
+from labkit.checks.answers import (
+    Answer,
+    Mistake,
+    expect_close,
+    expect_finite,
+    name_the_mistake,
+)
 from labkit.checks.exercise import Exercise, Incorrect
 from labkit.checks.learner_code import call_learner, call_model, model_output
 from labkit.checks.models import (
@@ -16,12 +23,11 @@ from labkit.checks.models import (
     learner_model,
     set_seeded_weights,
 )
+from labkit.checks.reference import sigmoid
 from labkit.checks.values import (
     Namespace,
     as_numpy,
     describe,
-    expect_close,
-    expect_finite,
     expect_shape,
     learner_function,
     learner_int,
@@ -35,10 +41,6 @@ PADDING_PROBE_SEEDS = (1, 2)
 
 
 # ----------------------------------------------------------------- references (NumPy, float64)
-def _sigmoid(z: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-z))
-
-
 def reference_rnn_step(x_t, h_prev, w_xh, w_hh, b) -> np.ndarray:
     """h_t = tanh(x_t W_xh + h_(t-1) W_hh + b), batch first."""
     x_t, h_prev, w_xh, w_hh, b = (np.asarray(a, np.float64) for a in (x_t, h_prev, w_xh, w_hh, b))
@@ -56,8 +58,8 @@ def _lstm_gates(x_t, h_prev, kernel, recurrent_kernel, bias) -> list[np.ndarray]
 def reference_lstm_step(x_t, h_prev, c_prev, kernel, recurrent_kernel, bias):
     """One LSTM step with Keras' weight layout (gates i, f, c, o side by side); returns (h, c)."""
     zi, zf, zc, zo = _lstm_gates(x_t, h_prev, kernel, recurrent_kernel, bias)
-    c = _sigmoid(zf) * np.asarray(c_prev, np.float64) + _sigmoid(zi) * np.tanh(zc)
-    return _sigmoid(zo) * np.tanh(c), c
+    c = sigmoid(zf) * np.asarray(c_prev, np.float64) + sigmoid(zi) * np.tanh(zc)
+    return sigmoid(zo) * np.tanh(c), c
 
 
 def reference_pad_batch(sequences) -> tuple[np.ndarray, np.ndarray]:
@@ -80,10 +82,6 @@ def _rnn_inputs(seed: int = 6):
     return x_t, h_prev, w_xh, w_hh, b
 
 
-def _close(a: np.ndarray, b: np.ndarray, atol: float = 1e-4) -> bool:
-    return a.shape == b.shape and np.allclose(a, b, atol=atol)
-
-
 def _check_q1(ns: Namespace) -> str | None:
     import tensorflow as tf
 
@@ -98,33 +96,29 @@ def _check_q1(ns: Namespace) -> str | None:
             "x_t @ W_xh has shape (batch, units)."
         )
     expect_shape(got, (3, 5), what)
-    expect_finite(got, what)
     x, h, w_xh, w_hh, b = (np.asarray(a, np.float64) for a in inputs)
     pre = x @ w_xh + h @ w_hh + b
-    if _close(got, pre):
-        raise Incorrect(f"{what} returns the pre-activation: apply tanh to it (tf.tanh).")
-    for name, wrong in [("a sigmoid", _sigmoid(pre)), ("a ReLU", np.maximum(pre, 0))]:
-        if _close(got, wrong):
-            raise Incorrect(
-                f"{what} applies {name}; a vanilla RNN uses tanh, which keeps h in (-1, 1)."
-            )
-    mistakes = [
-        (
-            "the previous state is missing: add h_prev @ W_hh, the recurrence itself.",
-            np.tanh(x @ w_xh + b),
-        ),
-        ("the input is missing: add x_t @ W_xh.", np.tanh(h @ w_hh + b)),
-        ("the bias b is missing.", np.tanh(x @ w_xh + h @ w_hh)),
-        (
-            "W_hh is transposed: use h_prev @ W_hh (rows of W_hh are indexed by the previous "
-            "state).",
-            np.tanh(x @ w_xh + h @ w_hh.T + b),
-        ),
-    ]
-    for message, wrong in mistakes:
-        if _close(got, wrong):
-            raise Incorrect(f"{what}: {message}")
-    expect_close(got, reference_rnn_step(x, h, w_xh, w_hh, b), what, rtol=1e-4, atol=1e-5)
+    not_tanh = "a vanilla RNN uses tanh, which keeps h in (-1, 1)."
+    Answer(
+        reference_rnn_step(x, h, w_xh, w_hh, b),
+        [
+            Mistake("it returns the pre-activation: apply tanh to it (tf.tanh).", pre),
+            Mistake(f"it applies a sigmoid; {not_tanh}", sigmoid(pre)),
+            Mistake(f"it applies a ReLU; {not_tanh}", np.maximum(pre, 0)),
+            Mistake(
+                "the previous state is missing: add h_prev @ W_hh, the recurrence itself.",
+                np.tanh(x @ w_xh + b),
+            ),
+            Mistake("the input is missing: add x_t @ W_xh.", np.tanh(h @ w_hh + b)),
+            Mistake("the bias b is missing.", np.tanh(x @ w_xh + h @ w_hh)),
+            Mistake(
+                "W_hh is transposed: use h_prev @ W_hh (rows of W_hh are indexed by the previous "
+                "state).",
+                np.tanh(x @ w_xh + h @ w_hh.T + b),
+            ),
+        ],
+        atol=1e-4,
+    ).judge(got, what)
     return "h_t = tanh(x_t W_xh + h_(t-1) W_hh + b): the same weights are used at every step."
 
 
@@ -140,35 +134,38 @@ def _lstm_inputs(seed: int = 7, units: int = 3):
     return x_t, h_prev, c_prev, kernel, recurrent, bias
 
 
-def _lstm_mistakes(x_t, h_prev, c_prev, kernel, recurrent, bias) -> list[tuple[str, tuple]]:
-    """(message, (h, c)) for the usual mistakes."""
+def _lstm_mistakes(x_t, h_prev, c_prev, kernel, recurrent, bias) -> list[Mistake]:
+    """The usual mistakes, with the (h, c) each computes."""
     zi, zf, zc, zo = _lstm_gates(x_t, h_prev, kernel, recurrent, bias)
     c_prev = np.asarray(c_prev, np.float64)
-    i, f, g, o = _sigmoid(zi), _sigmoid(zf), np.tanh(zc), _sigmoid(zo)
+    i, f, g, o = sigmoid(zi), sigmoid(zf), np.tanh(zc), sigmoid(zo)
     c = f * c_prev + i * g
-    c_swapped = _sigmoid(zo) * c_prev + _sigmoid(zi) * np.tanh(zf)
+    c_swapped = sigmoid(zo) * c_prev + sigmoid(zi) * np.tanh(zf)
     c_ifoc = f * c_prev + i * np.tanh(zo)  # the order i, f, o, c
-    c_sig = f * c_prev + i * _sigmoid(zc)
+    c_sig = f * c_prev + i * sigmoid(zc)
     c_if = i * c_prev + f * g
     order = "the gates are in the wrong order"
     return [
-        (
+        Mistake(
             f"{order}: Keras stores them as input, forget, cell candidate, output (i, f, c, o), "
             "each `units` columns wide.",
-            (_sigmoid(zc) * np.tanh(c_ifoc), c_ifoc),
+            (sigmoid(zc) * np.tanh(c_ifoc), c_ifoc),
         ),
-        (f"{order} (Keras: i, f, c, o).", (_sigmoid(zf) * np.tanh(c_swapped), c_swapped)),
-        ("h_t = o_t * c_t is missing the tanh: h_t = o_t * tanh(c_t).", (o * c, c)),
-        (
+        Mistake(
+            f"{order} (Keras: i, f, c, o).",
+            (sigmoid(zf) * np.tanh(c_swapped), c_swapped),
+        ),
+        Mistake("h_t = o_t * c_t is missing the tanh: h_t = o_t * tanh(c_t).", (o * c, c)),
+        Mistake(
             "the cell candidate g_t uses tanh, not a sigmoid: gates are sigmoids (0 to 1), the "
             "candidate is a value (-1 to 1).",
             (o * np.tanh(c_sig), c_sig),
         ),
-        (
+        Mistake(
             "the input and forget gates are swapped: c_t = f_t * c_(t-1) + i_t * g_t.",
             (o * np.tanh(c_if), c_if),
         ),
-        (
+        Mistake(
             "the new cell state forgets nothing: multiply c_(t-1) by the forget gate f_t.",
             (o * np.tanh(c_prev + i * g), c_prev + i * g),
         ),
@@ -195,11 +192,11 @@ def _check_q2(ns: Namespace) -> str | None:
     h = expect_finite(expect_shape(h, (2, 3), "h (the first value returned)"), "h")
     c = expect_finite(expect_shape(c, (2, 3), "c (the second value returned)"), "c")
     want_h, want_c = reference_lstm_step(*inputs)
-    if _close(h, want_c) and _close(c, want_h):
-        raise Incorrect("h and c are swapped: return `(h, c)`, the hidden state first.")
-    for message, (wrong_h, wrong_c) in _lstm_mistakes(*inputs):
-        if _close(h, wrong_h) and _close(c, wrong_c):
-            raise Incorrect(message)
+    swapped = Mistake(
+        "h and c are swapped: return `(h, c)`, the hidden state first.",
+        (want_c, want_h),
+    )
+    name_the_mistake((h, c), [swapped, *_lstm_mistakes(*inputs)], atol=1e-4)
     expect_close(c, want_c, "c (the new cell state)", rtol=1e-4, atol=1e-5)
     expect_close(h, want_h, "h (the new hidden state)", rtol=1e-4, atol=1e-5)
     # The same step must reproduce keras.layers.LSTM over a whole sequence, with its weights.
@@ -544,8 +541,6 @@ def _check_q5(ns: Namespace) -> str | None:
 
 
 q1 = Exercise(
-    LAB,
-    "q1",
     "One step of a vanilla RNN",
     _check_q1,
     hints=[
@@ -553,12 +548,9 @@ q1 = Exercise(
         "tanh(x_t W_xh + h_prev W_hh + b).",
         "With a batch first, x_t has shape (batch, input_dim) and W_xh (input_dim, units), so "
         "`x_t @ W_xh` has shape (batch, units); `h_prev @ W_hh` too. Add b and apply `tf.tanh`.",
-        "`return tf.tanh(x_t @ W_xh + h_prev @ W_hh + b)`",
     ],
 )
 q2 = Exercise(
-    LAB,
-    "q2",
     "One step of an LSTM",
     _check_q2,
     hints=[
@@ -566,27 +558,20 @@ q2 = Exercise(
         "bias`, shape (batch, 4 * units), then split it into four (`tf.split(z, 4, axis=-1)`).",
         "Keras' order is i, f, c, o. The gates are sigmoids, the candidate a tanh: "
         "`c = f * c_prev + i * tanh(z_c)`, `h = o * tanh(c)`.",
-        "`zi, zf, zc, zo = tf.split(z, 4, axis=-1)`; `i, f, o = tf.sigmoid(zi), tf.sigmoid(zf), "
-        "tf.sigmoid(zo)`; `c = f * c_prev + i * tf.tanh(zc)`; `h = o * tf.tanh(c)`; `return h, c`.",
     ],
 )
 q3 = Exercise(
-    LAB,
-    "q3",
     "Padding and the mask",
     _check_q3,
     hints=[
         "Make an array of zeros with one row per sequence and as many columns as the longest "
         "sequence, then copy each sequence into the start of its row.",
-        "`longest = max(len(s) for s in sequences)`, `x = np.zeros((len(sequences), longest), "
-        "dtype=np.int32)`, and `x[row, :len(s)] = s` for each sequence. The mask is `x != 0`.",
-        "Or with Keras: `x = keras.utils.pad_sequences(sequences, padding='post', value=0)` "
-        "(post: at the end), then `return x, x != 0`.",
+        "The longest length is the largest `len(s)`; an int32 array of zeros, one row per "
+        "sequence, takes each sequence at the start of its row (`x[row, :len(s)] = s`). The mask "
+        "is where x is not 0.",
     ],
 )
 q4 = Exercise(
-    LAB,
-    "q4",
     "The joint slot and intent model",
     _check_q4,
     hints=[
@@ -602,8 +587,6 @@ q4 = Exercise(
 )
 
 q5 = Exercise(
-    LAB,
-    "q5",
     "An intent CNN",
     _check_q5,
     hints=[
@@ -613,9 +596,6 @@ q5 = Exercise(
         "`x = layers.SpatialDropout1D(0.25)(layers.Embedding(VOCAB_SIZE, EMB_DIM)(inputs)) * words`; "
         "then for each width: `detectors = layers.Conv1D(128, width, padding='same', "
         "activation='relu')(x)` and `pooled.append(keras.ops.max(detectors * words, axis=1))`.",
-        "`sentence = layers.Dropout(0.5)(layers.Concatenate()(pooled))`, then `intent = "
-        "layers.Dense(N_INTENTS, activation='softmax')(sentence)` and `return "
-        "keras.Model(inputs, intent)`.",
     ],
 )
 
@@ -669,7 +649,7 @@ def _check_q6(ns: Namespace) -> str | None:
         lengths = np.array([len(q) for q in split.queries], dtype=np.int64)
     except Exception:  # noqa: BLE001 - anything but the ATIS training split
         lengths = np.array([], dtype=np.int64)
-    if lengths.size == 0:
+    if lengths.size == 0 or lengths.min() < 1:
         raise Incorrect(
             f"`train` is {describe(split)}; it should be ATIS's training split: run the cells "
             "of part 1 again."
@@ -690,8 +670,6 @@ def _check_q6(ns: Namespace) -> str | None:
 
 
 q6 = Exercise(
-    LAB,
-    "q6",
     "Your buckets: batches with little padding",
     _check_q6,
     hints=[
@@ -699,7 +677,6 @@ q6 = Exercise(
         "the less padding. Most sentences have 8 to 18 words (part 1).",
         "Put the boundaries close together where the sentences are many, and one or two "
         "farther out for the long tail.",
-        "BUCKETS = [8, 12, 16, 20, 26]",
     ],
 )
 

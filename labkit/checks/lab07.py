@@ -13,21 +13,24 @@ from typing import Any
 
 import numpy as np
 
+from labkit.checks.answers import Answer, Mistake, close, expect_close, name_the_mistake
 from labkit.checks.exercise import Exercise, Incorrect, NotAttempted
 from labkit.checks.learner_code import call_learner
-from labkit.checks.values import Namespace, as_numpy, expect_close, expect_shape, learner_value
+from labkit.checks.reference import softmax
+from labkit.checks.values import (
+    Namespace,
+    as_numpy,
+    describe,
+    expect_shape,
+    learner_value,
+)
 
 LAB = "07_attention_transformers"
 NEG = -1e9  # the score of a masked key: exp(NEG) is 0 in float32
-Mistakes = list[tuple[str, Any]]  # (the message that explains a mistake, what it computes)
+Mistakes = list[Mistake]
 
 
 # ----------------------------------------------------------------- references (NumPy, float64)
-def _softmax(z: np.ndarray, axis: int = -1) -> np.ndarray:
-    e = np.exp(z - z.max(axis=axis, keepdims=True))
-    return e / e.sum(axis=axis, keepdims=True)
-
-
 def _scores(q: np.ndarray, k: np.ndarray, scale: float | None = None) -> np.ndarray:
     """q k^T / scale, by default / sqrt(depth)."""
     scale = np.sqrt(q.shape[-1]) if scale is None else scale
@@ -40,7 +43,7 @@ def reference_attention(q, k, v, mask=None) -> tuple[np.ndarray, np.ndarray]:
     scores = _scores(q, k)
     if mask is not None:
         scores = np.where(np.asarray(mask, bool), scores, NEG)
-    weights = _softmax(scores)
+    weights = softmax(scores)
     return weights @ v, weights
 
 
@@ -89,10 +92,6 @@ def reference_sinusoidal_positions(length: int, depth: int) -> np.ndarray:
 
 
 # ----------------------------------------------------------------- small helpers
-def _close(a: np.ndarray, b: np.ndarray, atol: float = 1e-4) -> bool:
-    return a.shape == b.shape and bool(np.allclose(a, b, atol=atol))
-
-
 def _pair(out: Any, what: str) -> tuple[np.ndarray, np.ndarray]:
     """The `(output, weights)` a function returned, as arrays."""
     if not isinstance(out, (tuple, list)) or len(out) != 2:
@@ -110,14 +109,6 @@ def _finite(value: np.ndarray, what: str) -> np.ndarray:
             "keys are all masked gets NaN: use a large negative number such as -1e9 instead."
         )
     return value
-
-
-def _name_the_mistake(got: tuple[np.ndarray, ...], mistakes: Mistakes) -> None:
-    """Raise Incorrect with the message of the first mistake that computes what we got."""
-    for message, wrong in mistakes:
-        wrong = wrong if isinstance(wrong, tuple) else (wrong,)
-        if all(_close(g, w) for g, w in zip(got, wrong, strict=True)):
-            raise Incorrect(message)
 
 
 def _calling(what: str, advice: str, func: Any, *args: Any) -> Any:
@@ -146,43 +137,43 @@ def _attention_mistakes(q, k, v, mask) -> Mistakes:
     q, k, v = (np.asarray(a, np.float64) for a in (q, k, v))
 
     def attend(scores: np.ndarray, axis: int = -1) -> tuple[np.ndarray, np.ndarray]:
-        weights = _softmax(scores, axis)
+        weights = softmax(scores, axis)
         return weights @ v, weights
 
     scores = _scores(q, k)
     unscaled = np.where(mask, _scores(q, k, 1.0), NEG)
     by_depth = np.where(mask, _scores(q, k, float(q.shape[-1])), NEG)
-    after = _softmax(scores) * mask
+    after = softmax(scores) * mask
     return [
-        (
+        Mistake(
             "the scores are not scaled: divide q k^T by sqrt(depth), the square root of the "
             "last axis of q, so that the softmax does not saturate as the depth grows.",
             attend(unscaled),
         ),
-        (
+        Mistake(
             "the scores are divided by the depth; divide by its square root, sqrt(depth).",
             attend(by_depth),
         ),
-        (
+        Mistake(
             "the mask is ignored: the padded keys still get weight. Set their scores to a large "
             "negative number (e.g. -1e9) before the softmax, where mask is False.",
             attend(scores),
         ),
-        (
+        Mistake(
             "the mask is inverted: keep the keys where mask is True, hide those where it is False.",
             attend(np.where(mask, NEG, scores)),
         ),
-        (
+        Mistake(
             "the mask is applied after the softmax, so the weights no longer sum to 1: hide the "
             "padded keys' scores before the softmax.",
             (after @ v, after),
         ),
-        (
+        Mistake(
             "the scores are multiplied by the mask: a score of 0 still gets weight exp(0). Set "
             "the masked scores to a large negative number instead.",
             attend(scores * mask),
         ),
-        (
+        Mistake(
             "the softmax runs over the queries (axis -2); each query's weights over the keys "
             "must sum to 1: softmax over the last axis.",
             attend(np.where(mask, scores, NEG), axis=-2),
@@ -205,7 +196,7 @@ def _check_q1(ns: Namespace) -> str | None:
     weights = _finite(
         expect_shape(weights, (2, 3, 5), "the weights (batch, queries, keys)"), "the weights"
     )
-    _name_the_mistake((out, weights), _attention_mistakes(q, k, v, mask))
+    name_the_mistake((out, weights), _attention_mistakes(q, k, v, mask), atol=1e-4)
     want_out, want_weights = reference_attention(q, k, v, mask)
     expect_close(weights, want_weights, "the weights", rtol=1e-3, atol=1e-5)
     # the output, against Keras' own attention (layout: batch, time, heads, depth)
@@ -221,7 +212,7 @@ def _check_q1(ns: Namespace) -> str | None:
     v_pad = np.concatenate([v, rng.normal(scale=3, size=(2, 3, 6)).astype(np.float32)], axis=1)
     mask_pad = np.concatenate([mask, np.zeros((2, 1, 3), bool)], axis=2)
     padded, _ = _pair(call_learner(attention, q, k_pad, v_pad, mask_pad), what)
-    if not _close(padded, want_out):
+    if not close(padded, want_out):
         raise Incorrect(
             "three more padded keys (mask False) change the output: the masked keys must get "
             "a weight of exactly 0, whatever they hold."
@@ -230,7 +221,7 @@ def _check_q1(ns: Namespace) -> str | None:
     plain = _calling(
         "called without a mask", "Mask only when mask is not None.", attention, q, k, v
     )
-    if not _close(_pair(plain, what)[0], reference_attention(q, k, v)[0]):
+    if not close(_pair(plain, what)[0], reference_attention(q, k, v)[0]):
         raise Incorrect(
             "called without a mask (mask=None), the output is wrong: attend to every key."
         )
@@ -241,7 +232,7 @@ def _check_q1(ns: Namespace) -> str | None:
     heads_axis = "with a heads axis, q of shape (batch, heads, queries, depth)"
     advice = "Transpose only the last two axes of k (e.g. `tf.matmul(q, k, transpose_b=True)`)."
     four = _calling(heads_axis, advice, attention, q4, k4, v4, mask4)
-    if not _close(_pair(four, what)[0], reference_attention(q4, k4, v4, mask4)[0]):
+    if not close(_pair(four, what)[0], reference_attention(q4, k4, v4, mask4)[0]):
         raise Incorrect(f"{heads_axis}, the output is wrong. {advice}")
     return "softmax(q k^T / sqrt(depth)) v, with the padded keys given a weight of exactly 0."
 
@@ -266,30 +257,30 @@ def _multi_head_mistakes(x, mask, w_q, w_k, w_v, w_o, heads: int) -> Mistakes:
     out, weights = reference_attention(q, k, v, key_mask)
     mixed = (np.reshape(x @ w, (batch, heads, time, d_model // heads)) for w in (w_q, w_k, w_v))
     mixed_out, mixed_weights = reference_attention(*mixed, key_mask)
-    model_weights = _softmax(np.where(key_mask, _scores(q, k, np.sqrt(d_model)), NEG))
+    model_weights = softmax(np.where(key_mask, _scores(q, k, np.sqrt(d_model)), NEG))
     unmasked_out, unmasked_weights = reference_attention(q, k, v)
     return [
-        (
+        Mistake(
             "the heads are split by a reshape to (batch, heads, time, depth) alone, which mixes "
             "words and heads: reshape to (batch, time, heads, depth), then transpose to "
             "(batch, heads, time, depth).",
             (merge_heads(mixed_out) @ w_o, mixed_weights),
         ),
-        (
+        Mistake(
             "the heads are merged without transposing back: transpose (batch, heads, time, "
             "depth) to (batch, time, heads, depth) before reshaping to (batch, time, d_model).",
             (out.reshape(batch, time, d_model) @ w_o, weights),
         ),
-        (
+        Mistake(
             "the output projection is missing: multiply the merged heads by w_o.",
             (merge_heads(out), weights),
         ),
-        (
+        Mistake(
             "the scores are scaled by sqrt(d_model); each head's queries have depth "
             "d_model // num_heads, so scale by the square root of that.",
             (merge_heads(model_weights @ v) @ w_o, model_weights),
         ),
-        (
+        Mistake(
             "the mask is ignored: pass it to the attention as (batch, 1, 1, time), so that it "
             "hides the same keys for every head and every query.",
             (merge_heads(unmasked_out) @ w_o, unmasked_weights),
@@ -317,7 +308,9 @@ def _check_multi_head(ns: Namespace) -> str:
             "(batch, heads, time, time)."
         )
     weights = expect_shape(weights, (2, 2, 5, 5), "the weights (batch, heads, time, time)")
-    _name_the_mistake((out, weights), _multi_head_mistakes(x, mask, w_q, w_k, w_v, w_o, 2))
+    name_the_mistake(
+        (out, weights), _multi_head_mistakes(x, mask, w_q, w_k, w_v, w_o, 2), atol=1e-4
+    )
     keras_out, keras_weights = keras_multi_head(x, mask, w_q, w_k, w_v, w_o, 2)
     against = "against keras.layers.MultiHeadAttention"
     expect_close(weights, keras_weights, f"the weights, {against}", rtol=1e-3, atol=1e-5)
@@ -326,7 +319,7 @@ def _check_multi_head(ns: Namespace) -> str:
     # four heads, seven words: nothing may depend on 2 heads or 5 words
     x, mask, w_q, w_k, w_v, w_o = _multi_head_inputs(seed=75, time=7)
     out4, _ = _pair(call_learner(mha, x, mask, w_q, w_k, w_v, w_o, 4), what)
-    if not _close(out4, keras_multi_head(x, mask, w_q, w_k, w_v, w_o, 4)[0]):
+    if not close(out4, keras_multi_head(x, mask, w_q, w_k, w_v, w_o, 4)[0]):
         raise Incorrect(
             "right with 2 heads but wrong with num_heads=4 and 7 words: compute the depth as "
             "d_model // num_heads and take the sizes from x, not from the example."
@@ -336,7 +329,7 @@ def _check_multi_head(ns: Namespace) -> str:
     x_pad = np.concatenate([x, rng.normal(scale=3, size=(2, 3, 8)).astype(np.float32)], axis=1)
     mask_pad = np.concatenate([mask, np.zeros((2, 3), bool)], axis=1)
     padded, _ = _pair(call_learner(mha, x_pad, mask_pad, w_q, w_k, w_v, w_o, 4), what)
-    if padded.shape != (2, 10, 8) or not _close(
+    if padded.shape != (2, 10, 8) or not close(
         padded[:, :7] * mask[..., None], out4 * mask[..., None]
     ):
         raise Incorrect(
@@ -366,21 +359,21 @@ def _positions_mistakes(length: int, depth: int) -> Mistakes:
     swapped = np.zeros((length, depth))
     swapped[:, 0::2], swapped[:, 1::2] = np.cos(angle), np.sin(angle)
     return [
-        (
+        Mistake(
             "the sines and cosines are side by side (all sines, then all cosines); interleave "
             "them: sine in the even columns 0, 2, 4 ..., cosine in the odd ones.",
             np.concatenate([np.sin(angle), np.cos(angle)], axis=1),
         ),
-        (
+        Mistake(
             "the sines and cosines are swapped: sine in the even columns, cosine in the odd ones.",
             swapped,
         ),
-        (
+        Mistake(
             "the exponent uses the column index; columns 2i and 2i + 1 share one frequency, "
             "1 / 10000^(2i / depth).",
             np.where(even, np.sin(per_column), np.cos(per_column)),
         ),
-        (
+        Mistake(
             "the positions start at 1; the first word is at position 0 (its row is 0, 1, 0, 1 ...).",
             reference_sinusoidal_positions(length + 1, depth)[1:],
         ),
@@ -394,10 +387,11 @@ def _check_q3(ns: Namespace) -> str | None:
     if pe.shape == (16, 20):
         raise Incorrect(f"{what} has shape (16, 20), (depth, length); return (length, depth).")
     pe = _finite(expect_shape(pe, (20, 16), f"{what} (length, depth)"), what)
-    _name_the_mistake((pe,), _positions_mistakes(20, 16))
-    expect_close(pe, reference_sinusoidal_positions(20, 16), what, rtol=1e-4, atol=1e-4)
+    Answer(reference_sinusoidal_positions(20, 16), _positions_mistakes(20, 16), atol=1e-4).judge(
+        pe, what
+    )
     other = as_numpy(call_learner(positions, 7, 6), "sinusoidal_positions(7, 6)")
-    if not _close(other, reference_sinusoidal_positions(7, 6)):
+    if not close(other, reference_sinusoidal_positions(7, 6)):
         raise Incorrect(
             "sinusoidal_positions(7, 6) is wrong although (20, 16) is right: take the length and "
             "the depth from the arguments."
@@ -423,6 +417,13 @@ def _learners_block(ns: Namespace, dropout: float) -> Any:
             f"the block has no {', '.join(missing)}: keep the sublayers that __init__ creates "
             "(self.attention, self.norm1, self.norm2, self.ffn, self.dropout) and use them in call."
         )
+    for name in SUBLAYERS:
+        sublayer = getattr(block, name)
+        if not isinstance(sublayer, keras.layers.Layer):
+            raise Incorrect(
+                f"self.{name} is {describe(sublayer)}; it should be a Keras layer, as __init__ "
+                f"creates it: keep that line, and do not assign self.{name} elsewhere."
+            )
     call_learner(block, np.zeros((1, 3, 8), np.float32), mask=np.ones((1, 3), bool), training=False)
     return block
 
@@ -442,10 +443,10 @@ def _set_weights(block: Any, silent: tuple[str, ...] = (), seed: int = 77) -> An
 
 def _block_outputs(block: Any, x: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, Mistakes]:
     """The right output of a pre-norm block made of `block`'s sublayers, and the mistakes'."""
-    import keras
 
     def run(layer: Any, *args: Any, **kwargs: Any) -> np.ndarray:
-        return keras.ops.convert_to_numpy(layer(*args, training=False, **kwargs))
+        out = call_learner(layer, *args, training=False, **kwargs)
+        return as_numpy(out, f"the output of the block's {layer.name}")
 
     def norm1(a):
         return run(block.norm1, a)
@@ -465,31 +466,31 @@ def _block_outputs(block: Any, x: np.ndarray, mask: np.ndarray) -> tuple[np.ndar
     unnormed = x + attend(x)
     unmasked = x + attend(h, None)
     return y + ffn(norm2(y)), [
-        (
+        Mistake(
             "this is the post-norm block of the original paper, norm(x + sublayer(x)); the "
             "exercise asks for pre-norm, x + sublayer(norm(x)), which trains more steadily.",
             norm2(post + ffn(post)),
         ),
-        (
+        Mistake(
             "the attention's residual connection is missing: add the block's input x to the "
             "attention's output.",
             attend(h) + ffn(norm2(attend(h))),
         ),
-        (
+        Mistake(
             "the feed-forward network's residual connection is missing: add its input to its "
             "output.",
             ffn(norm2(y)),
         ),
-        ("the feed-forward network is missing: after the attention, x + ffn(norm2(x)).", y),
-        (
+        Mistake("the feed-forward network is missing: after the attention, x + ffn(norm2(x)).", y),
+        Mistake(
             "the attention reads x itself: normalise first, h = norm1(x), then attention(h, h).",
             unnormed + ffn(norm2(unnormed)),
         ),
-        (
+        Mistake(
             "the feed-forward network reads x itself: normalise first, x + ffn(norm2(x)).",
             y + ffn(y),
         ),
-        (
+        Mistake(
             "the mask is not passed to the attention: give it `attention_mask=mask[:, None, :]`, "
             "so that no word attends to the padding.",
             unmasked + ffn(norm2(unmasked)),
@@ -509,8 +510,7 @@ def _check_q4(ns: Namespace) -> str | None:
     out = call_learner(block, x, mask=mask, training=False)
     out = _finite(expect_shape(out, (2, 6, 8), what), what)
     want, mistakes = _block_outputs(block, x, mask)
-    _name_the_mistake((out,), mistakes)
-    expect_close(out, want, what, rtol=1e-3, atol=1e-4)
+    Answer(want, mistakes, rtol=1e-3, atol=1e-4).judge(out, what)
     if not block.supports_masking:
         raise Incorrect(
             "the block drops the mask: keep `self.supports_masking = True`, so that the mask goes "
@@ -524,7 +524,7 @@ def _check_q4(ns: Namespace) -> str | None:
     ids = np.array([[5, 3, 8, 2, 0, 0]], np.int32)
     padded = as_numpy(call_learner(model, ids, training=False), "the output")
     alone = as_numpy(call_learner(model, ids[:, :4], training=False), "the output")
-    if not _close(padded[:, :4], alone):
+    if not close(padded[:, :4], alone):
         raise Incorrect(
             "after an Embedding(mask_zero=True), the padding changes the words' outputs: keep "
             "`self.supports_masking = True` and the `mask=None` argument of call, and use it."
@@ -535,7 +535,7 @@ def _check_q4(ns: Namespace) -> str | None:
     x = rng.normal(size=(2, 12, 8)).astype(np.float32)
     mask = np.ones((2, 12), bool)
     _set_weights(block, silent=("attention", "ffn"))  # both sublayers output 0
-    if not _close(as_numpy(call_learner(block, x, mask=mask, training=True), what), x):
+    if not close(as_numpy(call_learner(block, x, mask=mask, training=True), what), x):
         raise Incorrect(
             "with training=True the block changes the residual path x itself: apply the dropout "
             "to each sublayer's output before adding it, x + dropout(sublayer(...)), not to the sum."
@@ -552,8 +552,6 @@ def _check_q4(ns: Namespace) -> str | None:
 
 
 q1 = Exercise(
-    LAB,
-    "q1",
     "Scaled dot-product attention with a padding mask",
     _check_q1,
     hints=[
@@ -561,53 +559,40 @@ q1 = Exercise(
         "axis of q). Where mask is False, replace the score by -1e9. A softmax over the keys "
         "(the last axis) gives the weights; the output is `weights @ v`.",
         "`scores = tf.matmul(q, k, transpose_b=True) / tf.sqrt(tf.cast(tf.shape(k)[-1], "
-        "tf.float32))`; `if mask is not None: scores = tf.where(mask, scores, -1e9)`.",
-        "`weights = tf.nn.softmax(scores, axis=-1)`; `return tf.matmul(weights, v), weights`.",
+        "tf.float32))`; where a mask is given, `tf.where(mask, scores, -1e9)`.",
     ],
 )
 q2 = Exercise(
-    LAB,
-    "q2",
     "Multi-head attention by reshaping into heads",
     _check_q2,
     hints=[
         "Project, `x @ w_q` (and k, v): still (batch, time, d_model). Split each into heads: "
         "reshape to (batch, time, num_heads, depth), transpose to (batch, num_heads, time, "
         "depth). Attend with your q1, the mask as (batch, 1, 1, time). Merge back, then `@ w_o`.",
-        "`batch, time, d_model = x.shape`, `depth = d_model // num_heads`; `def split(t): return "
-        "tf.transpose(tf.reshape(t, (batch, time, num_heads, depth)), (0, 2, 1, 3))`.",
-        "`out, weights = scaled_dot_product_attention(split(x @ w_q), split(x @ w_k), "
-        "split(x @ w_v), mask[:, None, None, :])`; `out = tf.reshape(tf.transpose(out, "
-        "(0, 2, 1, 3)), (batch, time, d_model))`; `return out @ w_o, weights`.",
+        "Each head gets d_model // num_heads columns (its depth): reshape a projection to (batch, "
+        "time, num_heads, depth), then `tf.transpose(..., (0, 2, 1, 3))` puts the heads second.",
     ],
 )
 q3 = Exercise(
-    LAB,
-    "q3",
     "Sinusoidal positions",
     _check_q3,
     hints=[
         "A column of positions p = 0 ... length - 1 times a row of frequencies "
         "1 / 10000^(2i / depth), i = 0 ... depth / 2 - 1, gives the angles, (length, depth / 2).",
-        "`angle = np.arange(length)[:, None] / 10000 ** (2 * np.arange(depth // 2)[None, :] / "
-        "depth)`; the sines go to the even columns `pe[:, 0::2]`, the cosines to the odd ones.",
-        "`pe = np.zeros((length, depth), np.float32)`; `pe[:, 0::2] = np.sin(angle)`; "
-        "`pe[:, 1::2] = np.cos(angle)`; `return pe`.",
+        "With NumPy broadcasting, a column `np.arange(length)[:, None]` divided by a row of "
+        "`10000 ** (2 * i / depth)` makes the angles; the sines go to the even columns "
+        "`pe[:, 0::2]`, the cosines to the odd ones.",
     ],
 )
 q4 = Exercise(
-    LAB,
-    "q4",
     "A Transformer encoder block",
     _check_q4,
     hints=[
         "Two sublayers, each `x = x + dropout(sublayer(norm(x)))`: first the attention of the "
         "normalised x with itself (`attention_mask=mask[:, None, :]`), then the feed-forward "
         "network.",
-        "`h = self.norm1(x)`; `x = x + self.dropout(self.attention(h, h, "
-        "attention_mask=attention_mask), training=training)`.",
-        "`return x + self.dropout(self.ffn(self.norm2(x)), training=training)`, with "
-        "`attention_mask = None if mask is None else mask[:, None, :]`.",
+        "First normalise, h = norm1 of x; then add to x the dropout of `self.attention(h, h, "
+        "attention_mask=...)`; the same with norm2 and the feed-forward network.",
     ],
 )
 

@@ -9,49 +9,21 @@ one step of SGD simulated by ``gan_step``, for the right step and for each class
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
 
 from labkit.checks import gan_step
-from labkit.checks.exercise import Exercise, Incorrect, NotAttempted
+from labkit.checks.answers import Answer, Mistake, close, expect
+from labkit.checks.exercise import Exercise, Incorrect
 from labkit.checks.learner_code import call_learner, model_output
-from labkit.checks.models import all_layers, seed_weights
-from labkit.checks.values import Namespace, as_numpy, expect_shape, learner_value
-from labkit.errors import first_line
+from labkit.checks.models import activation_name, all_layers, learner_model, seed_weights
+from labkit.checks.reference import sigmoid, softplus
+from labkit.checks.values import Namespace, as_scalar, expect_shape, learner_int, learner_value
 
 LAB = "08_gans"
 IMAGE_SHAPE = (28, 28, 1)
 FEATURES = 7 * 7 * 64  # the discriminator's flattened features
-
-
-# ----------------------------------------------------------------- shared helpers
-def _positive_int(ns: Namespace, name: str) -> int:
-    value = learner_value(ns, name)
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
-        raise Incorrect(f"`{name}` should be a positive whole number, not {value!r}.")
-    return int(value)
-
-
-def _model(value: Any, what: str) -> Any:
-    import keras
-
-    if not isinstance(value, keras.Model):
-        raise Incorrect(
-            f"{what} is a {type(value).__name__}; it should be a Keras model "
-            "(keras.Model([inputs], output))."
-        )
-    try:
-        inputs = value.inputs
-    except Exception:  # noqa: BLE001 - a subclassed or empty model has no inputs to read
-        inputs = None
-    if not inputs:
-        raise Incorrect(
-            f"{what} has no inputs: build it with keras.Input(...) and "
-            "keras.Model([inputs], output), as the exercise does."
-        )
-    return value
 
 
 def _two_inputs(model: Any, first: tuple, first_name: str, what: str) -> None:
@@ -81,10 +53,6 @@ def _types(model: Any) -> list[str]:
     return [type(layer).__name__ for layer in all_layers(model)]
 
 
-def _activation(layer: Any) -> str:
-    return getattr(getattr(layer, "activation", None), "__name__", "")
-
-
 LABELS = np.array([0, 1, 2, 0, 1, 2], dtype="int32")
 
 
@@ -98,75 +66,71 @@ def generator_params(latent_dim: int, n_classes: int) -> set[int]:
     return {base, base + 7 * 7 * 64, base + 32, base + 7 * 7 * 64 + 32}
 
 
+def _generator_output(generator: Any, z: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    return model_output(generator, [z, labels], "calling the generator", "the generator")
+
+
 def _check_q1(ns: Namespace) -> str | None:
-    latent, n_classes = _positive_int(ns, "LATENT_DIM"), _positive_int(ns, "N_CLASSES")
-    if n_classes < 3:
-        raise Incorrect(f"`N_CLASSES` is {n_classes}; there are 3 kinds of shoes.")
-    make = learner_value(ns, "make_generator")
-    generator = _model(call_learner(make), "make_generator()")
+    latent, n_classes = learner_int(ns, "LATENT_DIM"), learner_int(ns, "N_CLASSES")
+    expect(n_classes >= 3, f"`N_CLASSES` is {n_classes}; there are 3 kinds of shoes.")
+    generator = learner_model(call_learner(learner_value(ns, "make_generator")), "make_generator()")
     _two_inputs(generator, (latent,), "noise z", "the generator")
     seed_weights(generator, 0)
-    rng = np.random.default_rng(1)
-    z = rng.normal(size=(len(LABELS), latent)).astype("float32")
+    z = np.random.default_rng(1).normal(size=(len(LABELS), latent)).astype("float32")
     out = expect_shape(
-        model_output(generator, [z, LABELS], "calling the generator", "the generator"),
+        _generator_output(generator, z, LABELS),
         (len(LABELS), None, None, None),
         "the generator's output for 6 noise vectors",
     )
-    if out.shape[1:] != IMAGE_SHAPE:
-        raise Incorrect(
-            f"the generator makes images of shape {out.shape[1:]}; it should make "
-            f"{IMAGE_SHAPE}: 7x7 maps, then two Conv2DTranspose layers with strides=2 "
-            "and padding='same' (7 -> 14 -> 28), the last with 1 filter."
-        )
-    big = model_output(generator, [5.0 * z, LABELS], "calling the generator", "the generator")
-    if big.min() >= 0.0 and big.max() <= 1.0:
-        raise Incorrect(
-            "the generator's pixels are all in [0, 1], as a sigmoid makes them; the "
-            "training images are scaled to [-1, 1]: end with activation='tanh'."
-        )
-    if big.min() < -1.0 - 1e-5 or big.max() > 1.0 + 1e-5:
-        raise Incorrect(
-            f"the generator's pixels go from {big.min():.3g} to {big.max():.3g}; the "
-            "training images are in [-1, 1]: end with activation='tanh'."
-        )
-    same_z = np.repeat(z[:1], 3, axis=0)
-    per_label = model_output(
-        generator, [same_z, LABELS[:3]], "calling the generator", "the generator"
+    expect(
+        out.shape[1:] == IMAGE_SHAPE,
+        f"the generator makes images of shape {out.shape[1:]}; it should make {IMAGE_SHAPE}: 7x7 "
+        "maps, then two Conv2DTranspose layers with strides=2 and padding='same' (7 -> 14 -> "
+        "28), the last with 1 filter.",
     )
-    if np.abs(per_label - per_label[:1]).max() < 1e-6:
-        raise Incorrect(
-            "the same noise gives the same image whatever the label: the label must "
-            "enter the network (one-hot, concatenated with z before the Dense layer)."
-        )
-    if np.abs(out[3] - out[0]).max() < 1e-6:
-        raise Incorrect(
-            "two different noise vectors give the same image: z must enter the network."
-        )
+    big = _generator_output(generator, 5.0 * z, LABELS)
+    expect(
+        big.min() < 0.0 or big.max() > 1.0,
+        "the generator's pixels are all in [0, 1], as a sigmoid makes them; the training images "
+        "are scaled to [-1, 1]: end with activation='tanh'.",
+    )
+    expect(
+        big.min() >= -1.0 - 1e-5 and big.max() <= 1.0 + 1e-5,
+        f"the generator's pixels go from {big.min():.3g} to {big.max():.3g}; the training "
+        "images are in [-1, 1]: end with activation='tanh'.",
+    )
+    per_label = _generator_output(generator, np.repeat(z[:1], 3, axis=0), LABELS[:3])
+    expect(
+        np.abs(per_label - per_label[:1]).max() >= 1e-6,
+        "the same noise gives the same image whatever the label: the label must enter the "
+        "network (one-hot, concatenated with z before the Dense layer).",
+    )
+    expect(
+        np.abs(out[3] - out[0]).max() >= 1e-6,
+        "two different noise vectors give the same image: z must enter the network.",
+    )
     types = _types(generator)
-    if "Reshape" not in types or "Dense" not in types:
-        raise Incorrect(
-            "start like lab 05's decoder: a Dense layer of 7 * 7 * 64 units, then "
-            "layers.Reshape((7, 7, 64))."
-        )
-    if types.count("Conv2DTranspose") != 2:
-        raise Incorrect(
-            f"the generator has {types.count('Conv2DTranspose')} Conv2DTranspose "
-            "layers; it should upsample with exactly two (7 -> 14 -> 28)."
-        )
-    if types.count("BatchNormalization") != 2:
-        raise Incorrect(
-            f"the generator has {types.count('BatchNormalization')} "
-            "BatchNormalization layers; put one after the Dense layer and one after "
-            "the first Conv2DTranspose, each followed by ReLU."
-        )
+    expect(
+        "Reshape" in types and "Dense" in types,
+        "start like lab 05's decoder: a Dense layer of 7 * 7 * 64 units, then "
+        "layers.Reshape((7, 7, 64)).",
+    )
+    expect(
+        types.count("Conv2DTranspose") == 2,
+        f"the generator has {types.count('Conv2DTranspose')} Conv2DTranspose layers; it should "
+        "upsample with exactly two (7 -> 14 -> 28).",
+    )
+    expect(
+        types.count("BatchNormalization") == 2,
+        f"the generator has {types.count('BatchNormalization')} BatchNormalization layers; put "
+        "one after the Dense layer and one after the first Conv2DTranspose, each followed by ReLU.",
+    )
     params, wanted = generator.count_params(), generator_params(latent, n_classes)
-    if params not in wanted:
-        raise Incorrect(
-            f"the generator has {params:,} parameters; the one described has "
-            f"{min(wanted):,}: check the sizes (Dense(7 * 7 * 64), "
-            "Conv2DTranspose(32, 4, ...), Conv2DTranspose(1, 4, ...))."
-        )
+    expect(
+        params in wanted,
+        f"the generator has {params:,} parameters; the one described has {min(wanted):,}: check "
+        "the sizes (Dense(7 * 7 * 64), Conv2DTranspose(32, 4, ...), Conv2DTranspose(1, 4, ...)).",
+    )
     return (
         f"noise ({latent}) + one-hot label ({n_classes}) -> 7x7x64 -> 14x14x32 -> 28x28x1 in "
         f"[-1, 1], {params:,} parameters."
@@ -174,8 +138,6 @@ def _check_q1(ns: Namespace) -> str | None:
 
 
 q1 = Exercise(
-    LAB,
-    "q1",
     "The generator: lab 05's decoder, fed with noise and a label",
     _check_q1,
     hints=[
@@ -187,18 +149,6 @@ q1 = Exercise(
         "use_bias=False) and after Conv2DTranspose(32, 4, strides=2, padding='same', "
         "use_bias=False): BatchNormalization() then ReLU(). The last layer: "
         "Conv2DTranspose(1, 4, strides=2, padding='same', activation='tanh').",
-        "z = keras.Input((LATENT_DIM,))\n"
-        "label = keras.Input(shape=(), dtype='int32')\n"
-        "x = layers.Concatenate()([z, layers.CategoryEncoding(N_CLASSES, "
-        "output_mode='one_hot')(label)])\n"
-        "x = layers.Dense(7 * 7 * 64, use_bias=False)(x)\n"
-        "x = layers.ReLU()(layers.BatchNormalization()(x))\n"
-        "x = layers.Reshape((7, 7, 64))(x)\n"
-        "x = layers.Conv2DTranspose(32, 4, strides=2, padding='same', use_bias=False)(x)\n"
-        "x = layers.ReLU()(layers.BatchNormalization()(x))\n"
-        "image = layers.Conv2DTranspose(1, 4, strides=2, padding='same', "
-        "activation='tanh')(x)\n"
-        "return keras.Model([z, label], image, name='generator')",
     ],
 )
 
@@ -210,89 +160,84 @@ def discriminator_params(n_classes: int) -> int:
     return conv1 + conv2 + FEATURES + 1 + n_classes * FEATURES
 
 
-def _leaky_count(discriminator: Any) -> int:
-    return sum(
-        type(layer).__name__ == "LeakyReLU" or _activation(layer) == "leaky_relu"
-        for layer in all_layers(discriminator)
+def _scores(discriminator: Any, images: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    return model_output(
+        discriminator, [images, labels], "calling the discriminator", "the discriminator"
     )
 
 
 def _check_q2(ns: Namespace) -> str | None:
-    n_classes = _positive_int(ns, "N_CLASSES")
+    n_classes = learner_int(ns, "N_CLASSES")
     make = learner_value(ns, "make_discriminator")
-    discriminator = _model(call_learner(make), "make_discriminator()")
+    discriminator = learner_model(call_learner(make), "make_discriminator()")
     _two_inputs(discriminator, IMAGE_SHAPE, "image", "the discriminator")
     seed_weights(discriminator, 0)
-    rng = np.random.default_rng(2)
-    images = rng.uniform(-1, 1, size=(len(LABELS), *IMAGE_SHAPE)).astype("float32")
+    images = np.random.default_rng(2).uniform(-1, 1, size=(len(LABELS), *IMAGE_SHAPE))
+    images = images.astype("float32")
     images[0], images[1] = -1.0, 1.0  # an all-black and an all-white image
-    out = model_output(
-        discriminator, [images, LABELS], "calling the discriminator", "the discriminator"
-    )
-    if out.shape == (len(LABELS),):
-        out = out[:, None]
+    out = _scores(discriminator, images, LABELS)
+    out = out[:, None] if out.shape == (len(LABELS),) else out
     expect_shape(out, (len(LABELS), 1), "the discriminator's output for 6 images")
     logit_please = (
         "return the logit (no activation at the end); the losses apply the sigmoid themselves "
         "(from_logits=True), which stays exact even for very confident outputs."
     )
-    if "sigmoid" in map(_activation, all_layers(discriminator)):
-        raise Incorrect(f"the discriminator applies a sigmoid: {logit_please}")
-    if out.min() >= 0.0 and out.max() <= 1.0:
-        raise Incorrect(f"the discriminator's outputs are all between 0 and 1: {logit_please}")
-    same = np.repeat(images[2:3], 3, axis=0)
-    per_label = model_output(
-        discriminator, [same, LABELS[:3]], "calling the discriminator", "the discriminator"
-    ).reshape(-1)
-    if np.abs(per_label - per_label[0]).max() < 1e-6:
-        raise Incorrect(
-            "the same image gets the same score whatever the label: the "
-            "discriminator must judge 'a real image of this class', so the label has "
-            "to enter (the projection: Embedding(N_CLASSES, features) dotted with the "
-            "features)."
-        )
-    if np.abs(out[2:] - out[2]).max() < 1e-6:
-        raise Incorrect("different images get the same score: the image must enter the network.")
+    layers = all_layers(discriminator)
+    expect(
+        "sigmoid" not in map(activation_name, layers),
+        f"the discriminator applies a sigmoid: {logit_please}",
+    )
+    expect(
+        out.min() < 0.0 or out.max() > 1.0,
+        f"the discriminator's outputs are all between 0 and 1: {logit_please}",
+    )
+    per_label = _scores(discriminator, np.repeat(images[2:3], 3, axis=0), LABELS[:3]).reshape(-1)
+    expect(
+        np.abs(per_label - per_label[0]).max() >= 1e-6,
+        "the same image gets the same score whatever the label: the discriminator must judge 'a "
+        "real image of this class', so the label has to enter (the projection: "
+        "Embedding(N_CLASSES, features) dotted with the features).",
+    )
+    expect(
+        np.abs(out[2:] - out[2]).max() >= 1e-6,
+        "different images get the same score: the image must enter the network.",
+    )
     types = _types(discriminator)
-    if "Conv2DTranspose" in types:
-        raise Incorrect(
-            "the discriminator reads images: it downsamples with Conv2D(..., "
-            "strides=2), it has no Conv2DTranspose."
-        )
-    convs = [la for la in all_layers(discriminator) if type(la).__name__ == "Conv2D"]
-    if len(convs) != 2 or any(tuple(la.strides) != (2, 2) for la in convs):
-        raise Incorrect(
-            "the discriminator should have exactly two Conv2D layers with strides=2 "
-            "(28 -> 14 -> 7), mirroring the generator."
-        )
-    if _leaky_count(discriminator) < 2:
-        raise Incorrect(
-            "put a LeakyReLU(0.2) after each convolution: a plain ReLU passes no "
-            "gradient for negative inputs, and the discriminator's gradient is all "
-            "the generator learns from."
-        )
-    slopes = {
-        round(float(layer.negative_slope), 4)
-        for layer in all_layers(discriminator)
-        if type(layer).__name__ == "LeakyReLU"
-    }
-    if slopes - {0.2}:
-        raise Incorrect(
-            f"the LeakyReLU layers have the slope(s) {sorted(slopes)}; use LeakyReLU(0.2), "
-            "the DCGAN value (Keras' default is 0.3)."
-        )
-    if "Embedding" not in types:
-        raise Incorrect(
-            "condition with a projection: an Embedding(N_CLASSES, features) of the "
-            "label, dotted with the image's features and added to the logit."
-        )
+    expect(
+        "Conv2DTranspose" not in types,
+        "the discriminator reads images: it downsamples with Conv2D(..., strides=2), it has no "
+        "Conv2DTranspose.",
+    )
+    convs = [layer for layer in layers if type(layer).__name__ == "Conv2D"]
+    expect(
+        len(convs) == 2 and all(tuple(layer.strides) == (2, 2) for layer in convs),
+        "the discriminator should have exactly two Conv2D layers with strides=2 (28 -> 14 -> 7), "
+        "mirroring the generator.",
+    )
+    leaky = [la for la in layers if type(la).__name__ == "LeakyReLU"]
+    expect(
+        len(leaky) + sum(activation_name(la) == "leaky_relu" for la in layers) >= 2,
+        "put a LeakyReLU(0.2) after each convolution: a plain ReLU passes no gradient for "
+        "negative inputs, and the discriminator's gradient is all the generator learns from.",
+    )
+    slopes = {round(float(layer.negative_slope), 4) for layer in leaky}
+    expect(
+        not slopes - {0.2},
+        f"the LeakyReLU layers have the slope(s) {sorted(slopes)}; use LeakyReLU(0.2), the "
+        "DCGAN value (Keras' default is 0.3).",
+    )
+    expect(
+        "Embedding" in types,
+        "condition with a projection: an Embedding(N_CLASSES, features) of the label, dotted "
+        "with the image's features and added to the logit.",
+    )
     params, wanted = discriminator.count_params(), discriminator_params(n_classes)
-    if params != wanted:
-        raise Incorrect(
-            f"the discriminator has {params:,} parameters; the one described has "
-            f"{wanted:,}: check the sizes (Conv2D(32, 4, ...), Conv2D(64, 4, ...), "
-            f"Dense(1), Embedding(N_CLASSES, {FEATURES}))."
-        )
+    expect(
+        params == wanted,
+        f"the discriminator has {params:,} parameters; the one described has {wanted:,}: check "
+        "the sizes (Conv2D(32, 4, ...), Conv2D(64, 4, ...), Dense(1), "
+        f"Embedding(N_CLASSES, {FEATURES})).",
+    )
     return (
         f"image -> 14x14x32 -> 7x7x64 -> {FEATURES} features -> a logit, plus the projection "
         f"on the label's embedding; {params:,} parameters."
@@ -300,8 +245,6 @@ def _check_q2(ns: Namespace) -> str | None:
 
 
 q2 = Exercise(
-    LAB,
-    "q2",
     "The discriminator, with a projection of the label",
     _check_q2,
     hints=[
@@ -311,15 +254,6 @@ q2 = Exercise(
         "layers.Embedding(N_CLASSES, h.shape[-1])(label) is the label's vector; "
         "layers.Dot(axes=1)([embedded, h]) their dot product, shape (batch, 1); "
         "layers.Add()([layers.Dense(1)(h), ...]) the logit. No sigmoid at the end.",
-        "image = keras.Input(IMAGE_SHAPE)\n"
-        "label = keras.Input(shape=(), dtype='int32')\n"
-        "x = layers.LeakyReLU(0.2)(layers.Conv2D(32, 4, strides=2, padding='same')(image))\n"
-        "x = layers.LeakyReLU(0.2)(layers.Conv2D(64, 4, strides=2, padding='same')(x))\n"
-        "features = layers.Flatten()(x)\n"
-        "projection = layers.Dot(axes=1)(\n"
-        "    [layers.Embedding(N_CLASSES, features.shape[-1])(label), features])\n"
-        "logit = layers.Add()([layers.Dense(1)(features), projection])\n"
-        "return keras.Model([image, label], logit, name='discriminator')",
     ],
 )
 
@@ -327,10 +261,6 @@ q2 = Exercise(
 # ----------------------------------------------------------------- q3: the two losses
 REAL_LOGITS = np.array([2.0, -1.0, 0.5, 3.0, -2.5, 12.0, -7.0, 0.0])
 FAKE_LOGITS = np.array([-2.0, 1.5, -0.5, 9.0, -11.0, 0.25, -3.0, 1.0])
-
-
-def _softplus(x: np.ndarray) -> np.ndarray:
-    return np.logaddexp(0.0, x)
 
 
 def _keras_bce(target: float, values: np.ndarray, from_logits: bool) -> float:
@@ -341,14 +271,10 @@ def _keras_bce(target: float, values: np.ndarray, from_logits: bool) -> float:
     return float(bce(y, values[:, None].astype("float32")))
 
 
-def _sigmoid(x: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-x))
-
-
 def reference_losses(real: np.ndarray, fake: np.ndarray) -> tuple[float, float]:
     """(discriminator loss, non-saturating generator loss) from logits."""
-    d = float(np.mean(_softplus(-real)) + np.mean(_softplus(fake)))
-    return d, float(np.mean(_softplus(-fake)))
+    d = float(np.mean(softplus(-real)) + np.mean(softplus(fake)))
+    return d, float(np.mean(softplus(-fake)))
 
 
 AS_PROBABILITIES = (
@@ -366,101 +292,89 @@ SATURATING = (
     "vanishes while the discriminator confidently rejects the fakes, which is exactly when the "
     "generator needs it. Minimise -log D(G(z)) instead: the cross-entropy with the label 1."
 )
+NOT_FINITE = (
+    "compute the cross-entropy from the logits (from_logits=True), which stays finite for any "
+    "logit."
+)
 
 
-def _d_mistakes(real: np.ndarray, fake: np.ndarray) -> list[tuple[float, str]]:
-    """The discriminator loss's classic mistakes: (the value each gives, what to say)."""
+def discriminator_answer(real: np.ndarray, fake: np.ndarray) -> Answer:
+    """The discriminator loss on these logits, and what its classic mistakes give."""
     right, _ = reference_losses(real, fake)
-    swapped = float(np.mean(_softplus(real)) + np.mean(_softplus(-fake)))
-    probabilities = _keras_bce(1.0, real, False) + _keras_bce(0.0, fake, False)
-    double_sigmoid = _keras_bce(1.0, _sigmoid(real), True) + _keras_bce(0.0, _sigmoid(fake), True)
-    return [
-        (swapped, "the labels are swapped: real images must get the label 1, generated ones 0."),
-        (probabilities, AS_PROBABILITIES),
-        (double_sigmoid, DOUBLE_SIGMOID),
-        (right / 2, "that is half the loss: add the two cross-entropies, do not average them."),
-        (
-            float(np.mean(_softplus(-real))),
-            "only the real images count: add the cross-entropy of the generated ones (label 0).",
-        ),
-        (
-            float(np.mean(_softplus(fake))),
-            "only the generated images count: add the cross-entropy of the real ones (label 1).",
-        ),
-        (-right, SIGN.format(who="discriminator")),
-        (right * len(real), SUMMED.format(n=len(real))),
-    ]
+    bce = _keras_bce
+    return Answer(
+        right,
+        [
+            Mistake(
+                "the labels are swapped: real images must get the label 1, generated ones 0.",
+                float(np.mean(softplus(real)) + np.mean(softplus(-fake))),
+            ),
+            Mistake(AS_PROBABILITIES, bce(1.0, real, False) + bce(0.0, fake, False)),
+            Mistake(DOUBLE_SIGMOID, bce(1.0, sigmoid(real), True) + bce(0.0, sigmoid(fake), True)),
+            Mistake(
+                "that is half the loss: add the two cross-entropies, do not average them.",
+                right / 2,
+            ),
+            Mistake(
+                "only the real images count: add the cross-entropy of the generated ones "
+                "(label 0).",
+                float(np.mean(softplus(-real))),
+            ),
+            Mistake(
+                "only the generated images count: add the cross-entropy of the real ones "
+                "(label 1).",
+                float(np.mean(softplus(fake))),
+            ),
+            Mistake(SIGN.format(who="discriminator"), -right),
+            Mistake(SUMMED.format(n=len(real)), right * len(real)),
+        ],
+        not_finite=NOT_FINITE,
+    )
 
 
-def _g_mistakes(fake: np.ndarray) -> list[tuple[float, str]]:
-    """The generator loss's classic mistakes: (the value each gives, what to say)."""
-    right = float(np.mean(_softplus(-fake)))
-    return [
-        (float(np.mean(np.log1p(-_sigmoid(fake)))), SATURATING),
-        (
-            float(np.mean(_softplus(fake))),
-            "that loss teaches the generator to look fake (the label 0); the generator wants the "
-            "discriminator to say 'real': use the label 1.",
-        ),
-        (_keras_bce(1.0, fake, False), AS_PROBABILITIES),
-        (_keras_bce(1.0, _sigmoid(fake), True), DOUBLE_SIGMOID),
-        (-right, SIGN.format(who="generator")),
-        (right * len(fake), SUMMED.format(n=len(fake))),
-    ]
-
-
-def _scalar(value: Any, what: str) -> float:
-    array = as_numpy(value, what)
-    if array.size != 1:
-        raise Incorrect(
-            f"{what} returns {array.size} numbers (shape {array.shape}); it should "
-            "return one: the mean over the batch."
-        )
-    try:
-        return float(array.reshape(()))
-    except (TypeError, ValueError):
-        raise Incorrect(f"{what} should return a number, not {array.dtype} values.") from None
+def generator_answer(fake: np.ndarray) -> Answer:
+    """The generator loss on these logits, and what its classic mistakes give."""
+    right = float(np.mean(softplus(-fake)))
+    return Answer(
+        right,
+        [
+            Mistake(SATURATING, float(np.mean(np.log1p(-sigmoid(fake))))),
+            Mistake(
+                "that loss teaches the generator to look fake (the label 0); the generator wants "
+                "the discriminator to say 'real': use the label 1.",
+                float(np.mean(softplus(fake))),
+            ),
+            Mistake(AS_PROBABILITIES, _keras_bce(1.0, fake, False)),
+            Mistake(DOUBLE_SIGMOID, _keras_bce(1.0, sigmoid(fake), True)),
+            Mistake(SIGN.format(who="generator"), -right),
+            Mistake(SUMMED.format(n=len(fake)), right * len(fake)),
+        ],
+        not_finite=NOT_FINITE,
+    )
 
 
 def _call_loss(func: Any, name: str, *logits: np.ndarray) -> float:
     import tensorflow as tf
 
     args = [tf.constant(x[:, None], dtype=tf.float32) for x in logits]  # (batch, 1) like D's output
-    return _scalar(call_learner(func, *args), f"{name}(...)")
-
-
-def _judge_loss(got: float, right: float, mistakes: list[tuple[float, str]], name: str) -> None:
-    if not math.isfinite(got):
-        raise Incorrect(
-            f"{name} returns {got}: compute the cross-entropy from the logits "
-            "(from_logits=True), which stays finite for any logit."
-        )
-    if math.isclose(got, right, rel_tol=1e-4, abs_tol=1e-5):
-        return
-    for value, message in mistakes:
-        if math.isclose(got, value, rel_tol=1e-4, abs_tol=1e-5):
-            raise Incorrect(f"{name}: {message}")
-    raise Incorrect(
-        f"{name} gives {got:.5g} for our test logits; the expected value is {right:.5g}."
-    )
+    return as_scalar(call_learner(func, *args), f"{name}(...)")
 
 
 def check_losses(ns: Namespace) -> None:
-    """The q3 verdict without its message (q4 needs the learner's losses right first)."""
+    """Both losses on our test logits, then on the logits of a very confident discriminator."""
     d_loss, g_loss = learner_value(ns, "discriminator_loss"), learner_value(ns, "generator_loss")
-    right_d, right_g = reference_losses(REAL_LOGITS, FAKE_LOGITS)
     got = _call_loss(d_loss, "discriminator_loss", REAL_LOGITS, FAKE_LOGITS)
-    _judge_loss(got, right_d, _d_mistakes(REAL_LOGITS, FAKE_LOGITS), "discriminator_loss")
+    discriminator_answer(REAL_LOGITS, FAKE_LOGITS).judge(got, "discriminator_loss")
     got = _call_loss(g_loss, "generator_loss", FAKE_LOGITS)
-    _judge_loss(got, right_g, _g_mistakes(FAKE_LOGITS), "generator_loss")
-    # a very confident discriminator: logits far beyond what float32 probabilities can hold
+    generator_answer(FAKE_LOGITS).judge(got, "generator_loss")
+    # logits far beyond what float32 probabilities can hold
     real, fake = np.array([-200.0, 150.0]), np.array([200.0, -150.0])
     for name, func, args, right in (
         ("discriminator_loss", d_loss, (real, fake), reference_losses(real, fake)[0]),
         ("generator_loss", g_loss, (fake,), reference_losses(real, fake)[1]),
     ):
         got = _call_loss(func, name, *args)
-        if not (math.isfinite(got) and math.isclose(got, right, rel_tol=1e-3)):
+        if not close(got, right, rtol=1e-3):
             raise Incorrect(
                 f"{name} gives {got:.5g} for logits of +-200 (a very confident "
                 f"discriminator); the right value is {right:.5g}. Going through "
@@ -478,159 +392,61 @@ def _check_q3(ns: Namespace) -> str | None:
 
 
 q3 = Exercise(
-    LAB,
-    "q3",
     "The two losses, from logits",
     _check_q3,
     hints=[
         "Both are binary cross-entropies on logits. The discriminator wants real images scored "
         "1 and generated ones 0; the generator wants its images scored 1.",
-        "cross_entropy = keras.losses.BinaryCrossentropy(from_logits=True) computes "
-        "cross_entropy(targets, logits); tf.ones_like(logits) and tf.zeros_like(logits) make "
-        "the targets.",
-        "cross_entropy = keras.losses.BinaryCrossentropy(from_logits=True)\n\n\n"
-        "def discriminator_loss(real_logits, fake_logits):\n"
-        "    return cross_entropy(tf.ones_like(real_logits), real_logits) + cross_entropy(\n"
-        "        tf.zeros_like(fake_logits), fake_logits)\n\n\n"
-        "def generator_loss(fake_logits):\n"
-        "    return cross_entropy(tf.ones_like(fake_logits), fake_logits)",
+        "keras.losses.BinaryCrossentropy(from_logits=True) computes the cross-entropy of "
+        "(targets, logits); tf.ones_like(logits) and tf.zeros_like(logits) make the targets.",
     ],
 )
 
 
 # ----------------------------------------------------------------- q4: the training step
-def _check_noise(calls: list[gan_step.Call], batch: int) -> None:
-    for call in calls:
-        if call.network == "G" and call.inputs[0].shape != (batch, gan_step.PROBE_LATENT):
-            raise Incorrect(
-                f"the noise z had shape {call.inputs[0].shape}; it should be (batch size, "
-                f"self.latent_dim) = {(batch, gan_step.PROBE_LATENT)}: take the batch size from the "
-                "real images, tf.shape(real_images)[0], since the last batch can be smaller."
-            )
-
-
-def _check_calls(calls: list[gan_step.Call], real: np.ndarray, labels: np.ndarray) -> None:
-    g_calls = [c for c in calls if c.network == "G"]
-    d_calls = [c for c in calls if c.network == "D"]
-    if not g_calls:
-        raise Incorrect(
-            "train_step never called self.generator: generate images from noise "
-            "and the batch's labels."
-        )
-    _check_noise(g_calls, len(real))
-    for call in g_calls:
-        z, given = call.inputs
-        if z.min() >= 0.0 and z.max() <= 1.0:
-            raise Incorrect(
-                "the noise z lies between 0 and 1, as tf.random.uniform draws it; draw it from "
-                "a standard normal distribution (tf.random.normal), as the generator expects."
-            )
-        if abs(float(z.mean())) > 0.35 or not 0.7 < float(z.std()) < 1.3:
-            raise Incorrect(
-                f"the noise z has mean {z.mean():.2f} and standard deviation "
-                f"{z.std():.2f}; draw it from a standard normal distribution "
-                "(tf.random.normal)."
-            )
-        if not np.array_equal(np.asarray(given).reshape(-1), labels):
-            raise Incorrect(
-                "the generator did not get the batch's labels: generate each fake "
-                "for the label of a real image (the labels in data), so that the "
-                "discriminator compares like with like."
-            )
-    if not any(gan_step.sees_real(c, real) for c in d_calls):
-        raise Incorrect("the discriminator never saw the real images of the batch.")
-    if len(d_calls) < 2 and not any(len(c.inputs[0]) > len(real) for c in d_calls):
-        raise Incorrect("the discriminator must score the real images and the generated ones.")
-    for call in calls:
-        if call.training is not True:
-            who = "generator" if call.network == "G" else "discriminator"
-            raise Incorrect(
-                f"the {who} was called with training={call.training} inside "
-                "train_step: pass training=True to every call there, so that layers "
-                "such as BatchNormalization work in training mode (batch statistics, "
-                "updated moving averages)."
-            )
-
-
-def _run_learner_step(gan: Any, data: tuple, log: list[gan_step.Call]) -> Any:
-    import tensorflow as tf
-
-    eager = tf.config.functions_run_eagerly()
-    tf.config.run_functions_eagerly(True)  # a @tf.function train_step still logs its calls
-    try:
-        return call_learner(gan.train_step, data)
-    except Incorrect as exc:
-        _check_noise(log, len(data[0]))  # a z of the wrong shape is the usual cause
-        if "of layer 'probe_g' is incompatible" in str(exc):
-            raise Incorrect(
-                f"the generator refused the noise z: {first_line(exc)}. z should have shape "
-                "(batch size, self.latent_dim)."
-            ) from None
-        if "Unknown variable" in str(exc):  # Keras: an optimizer met variables it was not built for
-            raise Incorrect(
-                "train_step used one optimizer for the variables of both networks (Keras: "
-                "'Unknown variable'): self.d_optimizer updates "
-                "self.discriminator.trainable_variables only, self.g_optimizer the generator's."
-            ) from None
-        raise
-    finally:
-        tf.config.run_functions_eagerly(eager)
-
-
-def _returned_losses(out: Any) -> tuple[float, float]:
-    if not isinstance(out, dict) or not {"d_loss", "g_loss"} <= set(out):
-        raise Incorrect(
-            "train_step should return a dictionary {'d_loss': d_loss, 'g_loss': "
-            f"g_loss}}; it returned {type(out).__name__} "
-            f"{sorted(out) if isinstance(out, dict) else ''}."
-        )
-    return (
-        _scalar(out["d_loss"], "the returned d_loss"),
-        _scalar(out["g_loss"], "the returned g_loss"),
-    )
-
-
 def _check_optimizers(ns: Namespace, cls: type) -> str:
     import keras
 
     gan = learner_value(ns, "gan")
-    if not isinstance(gan, cls) and type(gan).__name__ == cls.__name__:
-        raise Incorrect(
-            "`gan` was made from an earlier version of the ConditionalGAN class: run the cell "
-            "that makes and compiles `gan` again."
-        )
-    if not isinstance(gan, cls):
-        raise Incorrect(
-            f"`gan` is a {type(gan).__name__}; make it with "
-            "ConditionalGAN(make_generator(), make_discriminator(), LATENT_DIM)."
-        )
+    expect(
+        isinstance(gan, cls) or type(gan).__name__ != cls.__name__,
+        "`gan` was made from an earlier version of the ConditionalGAN class: run the cell that "
+        "makes and compiles `gan` again.",
+    )
+    expect(
+        isinstance(gan, cls),
+        f"`gan` is a {type(gan).__name__}; make it with "
+        "ConditionalGAN(make_generator(), make_discriminator(), LATENT_DIM).",
+    )
     d_opt, g_opt = getattr(gan, "d_optimizer", None), getattr(gan, "g_optimizer", None)
-    if d_opt is None or g_opt is None:
-        raise Incorrect("`gan` is not compiled yet: gan.compile(d_optimizer=..., g_optimizer=...).")
-    if d_opt is g_opt:
-        raise Incorrect(
-            "gan.d_optimizer and gan.g_optimizer are the same object: an optimizer "
-            "keeps state for the variables it updates (Adam: two moving averages "
-            "per weight, and a step count), so each network needs its own "
-            "(training would stop with 'Unknown variable')."
-        )
+    expect(
+        d_opt is not None and g_opt is not None,
+        "`gan` is not compiled yet: gan.compile(d_optimizer=..., g_optimizer=...).",
+    )
+    expect(
+        d_opt is not g_opt,
+        "gan.d_optimizer and gan.g_optimizer are the same object: an optimizer keeps state for "
+        "the variables it updates (Adam: two moving averages per weight, and a step count), so "
+        "each network needs its own (training would stop with 'Unknown variable').",
+    )
     rate = ns.get("LEARNING_RATE")
     for name, opt in (("d_optimizer", d_opt), ("g_optimizer", g_opt)):
-        if not isinstance(opt, keras.optimizers.Adam):
-            raise Incorrect(
-                f"gan.{name} is a {type(opt).__name__}; use "
-                "keras.optimizers.Adam(LEARNING_RATE, beta_1=0.5)."
-            )
-        if not math.isclose(float(opt.beta_1), 0.5):
-            raise Incorrect(
-                f"gan.{name} has beta_1={float(opt.beta_1):g}; GANs train more "
-                "steadily with beta_1=0.5 (a shorter memory of past gradients, "
-                "since the opponent keeps changing)."
-            )
+        expect(
+            isinstance(opt, keras.optimizers.Adam),
+            f"gan.{name} is a {type(opt).__name__}; use "
+            "keras.optimizers.Adam(LEARNING_RATE, beta_1=0.5).",
+        )
+        expect(
+            close(float(opt.beta_1), 0.5),
+            f"gan.{name} has beta_1={float(opt.beta_1):g}; GANs train more steadily with "
+            "beta_1=0.5 (a shorter memory of past gradients, since the opponent keeps changing).",
+        )
         learning_rate = float(np.asarray(opt.learning_rate))
-        if isinstance(rate, float) and not math.isclose(learning_rate, rate, rel_tol=1e-4):
-            raise Incorrect(
-                f"gan.{name} has the learning rate {learning_rate:g}; use LEARNING_RATE ({rate:g})."
+        if isinstance(rate, float):
+            expect(
+                close(learning_rate, rate),
+                f"gan.{name} has the learning rate {learning_rate:g}; use LEARNING_RATE "
+                f"({rate:g}).",
             )
     return "two Adam optimizers, one per network"
 
@@ -639,17 +455,6 @@ def _check_q4(ns: Namespace) -> str | None:
     import keras
     import tensorflow as tf
 
-    try:
-        check_losses(ns)
-    except NotAttempted:
-        raise NotAttempted(
-            "train_step uses discriminator_loss and generator_loss: write them first (q3)."
-        ) from None
-    except Incorrect as exc:
-        raise Incorrect(
-            "train_step uses your discriminator_loss and generator_loss, which are "
-            f"not right yet (q3: {str(exc).rstrip('.')}): fix q3 first (q3.check())."
-        ) from None
     cls = learner_value(ns, "ConditionalGAN")
     if not (isinstance(cls, type) and issubclass(cls, keras.Model)):
         raise Incorrect("`ConditionalGAN` should be the class defined above (a keras.Model).")
@@ -664,90 +469,29 @@ def _check_q4(ns: Namespace) -> str | None:
         d_optimizer=keras.optimizers.SGD(gan_step.D_RATE),
         g_optimizer=keras.optimizers.SGD(gan_step.G_RATE),
     )
-    out = _run_learner_step(gan, (tf.constant(real), tf.constant(labels)), probes.log)
+    out = gan_step.run_learner_step(gan, (tf.constant(real), tf.constant(labels)), probes.log)
     calls = list(probes.log)
-    _check_calls(calls, real, labels)
-    d_loss, g_loss = _returned_losses(out)
+    gan_step.check_calls(calls, real, labels)
     g_end = [np.asarray(v) for v in generator.trainable_variables]
     d_end = [np.asarray(v) for v in discriminator.trainable_variables]
-
-    sim = gan_step.Simulator(real, labels)
-    for message, d_variant, g_variant, rates in gan_step.STEP_VARIANTS:
-        for order, z_d, z_g in gan_step.orders(calls):
-            g_want, d_want, d_loss_want, g_loss_want = gan_step.candidate(
-                sim, (g_start, d_start), order, z_d, z_g, d_variant, g_variant, rates
-            )
-            if not (
-                gan_step.same_step(g_start, g_end, g_want)
-                and gan_step.same_step(d_start, d_end, d_want)
-            ):
-                continue
-            if message is not None:
-                raise Incorrect(message)
-            for name, got, want in (
-                ("d_loss", d_loss, d_loss_want),
-                ("g_loss", g_loss, g_loss_want),
-            ):
-                if not math.isclose(got, want, rel_tol=1e-3, abs_tol=1e-5):
-                    raise Incorrect(
-                        f"the step is right, but the returned {name} is {got:.5g} "
-                        f"where the loss of this step is {want:.5g}: return the "
-                        "losses you took the gradients of."
-                    )
-            done = _check_optimizers(ns, cls)
-            how = {
-                "together": "both networks from one forward pass (as in the TensorFlow DCGAN "
-                "tutorial)",
-                "D first": "the discriminator, then the generator against it",
-                "G first": "the generator, then the discriminator",
-            }[order]
-            return f"one step updates {how}, each with its own loss; {done}."
-    d_moved = any(not np.array_equal(a, b) for a, b in zip(d_start, d_end, strict=True))
-    g_moved = any(not np.array_equal(a, b) for a, b in zip(g_start, g_end, strict=True))
-    if not d_moved or not g_moved:
-        who = "discriminator" if not d_moved else "generator"
-        raise Incorrect(
-            f"the {who}'s weights did not change in train_step: compute its "
-            "gradients with its tape and apply them with its optimizer."
-        )
-    raise Incorrect(
-        "after one step, the weights are not where one step of SGD on the two "
-        "losses puts them: the discriminator's gradients of d_loss for "
-        "self.discriminator.trainable_variables with self.d_optimizer, the "
-        "generator's gradients of g_loss for self.generator.trainable_variables "
-        "with self.g_optimizer."
+    how = gan_step.judge_step(
+        calls, (g_start, d_start), (g_end, d_end), gan_step.returned_losses(out), real, labels
     )
+    return f"one step updates {how}, each with its own loss; {_check_optimizers(ns, cls)}."
 
 
 q4 = Exercise(
-    LAB,
-    "q4",
     "A custom train_step with two optimizers",
     _check_q4,
+    needs=[q3],
     hints=[
         "Draw the noise, generate fakes for the batch's labels, score real and fake images, "
         "compute the two losses, then update each network with the gradients of its own loss "
         "and its own optimizer. Then build `gan` and compile it with two Adam optimizers.",
-        "Record the forward pass under two tapes: `with tf.GradientTape() as d_tape, "
-        "tf.GradientTape() as g_tape:`. Then d_tape.gradient(d_loss, "
-        "self.discriminator.trainable_variables) and self.d_optimizer.apply_gradients(zip(...)); "
-        "the same for the generator with g_tape, g_loss and self.g_optimizer.",
-        "real_images, labels = data\n"
-        "z = tf.random.normal((tf.shape(real_images)[0], self.latent_dim))\n"
-        "with tf.GradientTape() as d_tape, tf.GradientTape() as g_tape:\n"
-        "    fake_images = self.generator([z, labels], training=True)\n"
-        "    real_logits = self.discriminator([real_images, labels], training=True)\n"
-        "    fake_logits = self.discriminator([fake_images, labels], training=True)\n"
-        "    d_loss = discriminator_loss(real_logits, fake_logits)\n"
-        "    g_loss = generator_loss(fake_logits)\n"
-        "d_vars = self.discriminator.trainable_variables\n"
-        "g_vars = self.generator.trainable_variables\n"
-        "self.d_optimizer.apply_gradients(zip(d_tape.gradient(d_loss, d_vars), d_vars))\n"
-        "self.g_optimizer.apply_gradients(zip(g_tape.gradient(g_loss, g_vars), g_vars))\n"
-        "return {'d_loss': d_loss, 'g_loss': g_loss}\n\n"
-        "# and, after the class:\n"
-        "gan.compile(d_optimizer=keras.optimizers.Adam(LEARNING_RATE, beta_1=0.5),\n"
-        "            g_optimizer=keras.optimizers.Adam(LEARNING_RATE, beta_1=0.5))",
+        "Record the forward pass under two gradient tapes opened in one `with` statement, d_tape "
+        "and g_tape. Then d_tape.gradient(d_loss, self.discriminator.trainable_variables) and "
+        "self.d_optimizer.apply_gradients(zip(...)); the same for the generator with g_tape, "
+        "g_loss and self.g_optimizer.",
     ],
 )
 

@@ -465,47 +465,36 @@ def _expect_the_one_device_update(gradient: np.ndarray, parts: list[np.ndarray])
 
 
 q1 = Exercise(
-    LAB,
-    "q1",
     "A model built and compiled in the strategy's scope",
     _check_q1,
     hints=[
         "Everything that creates variables goes inside `with strategy.scope():`: the model's "
         "layers and the optimizer, which compile() creates.",
-        "`with strategy.scope():` then `model = build_cnn()` and `model.compile(...)` in the same "
-        "block; return the model after it.",
-        "`model.compile(optimizer=keras.optimizers.Adam(LEARNING_RATE), "
-        "loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), "
-        "metrics=['accuracy'])`.",
+        "Open the strategy's scope (a `with` block on `strategy.scope()`), build the model with "
+        "`build_cnn()` and compile it inside that block; return the model after it.",
     ],
 )
 q2 = Exercise(
-    LAB,
-    "q2",
     "A tf.data pipeline, distributed",
     _check_q2,
     hints=[
         "Build an ordinary tf.data pipeline with the *global* batch size, then give it to "
         "strategy.experimental_distribute_dataset: it splits every batch between the replicas.",
-        "`tf.data.Dataset.from_tensor_slices((images, labels))`, then `.shuffle(len(images), "
-        "seed=0)`, `.batch(global_batch_size, drop_remainder=True)` and "
-        "`.prefetch(tf.data.AUTOTUNE)`.",
-        "`return strategy.experimental_distribute_dataset(dataset)`.",
+        "A dataset of (image, label) pairs from the arrays (`from_tensor_slices`), shuffled over "
+        "all the images with seed=0, batched by the global batch size with the last, smaller "
+        "batch dropped (`drop_remainder=True`), prefetched (tf.data.AUTOTUNE).",
     ],
 )
 q3 = Exercise(
-    LAB,
-    "q3",
     "A distributed training step",
     _check_q3,
     hints=[
         "Two parts: the replica's loss (its per-example losses summed and divided by the "
         "*global* batch size), and train_step, which runs the replica step everywhere and adds "
         "up the replicas' losses.",
-        "In replica_step: `per_example_loss = loss_fn(labels, logits)` then "
-        "`loss = tf.nn.compute_average_loss(per_example_loss, global_batch_size=global_batch_size)`.",
-        "In train_step: `per_replica_losses = strategy.run(replica_step, args=batch)` then "
-        "`return strategy.reduce(tf.distribute.ReduceOp.SUM, per_replica_losses, axis=None)`.",
+        "In replica_step: the loss of every example of the replica's batch (loss_fn), then "
+        "`tf.nn.compute_average_loss(...)` divides their sum by the global batch size, not the "
+        "replica's.",
     ],
 )
 

@@ -17,8 +17,15 @@ from typing import Any, TypeVar
 
 import numpy as np
 
+from labkit.checks.answers import expect_finite
 from labkit.checks.exercise import Incorrect, NotAttempted
-from labkit.checks.learner_errors import explain, is_learner_file, learner_line
+from labkit.checks.learner_errors import (
+    STOPPING,
+    explain,
+    is_learner_file,
+    learner_line,
+    stopping,
+)
 from labkit.checks.time_limit import TimeLimitExceeded, run_with_time_limit
 from labkit.checks.values import as_numpy, describe
 
@@ -66,6 +73,8 @@ def run_learner_code(what: str, thunk: Callable[[], T], graphs: bool = False) ->
         ) from None
     except (Incorrect, NotAttempted):
         raise
+    except STOPPING as exc:  # sys.exit() and its kind: a verdict too, never the kernel's end
+        raise Incorrect(stopping(what, exc)) from None
     except Exception as exc:  # noqa: BLE001 - any error in the learner's code is feedback
         if isinstance(exc, NotImplementedError) and _raised_by_learner(exc):
             detail = f" ({exc})" if str(exc) else ""
@@ -100,8 +109,9 @@ def call_model(model: Any, x: Any, what: str) -> Any:
 
 
 def model_output(model: Any, x: Any, what: str, output: str) -> np.ndarray:
-    """``call_model``, its result an array of numbers (``output`` names it in the feedback)."""
-    return as_numpy(call_model(model, x, what), output)
+    """``call_model``, its result an array of finite numbers (``output`` names it in the
+    feedback): a model's NaN or infinite output is never right."""
+    return expect_finite(as_numpy(call_model(model, x, what), output), output)
 
 
 def traced_op_types(func: Any, *args: Any, what: str) -> set[str]:

@@ -166,11 +166,12 @@ def _user_code_error(text: str) -> str | None:
     return re.sub(r"^\w+(Error|Exception): ", "", lines[-1]) if lines else None
 
 
-def learner_line(exc: BaseException) -> str | None:
-    """'line N, in name: code' for the innermost frame of the learner's own code, if any."""
+def learner_line(exc: BaseException, skip: int = 0) -> str | None:
+    """'line N, in name: code' for the innermost frame of the learner's own code, if any (the
+    outermost ``skip`` frames of the traceback left out)."""
     frames = [
         (f.filename, f.lineno, f.name, f.line or "")
-        for f in traceback.extract_tb(exc.__traceback__)
+        for f in traceback.extract_tb(exc.__traceback__)[skip:]
     ]
     # A graph error (tf.function) lists the learner's frames in its message instead.
     for match in re.finditer(r'File "([^"]+)", line (\d+), in (\w+)[^\n]*\n\s*([^\n]*)', str(exc)):
@@ -181,3 +182,23 @@ def learner_line(exc: BaseException) -> str | None:
     filename, lineno, name, code = mine[-1]
     code = (code or linecache.getline(filename, lineno)).strip()
     return f"line {lineno}, in {name}: {code}" if code else f"line {lineno}, in {name}"
+
+
+# The exceptions that stop a program rather than report an error, and how a learner raises each.
+_STOPPING_HOW = {
+    SystemExit: "called sys.exit() (or exit())",
+    KeyboardInterrupt: "raised KeyboardInterrupt (or was interrupted)",
+    GeneratorExit: "raised GeneratorExit",
+}
+STOPPING = tuple(_STOPPING_HOW)
+
+
+def stopping(what: str, exc: BaseException) -> str:
+    """The verdict's words when the learner's code raised one of ``STOPPING``."""
+    how = next(text for kind, text in _STOPPING_HOW.items() if isinstance(exc, kind))
+    line = learner_line(exc)
+    where = f"\nYour line: {line}" if line else ""
+    return (
+        f"{what} {how}, which stops the whole program instead of giving a result: return the "
+        f"value, or raise an ordinary error (ValueError, ...).{where}"
+    )

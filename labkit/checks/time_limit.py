@@ -1,21 +1,40 @@
-"""Stop a learner's code that runs too long (an endless loop) without stopping the kernel.
+"""Stop a learner's code that runs too long (an endless loop, a sleep) without stopping the kernel.
 
-``signal.alarm`` does not exist on Windows and belongs to the Jupyter kernel elsewhere, so a
-timer thread raises an exception *in the checking thread* instead, with CPython's
-``PyThreadState_SetAsyncExc``: portable (Windows, macOS, Linux) and nothing keeps running
-afterwards. Such an exception interrupts Python code only: a single TensorFlow operation (C++)
-is interrupted when it returns, so checks run learner graphs only after the same code has
-finished eagerly (see ``learner_code``).
+In the main thread on POSIX (a Jupyter kernel runs cells there) a ``SIGALRM`` timer
+(``signal.setitimer``) raises ``_TimeUp`` at the limit: that also interrupts a blocking call
+such as ``time.sleep``. Code that swallows it (``except BaseException: pass``) is interrupted
+again every ``REPEAT_S``, and from the second time on every line of the learner's own code
+raises it (a trace function), so that no handler of theirs can keep running. Elsewhere (Windows,
+a thread that is not the main one) a timer thread raises ``_TimeUp`` in the checking thread with
+CPython's ``PyThreadState_SetAsyncExc``, again every ``REPEAT_S``: that stops Python loops, but
+not a blocking call, which is interrupted only when it returns. Nor can anything interrupt a
+single TensorFlow operation (C++) before it returns, so checks run learner graphs only after the
+same code has finished eagerly (see ``learner_code``). When the code still runs ``GIVE_UP_S``
+after the limit, a last message on stderr tells the learner to interrupt the kernel.
+
+Limits do not nest: inside a limit, an inner ``run_with_time_limit`` runs under the outer one.
 """
 
 from __future__ import annotations
 
 import ctypes
+import os
+import signal
+import sys
 import threading
+import time
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 T = TypeVar("T")
+
+REPEAT_S = 0.25  # how often the interruption is repeated after the limit
+GIVE_UP_S = 10.0  # after the limit, when the learner is told that the check cannot stop it
+STUCK_MESSAGE = (
+    "The check cannot stop your code (it ignores every interruption, or waits inside a library "
+    "call): interrupt the kernel (the stop button, or Kernel > Interrupt), fix the loop, and "
+    "check again."
+)
 
 
 class TimeLimitExceeded(Exception):
@@ -27,8 +46,11 @@ class TimeLimitExceeded(Exception):
 
 
 class _TimeUp(BaseException):
-    """Raised asynchronously in the checking thread; a BaseException, so that a learner's
+    """Raised in the checking thread at the limit; a BaseException, so that a learner's
     `except Exception:` does not swallow it."""
+
+
+_active = threading.local()  # .on: a limit is running in this thread
 
 
 def _raise_in_thread(thread_id: int, exc_type: type[BaseException] | None) -> None:
@@ -42,29 +64,121 @@ def can_interrupt() -> bool:
     return hasattr(ctypes, "pythonapi") and hasattr(ctypes.pythonapi, "PyThreadState_SetAsyncExc")
 
 
-def run_with_time_limit(seconds: float, thunk: Callable[[], T]) -> T:
-    """``thunk()``, or ``TimeLimitExceeded`` when it runs longer than ``seconds``."""
-    if not can_interrupt():
+def _can_use_signals() -> bool:
+    return (
+        os.name == "posix"
+        and hasattr(signal, "setitimer")
+        and threading.current_thread() is threading.main_thread()
+    )
+
+
+class _Watch:
+    """What the limit's handlers share: whether it is still armed, and the last resort."""
+
+    def __init__(self, seconds: float) -> None:
+        self.armed, self.fired = True, 0
+        self.lock = threading.Lock()
+        self.give_up = threading.Timer(seconds + GIVE_UP_S, self._say_stuck)
+        self.give_up.daemon = True
+
+    def _say_stuck(self) -> None:
+        if self.armed:
+            print(STUCK_MESSAGE, file=sys.__stderr__ or sys.stderr, flush=True)
+
+
+def _learner_frames_raise(watch: _Watch) -> Callable[..., Any]:
+    """A trace function that raises _TimeUp on every line of the learner's own code."""
+    from labkit.checks.learner_errors import is_learner_file
+
+    def tracer(frame: Any, event: str, arg: Any) -> Any:
+        if watch.armed and event == "line" and is_learner_file(frame.f_code.co_filename):
+            raise _TimeUp
+        return tracer
+
+    return tracer
+
+
+def _with_signals(seconds: float, thunk: Callable[[], T]) -> T:
+    watch = _Watch(seconds)
+    tracer = _learner_frames_raise(watch)
+    previous_trace = sys.gettrace()
+
+    def on_alarm(signum: int, frame: Any) -> None:
+        if not watch.armed:
+            return
+        watch.fired += 1
+        if watch.fired >= 2:  # swallowed once: every line of the learner's code raises
+            sys.settrace(tracer)
+            while frame is not None:
+                frame.f_trace = tracer
+                frame = frame.f_back
+        raise _TimeUp
+
+    started, outer_delay, outer_interval = time.monotonic(), 0.0, 0.0
+    previous = signal.signal(signal.SIGALRM, on_alarm)
+    try:  # from here on an alarm may come: the finally below restores everything
+        outer_delay, outer_interval = signal.setitimer(signal.ITIMER_REAL, seconds, REPEAT_S)
+        watch.give_up.start()
         return thunk()
+    finally:
+        while True:  # an alarm arriving while this runs must not skip the restoring
+            try:
+                watch.armed = False
+                signal.setitimer(signal.ITIMER_REAL, 0)
+                watch.give_up.cancel()
+                signal.signal(signal.SIGALRM, previous)
+                if sys.gettrace() is tracer:
+                    sys.settrace(previous_trace)
+                if outer_delay:  # someone else's timer (pytest-timeout): what was left of it
+                    left = max(outer_delay - (time.monotonic() - started), 0.001)
+                    signal.setitimer(signal.ITIMER_REAL, left, outer_interval)
+                break
+            except _TimeUp:
+                continue
+
+
+def _with_thread(seconds: float, thunk: Callable[[], T]) -> T:
+    watch = _Watch(seconds)
     target = threading.get_ident()
-    lock = threading.Lock()
-    state = {"armed": True}
 
     def fire() -> None:
-        with lock:
-            if state["armed"]:
+        while True:
+            with watch.lock:
+                if not watch.armed:
+                    return
+                watch.fired += 1
                 _raise_in_thread(target, _TimeUp)
+            time.sleep(REPEAT_S)
 
     timer = threading.Timer(seconds, fire)
     timer.daemon = True
     try:
-        try:
-            timer.start()
-            return thunk()
-        finally:
-            with lock:
-                state["armed"] = False
-                _raise_in_thread(target, None)  # cancel one the timer raised just now
-            timer.cancel()
+        timer.start()
+        watch.give_up.start()
+        return thunk()
+    finally:
+        while True:
+            try:
+                with watch.lock:
+                    watch.armed = False
+                    _raise_in_thread(target, None)  # cancel one the timer raised just now
+                timer.cancel()
+                watch.give_up.cancel()
+                break
+            except _TimeUp:
+                continue
+
+
+def run_with_time_limit(seconds: float, thunk: Callable[[], T]) -> T:
+    """``thunk()``, or ``TimeLimitExceeded`` when it runs longer than ``seconds``."""
+    if getattr(_active, "on", False) or not can_interrupt():
+        return thunk()
+    _active.on = True
+    try:
+        if _can_use_signals():
+            return _with_signals(seconds, thunk)
+        return _with_thread(seconds, thunk)
     except _TimeUp:
         raise TimeLimitExceeded(seconds) from None
+    finally:
+        _active.on = False

@@ -1,5 +1,5 @@
 """Reading the learner's variables and comparing values: shapes, dtypes, values within a
-tolerance. Anything unexpected (None, text, NaN, a wrong shape) becomes Incorrect or Not
+tolerance (``answers``). Anything unexpected (None, text, NaN, a wrong shape) becomes Incorrect or Not
 attempted with a reason, never an exception from NumPy."""
 
 from __future__ import annotations
@@ -70,7 +70,8 @@ def learner_int(namespace: Namespace, name: str, minimum: int = 1) -> int:
     value = learner_value(namespace, name)
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise Incorrect(
-            f"`{name}` is {describe(value)}; it should be a whole number: run the cell that "
+            f"`{name}` is {describe(value)}; it should be a "
+            f"{'positive ' if minimum == 1 else ''}whole number: run the cell that "
             "defines it again."
         )
     if value < minimum:
@@ -92,12 +93,35 @@ def learner_float(namespace: Namespace, name: str, low: float, high: float) -> f
     return float(value)
 
 
+# Values whose conversion runs no code of the learner's: converted without a time limit.
+_PLAIN = (np.ndarray, np.generic, numbers.Number)
+_PLAIN_TENSORS = ("EagerTensor", "ResourceVariable")
+
+
+def _to_array(value: Any, what: str) -> np.ndarray | None:
+    """``value`` as a NumPy array, None when it is not array-like. A learner's object (its
+    ``.numpy()``, its ``__array__``) is converted within the time limit, its errors theirs."""
+    from labkit.checks.learner_code import run_learner_code  # it imports this module
+    from labkit.checks.learner_errors import learner_line
+
+    def convert() -> np.ndarray | None:
+        try:
+            return np.asarray(value.numpy() if hasattr(value, "numpy") else value)
+        except Exception as exc:  # noqa: BLE001 - not array-like, unless their code raised it
+            if learner_line(exc) is not None:
+                raise
+            return None
+
+    if isinstance(value, _PLAIN) or type(value).__name__ in _PLAIN_TENSORS:
+        return convert()
+    return run_learner_code(f"turning {what} into numbers", convert)
+
+
 def as_numpy(value: Any, what: str) -> np.ndarray:
     """A tensor, variable or array-like of numbers (or booleans) as a NumPy array."""
-    try:
-        array = np.asarray(value.numpy() if hasattr(value, "numpy") else value)
-    except Exception:  # noqa: BLE001 - anything that is not array-like is the learner's mistake
-        raise Incorrect(f"{what} should be a tensor or an array, not {describe(value)}.") from None
+    array = _to_array(value, what)
+    if array is None:
+        raise Incorrect(f"{what} should be a tensor or an array, not {describe(value)}.")
     if array.dtype.kind not in _NUMERIC_KINDS:
         if array.dtype.kind in "OSU" and array.ndim == 0:
             raise Incorrect(f"{what} should be a tensor or an array, not {describe(value)}.")
@@ -106,6 +130,17 @@ def as_numpy(value: Any, what: str) -> np.ndarray:
             "array of numbers."
         )
     return array
+
+
+def as_scalar(value: Any, what: str) -> float:
+    """One number (a loss, say) from a tensor, an array or a Python number."""
+    array = as_numpy(value, what)
+    if array.size != 1:
+        raise Incorrect(
+            f"{what} returns {array.size} numbers (shape {array.shape}); it should return one: "
+            "the mean over the batch."
+        )
+    return float(array.reshape(()))
 
 
 def expect_shape(value: Any, shape: Sequence[int | None], what: str) -> np.ndarray:
@@ -118,34 +153,3 @@ def expect_shape(value: Any, shape: Sequence[int | None], what: str) -> np.ndarr
         wanted = "(" + ", ".join("any" if s is None else str(s) for s in shape) + ")"
         raise Incorrect(f"{what} has shape {tuple(array.shape)}; expected {wanted}.")
     return array
-
-
-def expect_finite(array: np.ndarray, what: str) -> np.ndarray:
-    """Incorrect when an array holds NaN (not a number) or infinity."""
-    if array.dtype.kind == "f" and not np.isfinite(array).all():
-        bad = "NaN (not a number)" if np.isnan(array).any() else "infinity"
-        raise Incorrect(
-            f"{what} contains {bad}: look for a division by zero, the log of 0, or an exp that "
-            "overflows."
-        )
-    return array
-
-
-def expect_close(
-    actual: Any, expected: Any, what: str, rtol: float = 1e-4, atol: float = 1e-5
-) -> None:
-    """Check values against a reference within a tolerance, saying how far off they are."""
-    got = as_numpy(actual, what)
-    want = np.asarray(expected)
-    if got.shape != want.shape:
-        raise Incorrect(f"{what} has shape {tuple(got.shape)}; expected {tuple(want.shape)}.")
-    expect_finite(got, what)
-    if not np.allclose(got, want, rtol=rtol, atol=atol):
-        diff = np.abs(got.astype(np.float64) - want.astype(np.float64))
-        where = np.unravel_index(int(np.argmax(diff)), diff.shape) if diff.ndim else ()
-        raise Incorrect(
-            f"{what} has the right shape but wrong values: the largest difference is "
-            f"{diff.max():.3g}"
-            + (f" at index {tuple(int(i) for i in where)}" if where else "")
-            + "."
-        )

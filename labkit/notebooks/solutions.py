@@ -95,17 +95,28 @@ def read(path: Path) -> nbformat.NotebookNode:
 
 
 def solution_code(lab: str, exercise: str, root: Path = REPO_ROOT) -> str:
-    """The code of every solution region of ``exercise`` in the lab's solution notebook."""
+    """Every cell of the lab's solution notebook that holds a solution of ``exercise``, as it
+    is there: whole functions with their ``def`` lines, ready to run. The markers are left out,
+    and the solutions of other exercises in the same cell stay placeholders. What
+    ``qN.solution()`` and the last hint show, and what the tests read."""
     nb = read(solution_path(lab, root))
-    found = [
-        region.code
-        for i, cell in enumerate(nb.cells)
-        if cell.cell_type == "code"
-        for region in split_regions(cell.source, f"{lab}, cell {i + 1}")[1]
-        if region.exercise == exercise
-    ]
-    if not found:
+    cells = []
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        kept, inside, found = [], False, False
+        for line in cell.source.splitlines():
+            begin = BEGIN.match(line)
+            if begin and begin["id"] == exercise:
+                inside = found = True
+            elif inside and END.match(line):
+                inside = False
+            else:
+                kept.append(line)
+        if found:
+            cells.append(split_regions("\n".join(kept))[0].strip("\n"))
+    if not cells:
         raise NotebookError(
             f"{lab}: no `# BEGIN SOLUTION {exercise}` region in the solution notebook."
         )
-    return "\n\n".join(found)
+    return "\n\n\n".join(cells)
