@@ -1,6 +1,7 @@
 @echo off
 rem Run the workshop's tests with the environment made by Scripts\environment.bat.
 rem   Scripts\test.bat                      the whole suite
+rem   Scripts\test.bat --quick              the quick tier: proves an attendee's install
 rem   Scripts\test.bat tests\test_x.py -x   any pytest arguments
 setlocal EnableExtensions DisableDelayedExpansion
 cd /d "%~dp0.."
@@ -11,13 +12,30 @@ set "PY="
 set /p PY=<.labkit-python
 if not defined PY goto :not_set_up
 if not exist "%PY%" goto :broken
+if /i "%~1"=="--quick" goto :quick
 "%PY%" -m pytest %*
 exit /b %ERRORLEVEL%
 
+:quick
+rem pytest -m quick, then the other arguments (%* would pass --quick on to pytest)
+set "QUICK_ARGS="
+:quick_args
+shift
+if "%~1"=="" goto :quick_run
+set QUICK_ARGS=%QUICK_ARGS% %1
+goto :quick_args
+:quick_run
+"%PY%" -m pytest -m quick %QUICK_ARGS%
+exit /b %ERRORLEVEL%
+
 :usage
-echo Usage: Scripts\test.bat [pytest arguments]
+echo Usage: Scripts\test.bat [--quick] [pytest arguments]
 echo Runs "python -m pytest" from the repository root with the interpreter that
 echo Scripts\environment.bat recorded in .labkit-python. Exit status: pytest's.
+echo   --quick   only the quick tier - pytest -m quick - about a minute: TensorFlow and
+echo             Keras import, the data verifies, the workshop's Jupyter kernel is registered,
+echo             and every lab's first cells run in it up to the first exercise's check.
+echo             It is all an attendee needs; the whole suite is for maintainers and CI.
 echo Tests that need a dataset this machine does not have are skipped, and a WARNING
 echo at the end of the run names the datasets and the command that fetches them.
 exit /b 0

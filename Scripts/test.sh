@@ -2,6 +2,7 @@
 # Run the workshop's tests with the environment made by Scripts/environment.sh.
 #
 #   bash Scripts/test.sh                 # the whole suite
+#   bash Scripts/test.sh --quick         # the quick tier: proves an attendee's install
 #   bash Scripts/test.sh tests/test_x.py -k name -x   # any pytest arguments
 set -euo pipefail
 
@@ -11,11 +12,16 @@ cd "$REPO_ROOT"
 case "${1:-}" in
     -h | --help)
         cat <<'USAGE'
-Usage: bash Scripts/test.sh [pytest arguments]
+Usage: bash Scripts/test.sh [--quick] [pytest arguments]
 
 Runs `python -m pytest [arguments]` from the repository root with the interpreter
 that Scripts/environment.sh recorded in .labkit-python (venv or conda alike).
+  --quick   only the quick tier (pytest -m quick), about a minute: TensorFlow and Keras
+            import, the data verifies, the workshop's Jupyter kernel is registered, and
+            every lab's first cells run in it up to the first exercise's check. It is all
+            an attendee needs; the whole suite (no --quick) is for maintainers and CI.
 Examples:
+  bash Scripts/test.sh --quick
   bash Scripts/test.sh
   bash Scripts/test.sh tests/test_setup_scripts.py -x
   bash Scripts/test.sh -m "not notebook"
@@ -38,4 +44,8 @@ if [ -z "$py" ] || ! "$py" -c 'import pytest' >/dev/null 2>&1; then
     exit 2
 fi
 
+if [ "${1:-}" = "--quick" ]; then
+    shift
+    exec "$py" -m pytest -m quick "$@"
+fi
 exec "$py" -m pytest "$@"

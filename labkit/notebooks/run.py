@@ -21,16 +21,17 @@ def execute(
     env: Mapping[str, str],
     timeout: int = 1800,
     allow_errors: bool = False,
+    kernel_name: str = "python3",
 ) -> nbformat.NotebookNode:
-    """Run every cell of `nb` in a fresh python3 kernel started in `cwd`, whose environment is
-    this process's plus `env` (this process's own is left alone); the outputs are stored in
-    `nb`, which is returned."""
+    """Run every cell of `nb` in a fresh kernel (`kernel_name`) started in `cwd`, whose
+    environment is this process's plus `env` (this process's own is left alone); the outputs
+    are stored in `nb`, which is returned."""
     from nbclient import NotebookClient
 
     client = NotebookClient(
         nb,
         timeout=timeout,
-        kernel_name="python3",
+        kernel_name=kernel_name,
         allow_errors=allow_errors,
         resources={"metadata": {"path": str(cwd)}},
     )
@@ -55,10 +56,12 @@ def run(
     env: Mapping[str, str] | None = None,
     timeout: int = 1800,
     allow_errors: bool = False,
+    kernel_name: str = "python3",
 ) -> NotebookRun:
     """Run a lab notebook as the tests (fast mode) and the benchmark (full mode) do: TensorFlow's
     log quiet, matplotlib drawing off screen, and the metrics it reports with ``labkit.report``
-    read back. `env` adds variables (the benchmark's seed and time scale, ...)."""
+    read back. `env` adds variables (the benchmark's seed and time scale, ...); the quick tests
+    name the workshop's kernel (`kernel_name`)."""
     with tempfile.TemporaryDirectory() as tmp:
         metrics_file = Path(tmp) / "metrics.json"
         lab_env = {
@@ -69,6 +72,6 @@ def run(
             **(env or {}),
         }
         start = time.perf_counter()
-        execute(nb, cwd, lab_env, timeout=timeout, allow_errors=allow_errors)
+        execute(nb, cwd, lab_env, timeout, allow_errors, kernel_name)
         wall_seconds = time.perf_counter() - start
         return NotebookRun(nb, metrics.read(metrics_file), wall_seconds)
