@@ -1,6 +1,6 @@
 @echo off
 rem Run the workshop's tests with the environment made by Scripts\environment.bat.
-rem   Scripts\test.bat                      the whole suite
+rem   Scripts\test.bat                      the whole suite, on two workers (pytest-xdist)
 rem   Scripts\test.bat --quick              the quick tier: proves an attendee's install
 rem   Scripts\test.bat tests\test_x.py -x   any pytest arguments
 setlocal EnableExtensions DisableDelayedExpansion
@@ -13,6 +13,13 @@ set /p PY=<.labkit-python
 if not defined PY goto :not_set_up
 if not exist "%PY%" goto :broken
 if /i "%~1"=="--quick" goto :quick
+if not "%~1"=="" goto :as_given
+"%PY%" -c "import xdist" >nul 2>&1
+if errorlevel 1 goto :as_given
+"%PY%" -m pytest -n 2 --dist loadgroup
+exit /b %ERRORLEVEL%
+
+:as_given
 "%PY%" -m pytest %*
 exit /b %ERRORLEVEL%
 
@@ -36,6 +43,7 @@ echo   --quick   only the quick tier - pytest -m quick - about a minute: TensorF
 echo             Keras import, the data verifies, the workshop's Jupyter kernel is registered,
 echo             and every lab's first cells run in it up to the first exercise's check.
 echo             It is all an attendee needs; the whole suite is for maintainers and CI.
+echo With no arguments the whole suite runs on two workers - pytest -n 2 --dist loadgroup.
 echo Tests that need a dataset this machine does not have are skipped, and a WARNING
 echo at the end of the run names the datasets and the command that fetches them.
 exit /b 0

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Run the workshop's tests with the environment made by Scripts/environment.sh.
 #
-#   bash Scripts/test.sh                 # the whole suite
+#   bash Scripts/test.sh                 # the whole suite, on two workers (pytest-xdist)
 #   bash Scripts/test.sh --quick         # the quick tier: proves an attendee's install
 #   bash Scripts/test.sh tests/test_x.py -k name -x   # any pytest arguments
 set -euo pipefail
@@ -20,6 +20,9 @@ that Scripts/environment.sh recorded in .labkit-python (venv or conda alike).
             import, the data verifies, the workshop's Jupyter kernel is registered, and
             every lab's first cells run in it up to the first exercise's check. It is all
             an attendee needs; the whole suite (no --quick) is for maintainers and CI.
+With no arguments at all, the whole suite runs on two workers (pytest -n 2 --dist
+loadgroup: the tests that share a notebook run or a fixture stay on one worker);
+with arguments, pytest runs as given (add -n 2 for that).
 Examples:
   bash Scripts/test.sh --quick
   bash Scripts/test.sh
@@ -47,5 +50,8 @@ fi
 if [ "${1:-}" = "--quick" ]; then
     shift
     exec "$py" -m pytest -m quick "$@"
+fi
+if [ "$#" = 0 ] && "$py" -c 'import xdist' >/dev/null 2>&1; then
+    exec "$py" -m pytest -n 2 --dist loadgroup
 fi
 exec "$py" -m pytest "$@"

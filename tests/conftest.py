@@ -102,3 +102,20 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         from labkit.lab.logical_devices import split_cpu
 
         split_cpu(LOGICAL_CPUS)
+
+
+# Work that tests share within one process (notebook_helpers.run_lab's cache of a solution's fast
+# run; fixtures of module or session scope): under pytest-xdist (bash Scripts/test.sh runs the
+# suite with -n 2 --dist loadgroup) the tests that share it go to one worker, so it is done once.
+SHARED_FIXTURES = ("real_reports", "runs", "first_cells_run")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        lab = getattr(item, "callspec", None) and item.callspec.params.get("lab")
+        module = item.module.__name__ if item.module else ""
+        if item.get_closest_marker("notebook") and (isinstance(lab, str) or "test_lab" in module):
+            number = lab[:2] if isinstance(lab, str) else module.removeprefix("test_lab")
+            item.add_marker(pytest.mark.xdist_group(f"lab{number}-notebook"))
+        elif shared := [name for name in SHARED_FIXTURES if name in item.fixturenames]:
+            item.add_marker(pytest.mark.xdist_group(shared[0]))

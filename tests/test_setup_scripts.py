@@ -556,21 +556,24 @@ def test_test_sh_says_to_run_setup_first(tmp_path: Path) -> None:
 
 
 @needs_bash
-def test_test_sh_quick_runs_the_quick_marker_and_passes_the_rest_on(tmp_path: Path) -> None:
+def test_test_sh_quick_runs_the_quick_marker_and_the_whole_suite_two_workers(
+    tmp_path: Path,
+) -> None:
     repo = copy_of_repo(tmp_path)
     log = tmp_path / "argv.log"
     python = tmp_path / "python"
     python.write_text(f'#!/bin/sh\necho "$@" >> "{log}"\n')
     python.chmod(0o755)
     (repo / ".labkit-python").write_text(f"{python}\n")
-    for args in (["--quick", "-x"], ["-x"]):
+    for args in (["--quick", "-x"], ["-x"], []):
         assert run(["bash", str(repo / "Scripts" / "test.sh"), *args]).returncode == 0
     runs = [line for line in log.read_text().splitlines() if line.startswith("-m pytest")]
-    assert runs == ["-m pytest -m quick -x", "-m pytest -x"]
+    assert runs == ["-m pytest -m quick -x", "-m pytest -x", "-m pytest -n 2 --dist loadgroup"]
     usage = run(["bash", str(repo / "Scripts" / "test.sh"), "--help"]).stdout
     assert "--quick" in usage and "pytest -m quick" in usage
-    assert "--quick" in TEST_BAT.read_text(encoding="utf-8")
-    assert '"%PY%" -m pytest -m quick %QUICK_ARGS%' in TEST_BAT.read_text(encoding="utf-8")
+    bat = TEST_BAT.read_text(encoding="utf-8")
+    assert '"%PY%" -m pytest -m quick %QUICK_ARGS%' in bat
+    assert '"%PY%" -m pytest -n 2 --dist loadgroup' in bat
 
 
 def test_ci_runs_the_readme_commands() -> None:
