@@ -104,18 +104,28 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         split_cpu(LOGICAL_CPUS)
 
 
-# Work that tests share within one process (notebook_helpers.run_lab's cache of a solution's fast
-# run; fixtures of module or session scope): under pytest-xdist (bash Scripts/test.sh runs the
-# suite with -n 2 --dist loadgroup) the tests that share it go to one worker, so it is done once.
-SHARED_FIXTURES = ("real_reports", "runs", "first_cells_run")
+# What tests share: work done once per process (notebook_helpers.run_lab's cache of a solution's
+# fast run; fixtures of module or session scope) and the clone's key file (kit_key). Under
+# pytest-xdist (bash Scripts/test.sh runs the suite with -n 2 --dist loadgroup) the tests that
+# share one go to one worker: the work is done once, the key file is never written by two.
+SHARED_FIXTURES = {
+    "real_reports": "main-py",
+    "kit_key": "main-py",
+    "runs": "doctor-runs",
+    "first_cells_run": "quick",
+}
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if not config.pluginmanager.hasplugin("xdist"):
+        return  # an environment set up before the lock had pytest-xdist
     for item in items:
         lab = getattr(item, "callspec", None) and item.callspec.params.get("lab")
         module = item.module.__name__ if item.module else ""
         if item.get_closest_marker("notebook") and (isinstance(lab, str) or "test_lab" in module):
             number = lab[:2] if isinstance(lab, str) else module.removeprefix("test_lab")
             item.add_marker(pytest.mark.xdist_group(f"lab{number}-notebook"))
-        elif shared := [name for name in SHARED_FIXTURES if name in item.fixturenames]:
+        elif shared := [
+            group for name, group in SHARED_FIXTURES.items() if name in item.fixturenames
+        ]:
             item.add_marker(pytest.mark.xdist_group(shared[0]))
