@@ -4,6 +4,7 @@ skipped for a missing dataset is reported in a warning at the end of the run."""
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -105,27 +106,33 @@ def pytest_collection_finish(session: pytest.Session) -> None:
 
 
 # What tests share: work done once per process (notebook_helpers.run_lab's cache of a solution's
-# fast run; fixtures of module or session scope) and the clone's key file (kit_key). Under
-# pytest-xdist (bash Scripts/test.sh runs the suite with -n 2 --dist loadgroup) the tests that
-# share one go to one worker: the work is done once, the key file is never written by two.
-SHARED_FIXTURES = {
-    "real_reports": "main-py",
-    "kit_key": "main-py",
-    "runs": "doctor-runs",
-    "first_cells_run": "quick",
-}
+# fast run; the fixtures `runs` of test_doctor, `first_cells_run` of test_quick, `real_reports`)
+# and the clone's key file (kit_key, which main.py --send writes). bash Scripts/test.sh runs the
+# suite on two workers (pytest -n 2 --dist loadgroup); the scheduler below sends the tests that
+# share one of these to the same worker: the work is done once, no two write the key at once.
+# (Not xdist_group marks: pytest 9.2 drops the nodeid suffix that loadgroup reads them through,
+# pytest-xdist issue 1386.)
+SHARED_WORK = [
+    (r"tests/test_lab(\d\d)\.py::test_solution_runs", r"lab\1"),
+    (r"tests/test_notebooks\.py::test_every_check_passes_on_the_solution\[(\d\d)_", r"lab\1"),
+    (r"tests/test_doctor\.py::", "doctor"),
+    (r"tests/test_quick\.py::", "quick"),
+    (r"tests/test_room_(page|serve|hostile)\.py::", "main.py and the kit's key"),
+]
 
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    if not config.pluginmanager.hasplugin("xdist"):
-        return  # an environment set up before the lock had pytest-xdist
-    for item in items:
-        lab = getattr(item, "callspec", None) and item.callspec.params.get("lab")
-        module = item.module.__name__ if item.module else ""
-        if item.get_closest_marker("notebook") and (isinstance(lab, str) or "test_lab" in module):
-            number = lab[:2] if isinstance(lab, str) else module.removeprefix("test_lab")
-            item.add_marker(pytest.mark.xdist_group(f"lab{number}-notebook"))
-        elif shared := [
-            group for name, group in SHARED_FIXTURES.items() if name in item.fixturenames
-        ]:
-            item.add_marker(pytest.mark.xdist_group(shared[0]))
+@pytest.hookimpl(optionalhook=True)  # a hook of pytest-xdist, which may not be installed
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object:
+    """--dist loadgroup: each test on its own, but those that share work in one unit."""
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class SharedWorkScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            for pattern, group in SHARED_WORK:
+                if match := re.match(pattern, nodeid):
+                    return match.expand(group)
+            return nodeid
+
+    return SharedWorkScheduling(config, log)
