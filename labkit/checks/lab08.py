@@ -17,7 +17,13 @@ from labkit.checks import gan_step
 from labkit.checks.answers import Answer, Mistake, close, expect
 from labkit.checks.exercise import Exercise, Incorrect
 from labkit.checks.learner_code import call_learner, model_output
-from labkit.checks.models import activation_name, all_layers, learner_model, seed_weights
+from labkit.checks.models import (
+    activation_name,
+    all_layers,
+    layer_types,
+    learner_model,
+    seed_weights,
+)
 from labkit.checks.reference import sigmoid, softplus
 from labkit.checks.values import Namespace, as_scalar, expect_shape, learner_int, learner_value
 
@@ -28,29 +34,20 @@ FEATURES = 7 * 7 * 64  # the discriminator's flattened features
 
 def _two_inputs(model: Any, first: tuple, first_name: str, what: str) -> None:
     """The model takes [first input, label]; the label is one integer per example."""
-    if len(model.inputs) != 2:
-        raise Incorrect(
-            f"{what} has {len(model.inputs)} input(s); it needs two, in this order: "
-            f"the {first_name} and the label."
-        )
-    got = tuple(model.inputs[0].shape[1:])
-    if got != first:
-        raise Incorrect(f"{what}'s first input has shape {got}; it should be {first}.")
-    label = model.inputs[1]
-    if tuple(label.shape[1:]) != ():
-        raise Incorrect(
-            f"{what}'s label input has shape {tuple(label.shape[1:])} per example; "
-            "a label is one integer: keras.Input(shape=(), dtype='int32')."
-        )
-    if not str(label.dtype).startswith("int"):
-        raise Incorrect(
-            f"{what}'s label input has dtype {label.dtype}; labels are integers: "
-            "keras.Input(shape=(), dtype='int32')."
-        )
-
-
-def _types(model: Any) -> list[str]:
-    return [type(layer).__name__ for layer in all_layers(model)]
+    n, one_integer = len(model.inputs), "keras.Input(shape=(), dtype='int32')"
+    expect(n == 2, f"{what} has {n} input(s); it needs two, in order: the {first_name}, the label.")
+    got, label = tuple(model.inputs[0].shape[1:]), model.inputs[1]
+    expect(got == first, f"{what}'s first input has shape {got}; it should be {first}.")
+    per_example = tuple(label.shape[1:])
+    expect(
+        per_example == (),
+        f"{what}'s label input has shape {per_example} per example; a label is one integer: "
+        f"{one_integer}.",
+    )
+    expect(
+        str(label.dtype).startswith("int"),
+        f"{what}'s label input has dtype {label.dtype}; labels are integers: {one_integer}.",
+    )
 
 
 LABELS = np.array([0, 1, 2, 0, 1, 2], dtype="int32")
@@ -109,7 +106,7 @@ def _check_q1(ns: Namespace) -> str | None:
         np.abs(out[3] - out[0]).max() >= 1e-6,
         "two different noise vectors give the same image: z must enter the network.",
     )
-    types = _types(generator)
+    types = layer_types(generator)
     expect(
         "Reshape" in types and "Dense" in types,
         "start like lab 05's decoder: a Dense layer of 7 * 7 * 64 units, then "
@@ -202,7 +199,7 @@ def _check_q2(ns: Namespace) -> str | None:
         np.abs(out[2:] - out[2]).max() >= 1e-6,
         "different images get the same score: the image must enter the network.",
     )
-    types = _types(discriminator)
+    types = layer_types(discriminator)
     expect(
         "Conv2DTranspose" not in types,
         "the discriminator reads images: it downsamples with Conv2D(..., strides=2), it has no "
@@ -404,80 +401,9 @@ q3 = Exercise(
 
 
 # ----------------------------------------------------------------- q4: the training step
-def _check_optimizers(ns: Namespace, cls: type) -> str:
-    import keras
-
-    gan = learner_value(ns, "gan")
-    expect(
-        isinstance(gan, cls) or type(gan).__name__ != cls.__name__,
-        "`gan` was made from an earlier version of the ConditionalGAN class: run the cell that "
-        "makes and compiles `gan` again.",
-    )
-    expect(
-        isinstance(gan, cls),
-        f"`gan` is a {type(gan).__name__}; make it with "
-        "ConditionalGAN(make_generator(), make_discriminator(), LATENT_DIM).",
-    )
-    d_opt, g_opt = getattr(gan, "d_optimizer", None), getattr(gan, "g_optimizer", None)
-    expect(
-        d_opt is not None and g_opt is not None,
-        "`gan` is not compiled yet: gan.compile(d_optimizer=..., g_optimizer=...).",
-    )
-    expect(
-        d_opt is not g_opt,
-        "gan.d_optimizer and gan.g_optimizer are the same object: an optimizer keeps state for "
-        "the variables it updates (Adam: two moving averages per weight, and a step count), so "
-        "each network needs its own (training would stop with 'Unknown variable').",
-    )
-    rate = ns.get("LEARNING_RATE")
-    for name, opt in (("d_optimizer", d_opt), ("g_optimizer", g_opt)):
-        expect(
-            isinstance(opt, keras.optimizers.Adam),
-            f"gan.{name} is a {type(opt).__name__}; use "
-            "keras.optimizers.Adam(LEARNING_RATE, beta_1=0.5).",
-        )
-        expect(
-            close(float(opt.beta_1), 0.5),
-            f"gan.{name} has beta_1={float(opt.beta_1):g}; GANs train more steadily with "
-            "beta_1=0.5 (a shorter memory of past gradients, since the opponent keeps changing).",
-        )
-        learning_rate = float(np.asarray(opt.learning_rate))
-        if isinstance(rate, float):
-            expect(
-                close(learning_rate, rate),
-                f"gan.{name} has the learning rate {learning_rate:g}; use LEARNING_RATE "
-                f"({rate:g}).",
-            )
-    return "two Adam optimizers, one per network"
-
-
 def _check_q4(ns: Namespace) -> str | None:
-    import keras
-    import tensorflow as tf
-
-    cls = learner_value(ns, "ConditionalGAN")
-    if not (isinstance(cls, type) and issubclass(cls, keras.Model)):
-        raise Incorrect("`ConditionalGAN` should be the class defined above (a keras.Model).")
-    real, labels = gan_step.probe_batch()
-    probes = gan_step.Simulator(real, labels)  # the learner's step trains these networks
-    generator, discriminator = probes.generator, probes.discriminator
-    g_start = [np.asarray(v) for v in generator.trainable_variables]
-    d_start = [np.asarray(v) for v in discriminator.trainable_variables]
-    gan = call_learner(cls, generator, discriminator, gan_step.PROBE_LATENT)
-    call_learner(
-        gan.compile,
-        d_optimizer=keras.optimizers.SGD(gan_step.D_RATE),
-        g_optimizer=keras.optimizers.SGD(gan_step.G_RATE),
-    )
-    out = gan_step.run_learner_step(gan, (tf.constant(real), tf.constant(labels)), probes.log)
-    calls = list(probes.log)
-    gan_step.check_calls(calls, real, labels)
-    g_end = [np.asarray(v) for v in generator.trainable_variables]
-    d_end = [np.asarray(v) for v in discriminator.trainable_variables]
-    how = gan_step.judge_step(
-        calls, (g_start, d_start), (g_end, d_end), gan_step.returned_losses(out), real, labels
-    )
-    return f"one step updates {how}, each with its own loss; {_check_optimizers(ns, cls)}."
+    how = gan_step.judge_learner_step(learner_value(ns, "ConditionalGAN"))
+    return f"one step updates {how}, each with its own loss; {gan_step.check_optimizers(ns)}."
 
 
 q4 = Exercise(

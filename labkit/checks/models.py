@@ -70,6 +70,11 @@ def all_layers(model: Any) -> list:
     return found
 
 
+def layer_types(model: Any) -> list[str]:
+    """The class names of every layer of ``model``, nested ones included ("Dense", "Conv2D", ...)."""
+    return [type(layer).__name__ for layer in all_layers(model)]
+
+
 def layers_of(model: Any, *kinds: type) -> list:
     """The layers of ``model`` (nested ones included) that are instances of ``kinds``."""
     return [layer for layer in all_layers(model) if isinstance(layer, kinds)]
