@@ -7,7 +7,7 @@ each as a ``Mistake``, what the wrong code computes on the probe and what to tel
 next to the right value::
 
     Answer(
-        right=reference_losses(real, fake),
+        right=gan_losses(real, fake)[0],
         mistakes=[
             Mistake("the labels are swapped: real images get 1, generated ones 0.", swapped),
             Mistake("take the mean over the batch, not the sum.", 8 * right),

@@ -22,7 +22,7 @@ from labkit.checks.answers import close, expect
 from labkit.checks.exercise import Incorrect
 from labkit.checks.learner_code import call_learner
 from labkit.checks.models import seed_weights
-from labkit.checks.values import as_scalar
+from labkit.checks.values import as_scalar, learner_value
 from labkit.errors import first_line
 
 IMAGE_SHAPE = (28, 28, 1)
@@ -452,3 +452,78 @@ def judge_step(
         "self.d_optimizer, the generator's gradients of g_loss for "
         "self.generator.trainable_variables with self.g_optimizer."
     )
+
+
+def judge_learner_step(cls: Any) -> str:
+    """Run the learner's ``ConditionalGAN.train_step`` once on the probe networks, with SGD; how
+    it updated them (``HOW``) when it is a right step, Incorrect naming its mistake otherwise."""
+    import keras
+    import tensorflow as tf
+
+    expect(
+        isinstance(cls, type) and issubclass(cls, keras.Model),
+        "`ConditionalGAN` should be the class defined above (a keras.Model).",
+    )
+    real, labels = probe_batch()
+    probes = Simulator(real, labels)  # the learner's step trains these networks
+    networks = (probes.generator, probes.discriminator)
+    start = tuple([np.asarray(v) for v in net.trainable_variables] for net in networks)
+    gan = call_learner(cls, *networks, PROBE_LATENT)
+    call_learner(
+        gan.compile,
+        d_optimizer=keras.optimizers.SGD(D_RATE),
+        g_optimizer=keras.optimizers.SGD(G_RATE),
+    )
+    out = run_learner_step(gan, (tf.constant(real), tf.constant(labels)), probes.log)
+    calls = list(probes.log)
+    check_calls(calls, real, labels)
+    end = tuple([np.asarray(v) for v in net.trainable_variables] for net in networks)
+    return judge_step(calls, start, end, returned_losses(out), real, labels)
+
+
+def check_optimizers(ns: Any) -> str:
+    """The notebook's `gan`: made from the ConditionalGAN class, with its own Adam per network."""
+    import keras
+
+    cls, gan = learner_value(ns, "ConditionalGAN"), learner_value(ns, "gan")
+    expect(
+        isinstance(gan, cls) or type(gan).__name__ != cls.__name__,
+        "`gan` was made from an earlier version of the ConditionalGAN class: run the cell that "
+        "makes and compiles `gan` again.",
+    )
+    expect(
+        isinstance(gan, cls),
+        f"`gan` is a {type(gan).__name__}; make it with "
+        "ConditionalGAN(make_generator(), make_discriminator(), LATENT_DIM).",
+    )
+    d_opt, g_opt = getattr(gan, "d_optimizer", None), getattr(gan, "g_optimizer", None)
+    expect(
+        d_opt is not None and g_opt is not None,
+        "`gan` is not compiled yet: gan.compile(d_optimizer=..., g_optimizer=...).",
+    )
+    expect(
+        d_opt is not g_opt,
+        "gan.d_optimizer and gan.g_optimizer are the same object: an optimizer keeps state for "
+        "the variables it updates (Adam: two moving averages per weight, and a step count), so "
+        "each network needs its own (training would stop with 'Unknown variable').",
+    )
+    rate = ns.get("LEARNING_RATE")
+    for name, opt in (("d_optimizer", d_opt), ("g_optimizer", g_opt)):
+        expect(
+            isinstance(opt, keras.optimizers.Adam),
+            f"gan.{name} is a {type(opt).__name__}; use "
+            "keras.optimizers.Adam(LEARNING_RATE, beta_1=0.5).",
+        )
+        expect(
+            close(float(opt.beta_1), 0.5),
+            f"gan.{name} has beta_1={float(opt.beta_1):g}; GANs train more steadily with "
+            "beta_1=0.5 (a shorter memory of past gradients, since the opponent keeps changing).",
+        )
+        learning_rate = float(np.asarray(opt.learning_rate))
+        if isinstance(rate, float):
+            expect(
+                close(learning_rate, rate),
+                f"gan.{name} has the learning rate {learning_rate:g}; use LEARNING_RATE "
+                f"({rate:g}).",
+            )
+    return "two Adam optimizers, one per network"

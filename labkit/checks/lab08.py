@@ -1,10 +1,9 @@
 """Checks for lab 08: a conditional GAN that draws shoes.
 
-q1 the generator, q2 the discriminator, q3 the two losses, q4 the custom ``train_step`` (and the
-two optimizers). Every check builds what it tests with weights it sets itself (``seed_weights``),
-so its verdict does not depend on the global seed; q4 runs the learner's ``train_step`` once on
-tiny probe networks that record how they were called, and compares the weights it leaves with
-one step of SGD simulated by ``gan_step``, for the right step and for each classic mistake.
+q1 the generator, q2 the discriminator, q3 the two losses (``Answer``s with their mistakes),
+q4 the custom ``train_step`` and the two optimizers (``gan_step``: the learner's step on tiny
+probe networks against one simulated SGD step, right or with each classic mistake). Every check
+sets the weights of what it tests (``seed_weights``): no verdict depends on the global seed.
 """
 
 from __future__ import annotations
@@ -15,10 +14,17 @@ import numpy as np
 
 from labkit.checks import gan_step
 from labkit.checks.answers import Answer, Mistake, close, expect
-from labkit.checks.exercise import Exercise, Incorrect
+from labkit.checks.exercise import Exercise
 from labkit.checks.learner_code import call_learner, model_output
-from labkit.checks.models import activation_name, all_layers, learner_model, seed_weights
-from labkit.checks.reference import sigmoid, softplus
+from labkit.checks.models import (
+    activation_name,
+    all_layers,
+    expect_inputs,
+    layer_types,
+    learner_model,
+    seed_weights,
+)
+from labkit.checks.reference import gan_losses, sigmoid, softplus
 from labkit.checks.values import Namespace, as_scalar, expect_shape, learner_int, learner_value
 
 LAB = "08_gans"
@@ -26,33 +32,9 @@ IMAGE_SHAPE = (28, 28, 1)
 FEATURES = 7 * 7 * 64  # the discriminator's flattened features
 
 
-def _two_inputs(model: Any, first: tuple, first_name: str, what: str) -> None:
-    """The model takes [first input, label]; the label is one integer per example."""
-    if len(model.inputs) != 2:
-        raise Incorrect(
-            f"{what} has {len(model.inputs)} input(s); it needs two, in this order: "
-            f"the {first_name} and the label."
-        )
-    got = tuple(model.inputs[0].shape[1:])
-    if got != first:
-        raise Incorrect(f"{what}'s first input has shape {got}; it should be {first}.")
-    label = model.inputs[1]
-    if tuple(label.shape[1:]) != ():
-        raise Incorrect(
-            f"{what}'s label input has shape {tuple(label.shape[1:])} per example; "
-            "a label is one integer: keras.Input(shape=(), dtype='int32')."
-        )
-    if not str(label.dtype).startswith("int"):
-        raise Incorrect(
-            f"{what}'s label input has dtype {label.dtype}; labels are integers: "
-            "keras.Input(shape=(), dtype='int32')."
-        )
-
-
-def _types(model: Any) -> list[str]:
-    return [type(layer).__name__ for layer in all_layers(model)]
-
-
+# the second input of both networks: one integer label per example
+LABEL = "one integer (labels are integers): keras.Input(shape=(), dtype='int32')"
+LABEL_INPUT = ("label", (), "int", LABEL)
 LABELS = np.array([0, 1, 2, 0, 1, 2], dtype="int32")
 
 
@@ -74,7 +56,8 @@ def _check_q1(ns: Namespace) -> str | None:
     latent, n_classes = learner_int(ns, "LATENT_DIM"), learner_int(ns, "N_CLASSES")
     expect(n_classes >= 3, f"`N_CLASSES` is {n_classes}; there are 3 kinds of shoes.")
     generator = learner_model(call_learner(learner_value(ns, "make_generator")), "make_generator()")
-    _two_inputs(generator, (latent,), "noise z", "the generator")
+    noise = ("noise z", (latent,), "float", "keras.Input((LATENT_DIM,))")
+    expect_inputs(generator, "the generator", noise, LABEL_INPUT)
     seed_weights(generator, 0)
     z = np.random.default_rng(1).normal(size=(len(LABELS), latent)).astype("float32")
     out = expect_shape(
@@ -109,7 +92,7 @@ def _check_q1(ns: Namespace) -> str | None:
         np.abs(out[3] - out[0]).max() >= 1e-6,
         "two different noise vectors give the same image: z must enter the network.",
     )
-    types = _types(generator)
+    types = layer_types(generator)
     expect(
         "Reshape" in types and "Dense" in types,
         "start like lab 05's decoder: a Dense layer of 7 * 7 * 64 units, then "
@@ -170,7 +153,8 @@ def _check_q2(ns: Namespace) -> str | None:
     n_classes = learner_int(ns, "N_CLASSES")
     make = learner_value(ns, "make_discriminator")
     discriminator = learner_model(call_learner(make), "make_discriminator()")
-    _two_inputs(discriminator, IMAGE_SHAPE, "image", "the discriminator")
+    image = ("image", IMAGE_SHAPE, "float", "keras.Input(IMAGE_SHAPE)")
+    expect_inputs(discriminator, "the discriminator", image, LABEL_INPUT)
     seed_weights(discriminator, 0)
     images = np.random.default_rng(2).uniform(-1, 1, size=(len(LABELS), *IMAGE_SHAPE))
     images = images.astype("float32")
@@ -202,7 +186,7 @@ def _check_q2(ns: Namespace) -> str | None:
         np.abs(out[2:] - out[2]).max() >= 1e-6,
         "different images get the same score: the image must enter the network.",
     )
-    types = _types(discriminator)
+    types = layer_types(discriminator)
     expect(
         "Conv2DTranspose" not in types,
         "the discriminator reads images: it downsamples with Conv2D(..., strides=2), it has no "
@@ -271,12 +255,6 @@ def _keras_bce(target: float, values: np.ndarray, from_logits: bool) -> float:
     return float(bce(y, values[:, None].astype("float32")))
 
 
-def reference_losses(real: np.ndarray, fake: np.ndarray) -> tuple[float, float]:
-    """(discriminator loss, non-saturating generator loss) from logits."""
-    d = float(np.mean(softplus(-real)) + np.mean(softplus(fake)))
-    return d, float(np.mean(softplus(-fake)))
-
-
 AS_PROBABILITIES = (
     "the loss treats the logits as probabilities: use the cross-entropy from logits "
     "(from_logits=True)."
@@ -300,7 +278,7 @@ NOT_FINITE = (
 
 def discriminator_answer(real: np.ndarray, fake: np.ndarray) -> Answer:
     """The discriminator loss on these logits, and what its classic mistakes give."""
-    right, _ = reference_losses(real, fake)
+    right, _ = gan_losses(real, fake)
     bce = _keras_bce
     return Answer(
         right,
@@ -360,31 +338,26 @@ def _call_loss(func: Any, name: str, *logits: np.ndarray) -> float:
     return as_scalar(call_learner(func, *args), f"{name}(...)")
 
 
-def check_losses(ns: Namespace) -> None:
-    """Both losses on our test logits, then on the logits of a very confident discriminator."""
+def _check_q3(ns: Namespace) -> str | None:
     d_loss, g_loss = learner_value(ns, "discriminator_loss"), learner_value(ns, "generator_loss")
     got = _call_loss(d_loss, "discriminator_loss", REAL_LOGITS, FAKE_LOGITS)
     discriminator_answer(REAL_LOGITS, FAKE_LOGITS).judge(got, "discriminator_loss")
     got = _call_loss(g_loss, "generator_loss", FAKE_LOGITS)
     generator_answer(FAKE_LOGITS).judge(got, "generator_loss")
-    # logits far beyond what float32 probabilities can hold
+    # a very confident discriminator: logits far beyond what float32 probabilities can hold
     real, fake = np.array([-200.0, 150.0]), np.array([200.0, -150.0])
+    right_d, right_g = gan_losses(real, fake)
     for name, func, args, right in (
-        ("discriminator_loss", d_loss, (real, fake), reference_losses(real, fake)[0]),
-        ("generator_loss", g_loss, (fake,), reference_losses(real, fake)[1]),
+        ("discriminator_loss", d_loss, (real, fake), right_d),
+        ("generator_loss", g_loss, (fake,), right_g),
     ):
         got = _call_loss(func, name, *args)
-        if not close(got, right, rtol=1e-3):
-            raise Incorrect(
-                f"{name} gives {got:.5g} for logits of +-200 (a very confident "
-                f"discriminator); the right value is {right:.5g}. Going through "
-                "probabilities (a sigmoid, then a log) loses them in float32: use "
-                "the cross-entropy from logits (from_logits=True)."
-            )
-
-
-def _check_q3(ns: Namespace) -> str | None:
-    check_losses(ns)
+        expect(
+            close(got, right, rtol=1e-3),
+            f"{name} gives {got:.5g} for logits of +-200 (a very confident discriminator); the "
+            f"right value is {right:.5g}. Going through probabilities (a sigmoid, then a log) "
+            "loses them in float32: use the cross-entropy from logits (from_logits=True).",
+        )
     return (
         "both losses from logits: the discriminator's sums two cross-entropies, the "
         "generator's is the non-saturating -log D(G(z))."
@@ -404,80 +377,9 @@ q3 = Exercise(
 
 
 # ----------------------------------------------------------------- q4: the training step
-def _check_optimizers(ns: Namespace, cls: type) -> str:
-    import keras
-
-    gan = learner_value(ns, "gan")
-    expect(
-        isinstance(gan, cls) or type(gan).__name__ != cls.__name__,
-        "`gan` was made from an earlier version of the ConditionalGAN class: run the cell that "
-        "makes and compiles `gan` again.",
-    )
-    expect(
-        isinstance(gan, cls),
-        f"`gan` is a {type(gan).__name__}; make it with "
-        "ConditionalGAN(make_generator(), make_discriminator(), LATENT_DIM).",
-    )
-    d_opt, g_opt = getattr(gan, "d_optimizer", None), getattr(gan, "g_optimizer", None)
-    expect(
-        d_opt is not None and g_opt is not None,
-        "`gan` is not compiled yet: gan.compile(d_optimizer=..., g_optimizer=...).",
-    )
-    expect(
-        d_opt is not g_opt,
-        "gan.d_optimizer and gan.g_optimizer are the same object: an optimizer keeps state for "
-        "the variables it updates (Adam: two moving averages per weight, and a step count), so "
-        "each network needs its own (training would stop with 'Unknown variable').",
-    )
-    rate = ns.get("LEARNING_RATE")
-    for name, opt in (("d_optimizer", d_opt), ("g_optimizer", g_opt)):
-        expect(
-            isinstance(opt, keras.optimizers.Adam),
-            f"gan.{name} is a {type(opt).__name__}; use "
-            "keras.optimizers.Adam(LEARNING_RATE, beta_1=0.5).",
-        )
-        expect(
-            close(float(opt.beta_1), 0.5),
-            f"gan.{name} has beta_1={float(opt.beta_1):g}; GANs train more steadily with "
-            "beta_1=0.5 (a shorter memory of past gradients, since the opponent keeps changing).",
-        )
-        learning_rate = float(np.asarray(opt.learning_rate))
-        if isinstance(rate, float):
-            expect(
-                close(learning_rate, rate),
-                f"gan.{name} has the learning rate {learning_rate:g}; use LEARNING_RATE "
-                f"({rate:g}).",
-            )
-    return "two Adam optimizers, one per network"
-
-
 def _check_q4(ns: Namespace) -> str | None:
-    import keras
-    import tensorflow as tf
-
-    cls = learner_value(ns, "ConditionalGAN")
-    if not (isinstance(cls, type) and issubclass(cls, keras.Model)):
-        raise Incorrect("`ConditionalGAN` should be the class defined above (a keras.Model).")
-    real, labels = gan_step.probe_batch()
-    probes = gan_step.Simulator(real, labels)  # the learner's step trains these networks
-    generator, discriminator = probes.generator, probes.discriminator
-    g_start = [np.asarray(v) for v in generator.trainable_variables]
-    d_start = [np.asarray(v) for v in discriminator.trainable_variables]
-    gan = call_learner(cls, generator, discriminator, gan_step.PROBE_LATENT)
-    call_learner(
-        gan.compile,
-        d_optimizer=keras.optimizers.SGD(gan_step.D_RATE),
-        g_optimizer=keras.optimizers.SGD(gan_step.G_RATE),
-    )
-    out = gan_step.run_learner_step(gan, (tf.constant(real), tf.constant(labels)), probes.log)
-    calls = list(probes.log)
-    gan_step.check_calls(calls, real, labels)
-    g_end = [np.asarray(v) for v in generator.trainable_variables]
-    d_end = [np.asarray(v) for v in discriminator.trainable_variables]
-    how = gan_step.judge_step(
-        calls, (g_start, d_start), (g_end, d_end), gan_step.returned_losses(out), real, labels
-    )
-    return f"one step updates {how}, each with its own loss; {_check_optimizers(ns, cls)}."
+    how = gan_step.judge_learner_step(learner_value(ns, "ConditionalGAN"))
+    return f"one step updates {how}, each with its own loss; {gan_step.check_optimizers(ns)}."
 
 
 q4 = Exercise(

@@ -41,6 +41,23 @@ def learner_model(value: Any, what: str) -> Any:
     return value
 
 
+def expect_inputs(model: Any, what: str, *inputs: tuple[str, tuple, str, str]) -> None:
+    """The model's inputs, in order, each ``(name, shape per example, dtype prefix, how to make
+    it)``: ``("label", (), "int", "keras.Input(shape=(), dtype='int32')")``."""
+    names = ", ".join(f"the {name}" for name, *_ in inputs)
+    if len(model.inputs) != len(inputs):
+        raise Incorrect(
+            f"{what} has {len(model.inputs)} input(s); it needs "
+            f"{('one', 'two', 'three')[len(inputs) - 1]}, in order: {names}."
+        )
+    for tensor, (name, shape, dtype, how) in zip(model.inputs, inputs, strict=True):
+        got = tuple(tensor.shape[1:])
+        if got != shape:
+            raise Incorrect(f"{what}'s {name} input has shape {got} per example; make it {how}.")
+        if not str(tensor.dtype).startswith(dtype):
+            raise Incorrect(f"{what}'s {name} input has dtype {tensor.dtype}; make it {how}.")
+
+
 def input_shape(model: Any, what: str) -> tuple:
     """The shape of a model's one input, ``(None, ...)``."""
     if len(model.inputs) != 1:
@@ -68,6 +85,11 @@ def all_layers(model: Any) -> list:
         if isinstance(inner, keras.layers.Layer) and not isinstance(inner, keras.Model):
             found.append(inner)
     return found
+
+
+def layer_types(model: Any) -> list[str]:
+    """The class names of every layer of ``model``, nested ones included ("Dense", "Conv2D", ...)."""
+    return [type(layer).__name__ for layer in all_layers(model)]
 
 
 def layers_of(model: Any, *kinds: type) -> list:

@@ -21,3 +21,10 @@ def softmax(z: np.ndarray, axis: int = -1) -> np.ndarray:
     z = np.asarray(z, dtype=np.float64)
     e = np.exp(z - z.max(axis=axis, keepdims=True))
     return e / e.sum(axis=axis, keepdims=True)
+
+
+def gan_losses(real: np.ndarray, fake: np.ndarray) -> tuple[float, float]:
+    """A GAN's (discriminator loss, non-saturating generator loss) from the discriminator's
+    logits on real and on generated images: binary cross-entropies, each a mean."""
+    d = float(np.mean(softplus(-np.asarray(real))) + np.mean(softplus(fake)))
+    return d, float(np.mean(softplus(-np.asarray(fake))))
