@@ -19,7 +19,7 @@ from labkit.checks.models import (
     set_seeded_weights,
 )
 from labkit.checks.reference import sigmoid
-from labkit.checks.values import as_numpy, describe, learner_function, learner_int
+from labkit.checks.values import Namespace, as_numpy, describe, learner_function, learner_int
 
 MAX_PARAMS = 3_000_000  # a model the learner can train on a CPU in minutes
 
@@ -216,12 +216,12 @@ SAME = {"rtol": 1e-5, "atol": 1e-4}
 WORD_IDS = "calling the model on a batch of word ids"
 
 
-def sizes(ns: Any, *names: str) -> dict[str, int]:
+def sizes(ns: Namespace, *names: str) -> dict[str, int]:
     """The notebook's sizes, checked before a model is built with them."""
     return {name: learner_int(ns, name, minimum=2) for name in names}
 
 
-def built_model(ns: Any, builder: str) -> Any:
+def built_model(ns: Namespace, builder: str) -> Any:
     """The model the learner's ``builder()`` returns, whose input takes word ids of any length."""
     model = learner_model(call_learner(learner_function(ns, builder)), f"{builder}()")
     shape = input_shape(model, "the model")
@@ -245,13 +245,15 @@ def small_enough(model: Any) -> int:
 
 
 def probabilities(probs: np.ndarray, advice: str) -> None:
-    """Each distribution along the last axis is non-negative and sums to 1."""
+    """Incorrect, saying ``advice``, unless each distribution along the last axis is
+    non-negative and sums to 1."""
     ones = np.ones(probs.shape[:-1])
     sums_to_one = (probs >= 0).all() and close(probs.sum(-1), ones, rtol=1e-5, atol=1e-3)
     expect(sums_to_one, f"{advice}.")
 
 
 def joint_outputs(model: Any, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The joint model's (slots, intent) on ``x``: a dict of those two, finite numbers."""
     out = call_model(model, x, WORD_IDS)
     expect(
         not isinstance(out, list | tuple),
