@@ -453,9 +453,14 @@ def _ids(cases) -> list[str]:
 SEEDS = [7 + 101 * k for k in range(int(os.environ.get("LABKIT_TEST_SEEDS", "2")))]
 
 
-@pytest.mark.parametrize(("exercise", "changes", "words"), RIGHT + WRONG, ids=_ids(RIGHT + WRONG))
+# The catalogue (answers() and wrong_answers()) gets the same verdict under ten global seeds in
+# tests/test_check_robustness.py; here, the other right answers that answers() does not hold.
+OTHER_RIGHT = [case for case in RIGHT if case[1]]
+
+
+@pytest.mark.parametrize(("exercise", "changes", "words"), OTHER_RIGHT, ids=_ids(OTHER_RIGHT))
 def test_each_answer_gets_its_verdict_whatever_the_global_seed(exercise, changes, words) -> None:
-    """Right answers are Correct; each mistake is Incorrect with its own reason; under any seed."""
+    """The other right answers (q4's D-first and G-first steps) are Correct under any seed."""
     for seed in SEEDS:
         keras.utils.set_random_seed(seed)
         result = EXERCISES[exercise].result(namespace(**changes))
