@@ -93,6 +93,7 @@ class Answer:
     rtol: float = RTOL
     atol: float = ATOL
     not_finite: str = ""  # what to say for NaN or infinity, when more than the usual is known
+    names: Sequence[str] = ()  # what to call each output in a message ("the weights", ...)
 
     def judge(self, got: Any, what: str) -> Any:
         """``got`` as NumPy arrays when it is right; Incorrect saying why otherwise."""
@@ -102,7 +103,9 @@ class Answer:
             raise Incorrect(
                 f"{what} returns {len(got_outputs)} values; it should return {len(want)}."
             )
-        names = [what] if len(want) == 1 else [f"{what}[{i}]" for i in range(len(want))]
+        names = list(self.names) or (
+            [what] if len(want) == 1 else [f"{what}[{i}]" for i in range(len(want))]
+        )
         arrays = tuple(as_numpy(g, n) for g, n in zip(got_outputs, names, strict=True))
         if not close(arrays, want, self.rtol, self.atol):
             name_the_mistake(arrays, self.mistakes, self.rtol, self.atol, f"{what}: ")
