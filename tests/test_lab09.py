@@ -220,7 +220,7 @@ def _q1_cases(right: dict) -> list[Case]:
         Case(build(loss=keras.losses.CategoricalCrossentropy()), INCORRECT, "one-hot"),
         Case(build(metrics=()), INCORRECT, "metrics=['accuracy']"),
         Case({**right, "build_and_compile": lambda strategy: None}, INCORRECT, "return model"),
-        Case({**right, "LEARNING_RATE": "0.001"}, INCORRECT, "LEARNING_RATE should be a number"),
+        Case({**right, "LEARNING_RATE": "0.001"}, INCORRECT, "it should be a number"),
         Case({**right, "build_and_compile": _todo}, NOT_ATTEMPTED, "NotImplementedError"),
         Case({**right, "build_and_compile": ...}, NOT_ATTEMPTED, "not defined yet"),
     ]
