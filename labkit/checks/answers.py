@@ -17,10 +17,10 @@ next to the right value::
 ``judge`` applies the one policy, in this order: the answer is numbers (``as_numpy``); it is
 right when every output has the right shape and finite values within ``rtol`` and ``atol``
 (NaN and infinity are never right); otherwise the first mistake it matches is named; otherwise
-the shape, NaN or infinity, a dtype too coarse for the tolerance (float16), then how far off
-the values are. A value may be one
-array or number, or a tuple of them (a function with several outputs). ``close`` is the same
-comparison as a yes/no, for checks that branch on a value.
+the shape, NaN or infinity, a dtype too coarse for the tolerance (float16), then ``otherwise``
+(what to tell the learner, when the check knows more) or how far off the values are. A value
+may be one array or number, or a tuple of them (a function with several outputs). ``close`` is
+the same comparison as a yes/no, for checks that branch on a value.
 """
 
 from __future__ import annotations
@@ -94,6 +94,7 @@ class Answer:
     atol: float = ATOL
     not_finite: str = ""  # what to say for NaN or infinity, when more than the usual is known
     names: Sequence[str] = ()  # what to call each output in a message ("the weights", ...)
+    otherwise: str = ""  # what to say when no mistake matches, instead of how far off it is
 
     def judge(self, got: Any, what: str) -> Any:
         """``got`` as NumPy arrays when it is right; Incorrect saying why otherwise."""
@@ -126,6 +127,7 @@ class Answer:
                 f"{what} holds {got.dtype.name} values, too coarse for this (about "
                 f"{np.finfo(got.dtype).precision} significant digits): compute in float32."
             )
+        expect(not self.otherwise, self.otherwise)
         if got.size == 1:
             raise Incorrect(f"{what} gives {_number(got)}; the expected value is {_number(want)}.")
         diff = np.abs(got.astype(np.float64) - want.astype(np.float64))

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from labkit.checks import replicas
-from labkit.checks.answers import Answer, Mistake, close, expect, name_the_mistake
+from labkit.checks.answers import Answer, Mistake, close, expect
 from labkit.checks.exercise import Exercise, Incorrect
 from labkit.checks.learner_code import call_learner, run_learner_code
 from labkit.checks.replicas import CHECK_REPLICAS, STEP_SIZES, check_strategy
@@ -294,14 +294,10 @@ def update_answer(parts: list[np.ndarray], got: np.ndarray) -> Answer:
             ),
         ],
         rtol=1e-3,
+        otherwise="the weights moved differently from one step on one device with the same "
+        "batch: compute the per-example losses of the replica's examples, scale them with "
+        "tf.nn.compute_average_loss(..., global_batch_size=...), and apply their gradients.",
     )
-
-
-def _expect(got: Any, answer: Answer, otherwise: str) -> None:
-    """Nothing when ``got`` is ``answer``'s right value; its named mistake, else ``otherwise``."""
-    if not close(got, answer.right, answer.rtol, answer.atol):
-        name_the_mistake(got, answer.mistakes, answer.rtol, answer.atol)
-        raise Incorrect(otherwise)
 
 
 def _check_q3(ns: Namespace) -> str | None:
@@ -336,26 +332,21 @@ def _check_q3(ns: Namespace) -> str | None:
     after = [w.numpy() for w in model.trainable_variables]
     change = np.concatenate([np.ravel(a - b) for a, b in zip(before, after, strict=True)])
     gradients, sums = replicas.slice_gradients(before, images, labels)
-    _expect(
-        change / STEP_LEARNING_RATE,
-        update_answer(gradients, change / STEP_LEARNING_RATE),
-        "the weights moved differently from one step on one device with the same batch: "
-        "compute the per-example losses of the replica's examples, scale them with "
-        "tf.nn.compute_average_loss(..., global_batch_size=...), and apply their gradients.",
-    )
+    gradient = change / STEP_LEARNING_RATE
+    update_answer(gradients, gradient).judge(gradient, "train_step")
     expect(loss is not None, "train_step returns nothing: return the loss of the batch.")
     value, mean = as_scalar(loss, "the loss train_step returns"), sum(sums) / global_batch
     reduce_mean = (
-        f"train_step returns {value:.4f}, half the batch's loss ({mean:.4f}): ReduceOp.MEAN "
-        "averages the replicas' losses, which are already divided by the global batch size; "
-        "add them up with ReduceOp.SUM."
+        f"it returns {value:.4f}, half the batch's loss ({mean:.4f}): ReduceOp.MEAN averages "
+        "the replicas' losses, which are already divided by the global batch size; add them up "
+        "with ReduceOp.SUM."
     )
-    _expect(
-        value,
-        Answer(mean, [Mistake(reduce_mean, mean / CHECK_REPLICAS)]),
-        f"train_step returns {value:.4f}; the loss of this batch on one device is {mean:.4f}: "
-        "return strategy.reduce(ReduceOp.SUM, ...) of the replicas' scaled losses.",
-    )
+    Answer(
+        mean,
+        [Mistake(reduce_mean, mean / CHECK_REPLICAS)],
+        otherwise=f"train_step returns {value:.4f}; the loss of this batch on one device is "
+        f"{mean:.4f}: return strategy.reduce(ReduceOp.SUM, ...) of the replicas' scaled losses.",
+    ).judge(value, "train_step")
     return (
         "one step on 2 replicas changes the weights exactly as one step on one device with the "
         "same batch (5 + 4 examples), and returns the batch's loss."
