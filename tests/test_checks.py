@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import random
+import re
 import threading
 import time
 
@@ -316,3 +317,18 @@ def test_a_sleep_and_a_loop_that_swallows_the_interruption_are_stopped() -> None
         assert time.perf_counter() - start < 5
     assert run_with_time_limit(5, lambda: 42) == 42  # and nothing is left armed
     time.sleep(0.6)
+
+
+def test_an_answer_names_a_mistake_then_says_otherwise_when_the_check_knows_more() -> None:
+    from labkit.checks.answers import Answer, Mistake
+
+    answer = Answer(2.0, [Mistake("twice too large.", 4.0)], otherwise="count the rows again.")
+    assert answer.judge(np.float32(2.0), "f(x)") == pytest.approx(2.0)
+    for got, message in (
+        (4.0, "f(x): twice too large."),
+        (3.0, "f(x): count the rows again."),
+        (np.nan, "f(x) contains NaN"),  # NaN is said before `otherwise`
+        (np.ones(2), "f(x) has shape (2,)"),
+    ):
+        with pytest.raises(Incorrect, match="^" + re.escape(message)):
+            answer.judge(got, "f(x)")

@@ -127,7 +127,7 @@ class Answer:
                 f"{what} holds {got.dtype.name} values, too coarse for this (about "
                 f"{np.finfo(got.dtype).precision} significant digits): compute in float32."
             )
-        expect(not self.otherwise, self.otherwise)
+        expect(not self.otherwise, f"{what}: {self.otherwise}")
         if got.size == 1:
             raise Incorrect(f"{what} gives {_number(got)}; the expected value is {_number(want)}.")
         diff = np.abs(got.astype(np.float64) - want.astype(np.float64))

@@ -344,7 +344,7 @@ def _check_q3(ns: Namespace) -> str | None:
     Answer(
         mean,
         [Mistake(reduce_mean, mean / CHECK_REPLICAS)],
-        otherwise=f"train_step returns {value:.4f}; the loss of this batch on one device is "
+        otherwise=f"it returns {value:.4f}; the loss of this batch on one device is "
         f"{mean:.4f}: return strategy.reduce(ReduceOp.SUM, ...) of the replicas' scaled losses.",
     ).judge(value, "train_step")
     return (
