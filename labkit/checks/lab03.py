@@ -1,4 +1,8 @@
-"""Checks for lab 03: the multi-layer perceptron (and a self-normalising deep network)."""
+"""Checks for lab 03: the multi-layer perceptron (and a self-normalising deep network).
+
+q1-q3 judge the learner's functions on a small seeded batch against NumPy's (``Answer``), naming
+the classic mistakes (a linear hidden layer, a softmax at the end, a gradient without the ReLU's
+derivative, ...) by what they compute; q4 and q5 read the choices and the layers."""
 
 from __future__ import annotations
 
@@ -7,9 +11,18 @@ from typing import Any
 
 import numpy as np
 
-from labkit.checks.answers import expect_close, expect_finite
+from labkit.checks.answers import Answer, Mistake, close, expect, expect_finite, name_the_mistake
 from labkit.checks.exercise import Exercise, Incorrect
 from labkit.checks.learner_code import call_learner, run_learner_code, traced_op_types
+from labkit.checks.mlp import (
+    DEEP_LAYERS,
+    backward_mistakes,
+    deep_statistics,
+    forward_answer,
+    reference_batch,
+    reference_gradients,
+    tensors,
+)
 from labkit.checks.models import (
     activation_name,
     input_shape,
@@ -17,6 +30,7 @@ from labkit.checks.models import (
     learner_model,
     output_shape,
 )
+from labkit.checks.reference import sigmoid
 from labkit.checks.values import (
     Namespace,
     as_numpy,
@@ -31,79 +45,24 @@ from labkit.checks.values import (
 LAB = "03_multilayer_perceptron"
 
 
-def reference_batch(n: int = 6, d: int = 12, h: int = 7, k: int = 10, seed: int = 3) -> dict:
-    """A small random batch and 2-layer MLP parameters (float32), the inputs of q1 and q2."""
-    rng = np.random.default_rng(seed)
-    f = lambda *shape: rng.normal(size=shape).astype(np.float32)  # noqa: E731
-    labels = rng.integers(0, k, size=n)
-    batch = {
-        "x": f(n, d),
-        "y": np.eye(k)[labels],
-        "W1": f(d, h) / np.sqrt(d),
-        "b1": f(h) * 0.5,
-        "W2": f(h, k) / np.sqrt(h),
-        "b2": f(k) * 0.5,
-    }
-    return {name: value.astype(np.float32) for name, value in batch.items()}
-
-
-def _tensors(batch: dict) -> dict:
-    import tensorflow as tf
-
-    return {name: tf.constant(value) for name, value in batch.items()}
-
-
-def _forward(x, W1, b1, W2, b2, relu=True):
-    z1 = x @ W1 + b1
-    h = np.maximum(z1, 0) if relu else z1
-    return h @ W2 + b2
-
-
-def reference_gradients(batch: dict) -> tuple[np.ndarray, ...]:
-    """dW1, db1, dW2, db2 of the mean softmax cross-entropy, computed by GradientTape."""
-    import tensorflow as tf
-
-    t = _tensors(batch)
-    params = [tf.Variable(t[k]) for k in ("W1", "b1", "W2", "b2")]
-    with tf.GradientTape() as tape:
-        W1, b1, W2, b2 = params
-        logits = tf.nn.relu(t["x"] @ W1 + b1) @ W2 + b2
-        loss = tf.reduce_mean(tf.nn.softmax_cross_entropy_with_logits(t["y"], logits))
-    return tuple(g.numpy() for g in tape.gradient(loss, params))
-
-
 def _check_q1(ns: Namespace) -> str | None:
     import tensorflow as tf
 
     f = learner_function(ns, "mlp_forward")
     b = reference_batch()
-    t = _tensors(b)
-    out = call_learner(f, t["x"], t["W1"], t["b1"], t["W2"], t["b2"])
-    out = expect_shape(out, (6, None), "mlp_forward(x, W1, b1, W2, b2) on 6 inputs")
-    if out.shape[1] == 7:
-        raise Incorrect(
-            "the output has 7 columns, the size of the hidden layer: multiply the hidden "
-            "activations by W2 and add b2 to get one score per class (10)."
-        )
-    expect_shape(out, (6, 10), "mlp_forward(x, W1, b1, W2, b2) on 6 inputs")
-    want = _forward(b["x"], b["W1"], b["b1"], b["W2"], b["b2"])
-    linear = _forward(b["x"], b["W1"], b["b1"], b["W2"], b["b2"], relu=False)
-    if np.allclose(out, linear, atol=1e-4):
-        raise Incorrect("the hidden layer is linear: apply ReLU to x @ W1 + b1.")
-    if np.allclose(out.sum(axis=1), 1.0, atol=1e-4) and (out >= 0).all():
-        raise Incorrect(
-            "each row sums to 1: that is a softmax. Return the logits (the raw scores); the "
-            "loss applies the softmax itself (from_logits=True)."
-        )
-    if np.allclose(out, np.maximum(want, 0), atol=1e-4):
-        raise Incorrect("the output has no negative values: the last layer has no ReLU.")
-    expect_close(out, want, "mlp_forward(x, W1, b1, W2, b2)", rtol=1e-3, atol=1e-4)
-    b_shift = {**b, "b1": b["b1"] + np.float32(1), "b2": b["b2"] - np.float32(1)}
-    t2 = _tensors(b_shift)
-    out2 = as_numpy(call_learner(f, t2["x"], t2["W1"], t2["b1"], t2["W2"], t2["b2"]), "the output")
-    want2 = _forward(b_shift["x"], b_shift["W1"], b_shift["b1"], b_shift["W2"], b_shift["b2"])
-    what = "mlp_forward with other biases (are both b1 and b2 added?)"
-    expect_close(out2, want2, what, rtol=1e-3, atol=1e-4)
+    t = tensors(b)
+    what = "mlpforward(x, W1, b1, W2, b2) on 6 inputs"
+    out = expect_shape(call_learner(f, t["x"], t["W1"], t["b1"], t["W2"], t["b2"]), (6, None), what)
+    expect(
+        out.shape[1] != 7,
+        "the output has 7 columns, the size of the hidden layer: multiply the hidden "
+        "activations by W2 and add b2 to get one score per class (10).",
+    )
+    forward_answer(b).judge(out, what)
+    shifted = {**b, "b1": b["b1"] + np.float32(1), "b2": b["b2"] - np.float32(1)}
+    t2 = tensors(shifted)
+    out = call_learner(f, t2["x"], t2["W1"], t2["b1"], t2["W2"], t2["b2"])
+    forward_answer(shifted).judge(out, "mlp_forward with other biases (are both b1 and b2 added?)")
     # The notebook then trains through it with GradientTape: the tape must see every step.
     W1 = tf.Variable(t["W1"])
 
@@ -112,82 +71,58 @@ def _check_q1(ns: Namespace) -> str | None:
             logits = f(t["x"], W1, t["b1"], t["W2"], t["b2"])
         return tape.gradient(logits, W1) if tf.is_tensor(logits) else None
 
-    if run_learner_code("mlp_forward under a GradientTape", gradient) is None:
-        raise Incorrect(
-            "GradientTape cannot follow mlp_forward (the gradient with respect to W1 is None): "
-            "use TensorFlow operations (@, tf.nn.relu), not NumPy or .numpy()."
-        )
+    expect(
+        run_learner_code("mlp_forward under a GradientTape", gradient) is not None,
+        "GradientTape cannot follow mlp_forward (the gradient with respect to W1 is None): "
+        "use TensorFlow operations (@, tf.nn.relu), not NumPy or .numpy().",
+    )
     return "x -> ReLU(x W1 + b1) -> (.) W2 + b2: ten scores per image."
 
 
 _NAMES = ("dW1", "db1", "dW2", "db2")
+CHAIN_RULE = (
+    ". Start from dlogits = (softmax(logits) - y) / batch size; then dW2 = h^T dlogits (h: the "
+    "hidden activations after ReLU) and db2 = the column sums of dlogits."
+)
 
 
 def _check_q2(ns: Namespace) -> str | None:
     f = learner_function(ns, "mlp_backward")
     b = reference_batch()
-    t = _tensors(b)
+    t = tensors(b)
     args = [t[name] for name in ("x", "y", "W1", "b1", "W2", "b2")]
     out = call_learner(f, *args)
-    if not isinstance(out, tuple | list) or len(out) != 4:
-        raise Incorrect(
-            f"mlp_backward returns {describe(out)}; it should return four gradients: "
-            "dW1, db1, dW2, db2 (a tuple)."
-        )
-    got = [as_numpy(g, name) for g, name in zip(out, _NAMES, strict=True)]
+    expect(
+        isinstance(out, tuple | list) and len(out) == 4,
+        f"mlp_backward returns {describe(out)}; it should return four gradients: dW1, db1, dW2, "
+        "db2 (a tuple).",
+    )
+    got = tuple(as_numpy(g, name) for g, name in zip(out, _NAMES, strict=True))
     want = reference_gradients(b)
-    n = b["x"].shape[0]
     for g, w, name in zip(got, want, _NAMES, strict=True):
-        if g.shape != w.shape:
-            param = name[1:]
-            hint = " (transposed?)" if g.shape == w.shape[::-1] else ""
-            raise Incorrect(
-                f"{name} has shape {g.shape}{hint}; it must have the shape of {param}, {w.shape}."
-            )
+        transposed = " (transposed?)" if g.shape == w.shape[::-1] else ""
+        expect(
+            g.shape == w.shape,
+            f"{name} has shape {g.shape}{transposed}; it must have the shape of {name[1:]}, "
+            f"{w.shape}.",
+        )
         expect_finite(g, name)
-    close = lambda a, c: np.allclose(a, c, rtol=1e-3, atol=1e-5)  # noqa: E731
-    if all(close(g, -w) for g, w in zip(got, want, strict=True)):
-        raise Incorrect(
-            "every gradient has the wrong sign: the gradient of the loss at the logits is "
-            "softmax(logits) - y, not y - softmax(logits)."
-        )
-    if all(close(g, n * w) for g, w in zip(got, want, strict=True)):
-        raise Incorrect(
-            f"every gradient is {n} times too large ({n} = the batch size): the loss is a mean "
-            "over the batch, so divide dlogits by the batch size."
-        )
-    dW1, db1, dW2, db2 = got
-    if not close(dW2, want[2]) or not close(db2, want[3]):
-        which = "dW2" if not close(dW2, want[2]) else "db2"
-        raise Incorrect(
-            f"{which} is off. Start from dlogits = (softmax(logits) - y) / batch size; then "
-            "dW2 = h^T dlogits (h: the hidden activations after ReLU) and db2 = the column sums "
-            "of dlogits."
-        )
-    # The usual mistake in the first layer: forgetting the ReLU's derivative.
-    z1 = b["x"] @ b["W1"] + b["b1"]
-    h = np.maximum(z1, 0)
-    logits = h @ b["W2"] + b["b2"]
-    p = np.exp(logits - logits.max(1, keepdims=True))
-    p /= p.sum(1, keepdims=True)
-    dh = ((p - b["y"]) / n) @ b["W2"].T
-    if close(dW1, b["x"].T @ dh) or close(db1, dh.sum(0)):
-        raise Incorrect(
-            "the gradient for W1 (and b1) is off: did you multiply by the ReLU derivative? "
-            "dz1 = dh * (z1 > 0), where z1 = x W1 + b1."
-        )
-    if not close(dW1, want[0]):
-        raise Incorrect(
-            "dW1 is off (dW2 and db2 are right): dh = dlogits W2^T, dz1 = dh * (z1 > 0), "
-            "dW1 = x^T dz1."
-        )
-    if not close(db1, want[1]):
-        raise Incorrect("db1 is off (dW1 is right): it is the column sums of dz1.")
-    if any(op.startswith("gradient:") for op in _op_types_if_traceable(f, args, "mlp_backward")):
-        raise Incorrect(
-            "mlp_backward asks TensorFlow for the gradients (GradientTape or tf.gradients): the "
-            "exercise is to compute them by hand with the chain rule."
-        )
+    if not close(got, want, rtol=1e-3):
+        name_the_mistake(got, backward_mistakes(b, want), rtol=1e-3)
+    for i, off in (
+        (2, CHAIN_RULE),
+        (3, CHAIN_RULE),
+        (0, " (dW2 and db2 are right): dh = dlogits W2^T, dz1 = dh * (z1 > 0), dW1 = x^T dz1."),
+        (1, " (dW1 is right): it is the column sums of dz1."),
+    ):
+        expect(close(got[i], want[i], rtol=1e-3), f"{_NAMES[i]} is off{off}")
+    expect(
+        not any(
+            op.startswith("gradient:") for op in _op_types_if_traceable(f, args, "mlp_backward")
+        ),
+        "mlp_backward asks TensorFlow for the gradients (GradientTape or tf.gradients): the "
+        "exercise is to compute them by hand with the chain rule.",
+    )
     return "your gradients match GradientTape's: that is all backpropagation is."
 
 
@@ -203,33 +138,34 @@ def _op_types_if_traceable(func: Any, args: Sequence[Any], name: str) -> set[str
 def _check_q3(ns: Namespace) -> str | None:
     import tensorflow as tf
 
-    z = tf.constant(np.linspace(-4, 4, 17, dtype=np.float32))
-    zs = z.numpy()
+    zs = np.linspace(-4, 4, 17, dtype=np.float32)
+    z = tf.constant(zs)
     leaky = learner_function(ns, "leaky_relu")
     out = expect_shape(call_learner(leaky, z), (17,), "leaky_relu(z) on 17 values")
-    what = "leaky_relu(z) for z >= 0 (it should be z itself)"
-    expect_close(out[zs >= 0], zs[zs >= 0], what)
-    if np.allclose(out, 0.01 * zs * (zs < 0) + zs * (zs >= 0)):
-        raise Incorrect("leaky_relu ignores its `alpha` argument (default 0.1): use it for z < 0.")
-    expect_close(out, tf.nn.leaky_relu(z, alpha=0.1), "leaky_relu(z) for z < 0 (slope alpha=0.1)")
+    Answer(zs[zs >= 0]).judge(out[zs >= 0], "leaky_relu(z) for z >= 0 (it should be z itself)")
+    ignored = Mistake(
+        "leaky_relu ignores its `alpha` argument (default 0.1): use it for z < 0.",
+        np.where(zs >= 0, zs, 0.01 * zs),
+    )
+    what = "leaky_relu(z) for z < 0 (slope alpha=0.1)"
+    Answer(np.where(zs >= 0, zs, 0.1 * zs), [ignored]).judge(out, what)
     out = call_learner(leaky, z, alpha=0.3)
-    expect_close(out, tf.nn.leaky_relu(z, alpha=0.3), "leaky_relu(z, alpha=0.3)")
-    if "LeakyRelu" in _op_types_if_traceable(leaky, (z,), "leaky_relu"):
-        raise Incorrect(
-            "leaky_relu calls tf.nn.leaky_relu (or keras'): the exercise is to write it, "
-            "with tf.where."
-        )
+    Answer(np.where(zs >= 0, zs, 0.3 * zs)).judge(out, "leaky_relu(z, alpha=0.3)")
+    expect(
+        "LeakyRelu" not in _op_types_if_traceable(leaky, (z,), "leaky_relu"),
+        "leaky_relu calls tf.nn.leaky_relu (or keras'): the exercise is to write it, with "
+        "tf.where.",
+    )
     swish = learner_function(ns, "swish")
     out = expect_shape(call_learner(swish, z), (17,), "swish(z) on 17 values")
-    if np.allclose(out, tf.sigmoid(z), atol=1e-5):
-        raise Incorrect("that is the sigmoid itself: swish multiplies it by z.")
-    expect_close(out, tf.nn.silu(z), "swish(z) = z * sigmoid(z)")
+    itself = Mistake("that is the sigmoid itself: swish multiplies it by z.", sigmoid(zs))
+    Answer(zs * sigmoid(zs), [itself]).judge(out, "swish(z) = z * sigmoid(z)")
     # tf.nn.silu (= tf.nn.swish, keras' silu) has a custom gradient: an IdentityN operation.
-    if "IdentityN" in _op_types_if_traceable(swish, (z,), "swish"):
-        raise Incorrect(
-            "swish calls tf.nn.silu (or tf.nn.swish, or keras' silu): the exercise is to write "
-            "it, z * tf.sigmoid(z)."
-        )
+    expect(
+        "IdentityN" not in _op_types_if_traceable(swish, (z,), "swish"),
+        "swish calls tf.nn.silu (or tf.nn.swish, or keras' silu): the exercise is to write it, "
+        "z * tf.sigmoid(z).",
+    )
     return "both keep a gradient for negative inputs, unlike ReLU."
 
 
@@ -245,30 +181,8 @@ def _kind(layer) -> str:
 
 
 # ----------------------------------------------------------------- q4: a self-normalising choice
-DEEP_LAYERS, DEEP_WIDTH = 20, 100
 # the activations of the last layer must keep about mean 0 and standard deviation 1
 MEAN_BAR, STD_RANGE = 0.2, (0.8, 1.25)
-
-
-def deep_statistics(activation: str, initializer: str, seed: int = 0) -> list[tuple[float, float]]:
-    """The mean and standard deviation of the activations after each layer of a deep MLP
-    (DEEP_LAYERS Dense layers of DEEP_WIDTH units, no bias) fed standardised random inputs; the
-    weights come from `initializer`, seeded, so the same choice always gives the same numbers."""
-    import keras
-
-    act = keras.activations.get(activation)
-    start = keras.initializers.get(initializer)
-    config = start.get_config()
-    rng = np.random.default_rng(seed)
-    a = rng.normal(size=(2_000, DEEP_WIDTH)).astype(np.float32)
-    stats = []
-    for layer in range(DEEP_LAYERS):
-        if "seed" in config:
-            config["seed"] = seed + layer
-        kernel = type(start).from_config(config)((DEEP_WIDTH, DEEP_WIDTH))
-        a = np.asarray(act(a @ np.asarray(kernel)), np.float32)
-        stats.append((float(a.mean()), float(a.std())))
-    return stats
 
 
 def _keras_name(ns: Namespace, name: str, kind: str, example: str) -> str:
@@ -298,7 +212,7 @@ def _check_q4(ns: Namespace) -> str | None:
     probe = np.array([[-2.0, -0.5, 0.5, 2.0]], np.float32)
     what = f"the activation {activation!r}"
     out = run_learner_code(what, lambda: np.asarray(keras.activations.get(activation)(probe)))
-    if out.shape == probe.shape and np.allclose(out, probe):
+    if close(out, probe):
         raise Incorrect(
             f"{activation!r} is linear: twenty linear layers are one linear map. Choose a "
             "non-linear activation that still keeps the statistics steady."
