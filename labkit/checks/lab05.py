@@ -1,24 +1,29 @@
-"""Checks for lab 05: autoencoders (dense, convolutional, denoising; anomaly scores)."""
+"""Checks for lab 05: autoencoders (dense, convolutional, denoising; anomaly scores). The models
+are read layer by layer and run on probes; q3 judges noise by its statistics, q4 the score by an
+``Answer`` with its declared mistakes (a sum, a root, absolute values)."""
 
 from __future__ import annotations
 
-import functools
 from typing import Any
 
 import numpy as np
 
-from labkit.checks.answers import Answer, Mistake, expect_close, expect_finite
+from labkit.checks.answers import close, expect, expect_close, expect_finite
+from labkit.checks.autoencoders import (
+    FALSE_ALARM_BUDGET,
+    IMAGE_SHAPE,
+    best_threshold,
+    half_model,
+    images,
+    score_answer,
+)
 from labkit.checks.exercise import Exercise, Incorrect
 from labkit.checks.learner_code import call_learner, model_output, traced_op_types
-from labkit.checks.models import (
-    activation_name,
-    input_shape,
-    layers_of,
-    learner_model,
-)
+from labkit.checks.models import activation_name, input_shape, layers_of, learner_model
 from labkit.checks.values import (
     Namespace,
     as_numpy,
+    as_scalar,
     describe,
     expect_shape,
     learner_function,
@@ -26,37 +31,32 @@ from labkit.checks.values import (
 )
 
 LAB = "05_autoencoders"
-IMAGE_SHAPE = (28, 28, 1)
 DENSE_PARAMS_64 = 784 * 64 + 64 + 64 * 784 + 784  # 101,200: Dense(64) + Dense(784)
 
 
-# ----------------------------------------------------------------- shared check helpers
 def _sequential(value: Any, what: str) -> Any:
     """A keras.Sequential started with keras.Input, as the exercises build them."""
     import keras
 
     model = learner_model(value, what)
-    if not isinstance(model, keras.Sequential):
-        raise Incorrect(f"{what} is a functional model; the exercise asks for keras.Sequential.")
+    expect(
+        isinstance(model, keras.Sequential),
+        f"{what} is a functional model; the exercise asks for keras.Sequential.",
+    )
     return model
 
 
 def _run(model: Any, x: np.ndarray, what: str) -> np.ndarray:
     """The model's output for ``x``, as a finite NumPy array."""
-    out = model_output(model, x, f"{what}, on input of shape {x.shape},", what)
-    return expect_finite(out, f"the output of {what}")
-
-
-def _images(n: int = 4, seed: int = 0) -> np.ndarray:
-    return np.random.default_rng(seed).uniform(size=(n, *IMAGE_SHAPE)).astype("float32")
+    return model_output(model, x, f"{what}, on input of shape {x.shape},", f"the output of {what}")
 
 
 def _check_range(out: np.ndarray, what: str) -> None:
-    if out.min() < 0 or out.max() > 1:
-        raise Incorrect(
-            f"{what} has values from {out.min():.3g} to {out.max():.3g}; pixels are in [0, 1]. "
-            "End the decoder with a sigmoid activation."
-        )
+    expect(
+        out.min() >= 0 and out.max() <= 1,
+        f"{what} has values from {out.min():.3g} to {out.max():.3g}; pixels are in [0, 1]. End "
+        "the decoder with a sigmoid activation.",
+    )
 
 
 # ----------------------------------------------------------------- q1: the dense autoencoder
@@ -65,62 +65,65 @@ def _check_q1(ns: Namespace) -> str | None:
 
     make = learner_function(ns, "make_dense_autoencoder")
     out = call_learner(make, 64)
-    if not isinstance(out, tuple | list) or len(out) != 2:
-        raise Incorrect(
-            f"make_dense_autoencoder returns {describe(out)}; it should return two models: "
-            "(encoder, decoder)."
-        )
+    expect(
+        isinstance(out, tuple | list) and len(out) == 2,
+        f"make_dense_autoencoder returns {describe(out)}; it should return two models: "
+        "(encoder, decoder).",
+    )
     encoder, decoder = _sequential(out[0], "the encoder"), _sequential(out[1], "the decoder")
-    if input_shape(encoder, "the encoder") != (None, *IMAGE_SHAPE):
-        raise Incorrect(
-            f"the encoder's input shape is {input_shape(encoder, 'the encoder')}; start it with "
-            "keras.Input((28, 28, 1))."
-        )
-    if input_shape(decoder, "the decoder") != (None, 64):
-        raise Incorrect(
-            f"make_dense_autoencoder(64)'s decoder has input shape "
-            f"{input_shape(decoder, 'the decoder')}; start it with keras.Input((code_size,))."
-        )
-    if not layers_of(encoder, keras.layers.Flatten):
-        raise Incorrect("the encoder has no Flatten layer: Dense takes vectors, not images.")
-    x = _images()
+    shape = input_shape(encoder, "the encoder")
+    expect(
+        shape == (None, *IMAGE_SHAPE),
+        f"the encoder's input shape is {shape}; start it with keras.Input((28, 28, 1)).",
+    )
+    shape = input_shape(decoder, "the decoder")
+    expect(
+        shape == (None, 64),
+        f"make_dense_autoencoder(64)'s decoder has input shape {shape}; start it with "
+        "keras.Input((code_size,)).",
+    )
+    expect(
+        layers_of(encoder, keras.layers.Flatten),
+        "the encoder has no Flatten layer: Dense takes vectors, not images.",
+    )
+    x = images()
     code = _run(encoder, x, "the encoder")
-    if code.shape[1:] == (784,):
-        raise Incorrect(
-            "the encoder outputs 784 numbers per image: the code is the output of "
-            "Dense(code_size), so the encoder ends there."
-        )
+    expect(
+        code.shape[1:] != (784,),
+        "the encoder outputs 784 numbers per image: the code is the output of Dense(code_size), "
+        "so the encoder ends there.",
+    )
     expect_shape(code, (len(x), 64), "the encoder's output (the code) for 4 images")
-    if (code < 0).any():
-        raise Incorrect(
-            "the code has negative values: give the encoder's Dense layer the "
-            "ReLU activation, as in the TensorFlow tutorial."
-        )
+    expect(
+        (code >= 0).all(),
+        "the code has negative values: give the encoder's Dense layer the ReLU activation, as "
+        "in the TensorFlow tutorial.",
+    )
     big = np.random.default_rng(1).normal(scale=50.0, size=(len(x), 64)).astype("float32")
     recon = _run(decoder, big, "the decoder")
-    if recon.shape[1:] == (784,):
-        raise Incorrect(
-            "the decoder outputs flat vectors of 784 numbers: end it with "
-            "layers.Reshape((28, 28, 1)) so that it gives back images."
-        )
+    expect(
+        recon.shape[1:] != (784,),
+        "the decoder outputs flat vectors of 784 numbers: end it with layers.Reshape((28, 28, "
+        "1)) so that it gives back images.",
+    )
     expect_shape(recon, (len(x), *IMAGE_SHAPE), "the decoder's output for 4 codes")
     _check_range(recon, "the decoder's output for large codes")
     params = encoder.count_params() + decoder.count_params()
-    if params != DENSE_PARAMS_64:
-        raise Incorrect(
-            f"the encoder and decoder have {params:,} parameters together; the tutorial's "
-            f"model (Flatten, Dense(64), Dense(784), Reshape) has {DENSE_PARAMS_64:,}. Use "
-            "exactly those layers."
-        )
+    expect(
+        params == DENSE_PARAMS_64,
+        f"the encoder and decoder have {params:,} parameters together; the tutorial's model "
+        f"(Flatten, Dense(64), Dense(784), Reshape) has {DENSE_PARAMS_64:,}. Use exactly those "
+        "layers.",
+    )
     small = call_learner(make, 8)
-    if not isinstance(small, tuple | list) or len(small) != 2:
-        raise Incorrect("make_dense_autoencoder(8) should return two models too.")
+    two = isinstance(small, tuple | list) and len(small) == 2
+    expect(two, "make_dense_autoencoder(8) should return two models too.")
     code8 = _run(_sequential(small[0], "make_dense_autoencoder(8)[0]"), x, "the encoder")
-    if code8.shape != (len(x), 8):
-        raise Incorrect(
-            f"make_dense_autoencoder(8) gives codes of shape {code8.shape}; use the "
-            "argument code_size for the size of the code."
-        )
+    expect(
+        code8.shape == (len(x), 8),
+        f"make_dense_autoencoder(8) gives codes of shape {code8.shape}; use the argument "
+        "code_size for the size of the code.",
+    )
     return (
         f"784 pixels -> 64 numbers -> 784 pixels, {DENSE_PARAMS_64:,} parameters; "
         "the code is 12x smaller than the image."
@@ -153,7 +156,7 @@ def _check_q2(ns: Namespace) -> str | None:
             f"the decoder's input shape is {shape}; the encoder's codes have shape "
             f"{code_shape}: start with keras.Input((CODE_SIZE,))."
         )
-    x = _images()
+    x = images()
     code = _run(encoder, x, "conv_encoder")
     recon = _run(decoder, code, "the decoder, on the encoder's codes")
     if recon.shape[1:] != IMAGE_SHAPE:
@@ -231,42 +234,43 @@ def _check_q3(ns: Namespace) -> str | None:
     noisy = expect_shape(call_learner(add_noise, grey, 0.1), (64, *IMAGE_SHAPE), what)
     expect_finite(noisy, what)
     diff = noisy.astype(np.float64) - 0.5
-    if np.allclose(diff, 0):
-        raise Incorrect("add_noise returned the images unchanged: add random Gaussian noise.")
-    if np.allclose(diff, diff[0]):
-        raise Incorrect("every image got the same noise: draw noise of the batch's full shape.")
-    if np.allclose(diff, diff[:, :1, :1, :]):
-        raise Incorrect(
+    for same, message in (
+        (0 * diff, "add_noise returned the images unchanged: add random Gaussian noise."),
+        (diff[:1], "every image got the same noise: draw noise of the batch's full shape."),
+        (
+            diff[:, :1, :1, :],
             "every pixel of an image got the same noise: draw one number per pixel, noise of "
-            "the batch's full shape (tf.shape(images))."
-        )
-    if abs(diff.mean()) > 0.01:
-        raise Incorrect(
-            f"the noise has mean {diff.mean():.3f}; Gaussian noise has mean 0 "
-            "(tf.random.normal draws it around 0 by default)."
-        )
-    if not 0.09 < diff.std() < 0.11:
-        raise Incorrect(
-            f"with stddev=0.1 the noise has standard deviation {diff.std():.3f}; "
-            "pass stddev to tf.random.normal."
-        )
+            "the batch's full shape (tf.shape(images)).",
+        ),
+    ):
+        expect(not close(diff, np.broadcast_to(same, diff.shape)), message)
+    expect(
+        abs(diff.mean()) <= 0.01,
+        f"the noise has mean {diff.mean():.3f}; Gaussian noise has mean 0 (tf.random.normal "
+        "draws it around 0 by default).",
+    )
+    expect(
+        0.09 < diff.std() < 0.11,
+        f"with stddev=0.1 the noise has standard deviation {diff.std():.3f}; pass stddev to "
+        "tf.random.normal.",
+    )
     dark = call_learner(add_noise, tf.zeros((64, *IMAGE_SHAPE)), 0.5)
     dark = expect_shape(dark, (64, *IMAGE_SHAPE), "add_noise(zeros, 0.5)")
-    if dark.min() < 0 or dark.max() > 1:
-        raise Incorrect(
-            f"add_noise(zeros, 0.5) has values from {dark.min():.2f} to "
-            f"{dark.max():.2f}: clip the result to [0, 1] (tf.clip_by_value)."
-        )
+    expect(
+        dark.min() >= 0 and dark.max() <= 1,
+        f"add_noise(zeros, 0.5) has values from {dark.min():.2f} to {dark.max():.2f}: clip the "
+        "result to [0, 1] (tf.clip_by_value).",
+    )
     expect_close(np.mean(dark == 0), 0.5, "the share of black pixels that stay at 0", atol=0.03)
-    if noisy.dtype != np.float32:
-        raise Incorrect(f"add_noise returns {noisy.dtype}; keep float32 like the images.")
+    dtype = f"add_noise returns {noisy.dtype}; keep float32 like the images."
+    expect(noisy.dtype == np.float32, dtype)
     # The notebook calls it inside a tf.data pipeline, that is, as a graph.
     ops = traced_op_types(add_noise, grey, 0.1, what="`add_noise` inside tf.data")
-    if not any("Random" in op for op in ops):
-        raise Incorrect(
-            "add_noise draws its noise outside TensorFlow (NumPy?): inside the tf.data pipeline "
-            "that noise would be drawn once and reused for every batch. Use tf.random.normal."
-        )
+    expect(
+        any("Random" in op for op in ops),
+        "add_noise draws its noise outside TensorFlow (NumPy?): inside the tf.data pipeline "
+        "that noise would be drawn once and reused for every batch. Use tf.random.normal.",
+    )
     return "noise with mean 0 and the standard deviation you asked for, clipped to [0, 1]."
 
 
@@ -283,21 +287,11 @@ q3 = Exercise(
 
 
 # ----------------------------------------------------------------- q4: the anomaly score
-@functools.cache
-def _half_model() -> Any:
-    """A model whose reconstruction is the image times 0.5; built once (and so its predict)."""
-    import keras
-
-    return keras.Sequential([keras.Input(IMAGE_SHAPE), keras.layers.Rescaling(0.5)])
-
-
 def _check_q4(ns: Namespace) -> str | None:
     score = learner_function(ns, "reconstruction_error")
-    half = _half_model()
-    x = _images(n=6, seed=2)
+    x = images(n=6, seed=2)
     x[0] = 0.0  # an all-black image: reconstructed perfectly, error 0
-    reference = np.mean((x - 0.5 * x) ** 2, axis=(1, 2, 3))
-    out = call_learner(score, half, x)
+    out = call_learner(score, half_model(), x)
     got = as_numpy(out, "reconstruction_error(model, images)")
     if got.ndim == 0:
         raise Incorrect(
@@ -310,23 +304,7 @@ def _check_q4(ns: Namespace) -> str | None:
             "Average over the pixel axes to get one number per image."
         )
     expect_shape(got, (6,), "reconstruction_error(model, images) for 6 images")
-    mae = np.mean(np.abs(x - 0.5 * x), axis=(1, 2, 3))
-    Answer(
-        reference,
-        [
-            Mistake(
-                "the errors are 784 times too large: take the mean over the pixels, not the sum.",
-                reference * 784,
-            ),
-            Mistake(
-                "that is the root of the mean squared error; return the MSE itself.",
-                np.sqrt(reference),
-            ),
-            Mistake("that is the mean absolute error; square the differences instead.", mae),
-        ],
-        rtol=1e-3,
-        atol=1e-7,
-    ).judge(got, "reconstruction_error(model, images)")
+    score_answer(x).judge(got, "reconstruction_error(model, images)")
     if not isinstance(out, np.ndarray):
         raise Incorrect(
             f"reconstruction_error returns {describe(out)}; return a NumPy array (compute it "
@@ -348,7 +326,6 @@ q4 = Exercise(
 
 
 # ----------------------------------------------------------------- q5: your threshold (a decision)
-FALSE_ALARM_BUDGET = 0.02  # the share of normal images the operator accepts to see flagged
 
 
 def _errors(value: Any, what: str) -> np.ndarray:
@@ -362,23 +339,16 @@ def _errors(value: Any, what: str) -> np.ndarray:
     return expect_finite(errors.astype(np.float64), what)
 
 
-def best_threshold(held_out_errors: np.ndarray, budget: float = FALSE_ALARM_BUDGET) -> float:
-    """The lowest threshold that flags at most ``budget`` of the held-out errors."""
-    ordered = np.sort(held_out_errors)
-    allowed = int(np.floor(budget * len(ordered) + 1e-9))  # images we may flag
-    return float(ordered[len(ordered) - allowed - 1])
-
-
 def _check_q5(ns: Namespace) -> str | None:
     import numbers
 
     threshold = learner_value(ns, "my_threshold")
-    if isinstance(threshold, bool) or not isinstance(threshold, numbers.Real | np.ndarray):
-        raise Incorrect(f"`my_threshold` is {describe(threshold)}; it should be one number.")
+    one_number = f"`my_threshold` is {describe(threshold)}; it should be one number."
+    is_bool = isinstance(threshold, bool)
+    expect(not is_bool and isinstance(threshold, numbers.Real | np.ndarray), one_number)
     threshold_array = as_numpy(threshold, "`my_threshold`")
-    if threshold_array.size != 1 or not np.isfinite(threshold_array).all():
-        raise Incorrect(f"`my_threshold` is {describe(threshold)}; it should be one number.")
-    t = float(threshold_array.reshape(()))
+    expect(threshold_array.size == 1 and np.isfinite(threshold_array).all(), one_number)
+    t = as_scalar(threshold_array, "`my_threshold`")
     held = _errors(learner_value(ns, "held_out_errors"), "`held_out_errors`")
     scores = learner_value(ns, "scores")
     if not isinstance(scores, dict) or "digits" not in scores:
