@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from labkit.checks.answers import expect_close
+from labkit.checks import reference
+from labkit.checks.answers import Answer, Mistake, close, expect, expect_close, name_the_mistake
 from labkit.checks.exercise import Exercise, Incorrect
 from labkit.checks.learner_code import call_learner, run_learner_code, traced_op_types
 from labkit.checks.models import (
@@ -15,7 +16,6 @@ from labkit.checks.models import (
     learner_model,
     output_shape,
 )
-from labkit.checks.reference import softmax
 from labkit.checks.values import (
     Namespace,
     as_numpy,
@@ -60,35 +60,31 @@ def _check_q1(ns: Namespace) -> str | None:
     softmax = learner_function(ns, "softmax")
     z = np.array([-4.0, -1.0, 0.0, 0.5, 3.0], np.float32)
     out = expect_shape(call_learner(sigmoid, tf.constant(z)), (5,), "sigmoid(z) for 5 scores")
-    if np.allclose(out, 1 / (1 + np.exp(z)), atol=1e-5):
-        raise Incorrect("sigmoid(z) gives 1 - σ(z): the exponent is exp(-z).")
-    expect_close(out, 1 / (1 + np.exp(-z)), "sigmoid(z)")
+    flipped = Mistake("it gives 1 - σ(z): the exponent is exp(-z).", reference.sigmoid(-z))
+    Answer(reference.sigmoid(z), [flipped]).judge(out, "sigmoid(z)")
     _written_by_hand(sigmoid, (z,), "sigmoid", "1 / (1 + tf.exp(-z))")
 
     scores = _scores()
     what = "softmax of a (4, 5) batch of scores"
     probs = expect_shape(call_learner(softmax, tf.constant(scores)), (4, 5), what)
-    rows_sum_to_1 = np.allclose(probs.sum(axis=1), 1, atol=1e-4)
-    if np.allclose(probs.sum(axis=0), 1, atol=1e-4) and not rows_sum_to_1:
-        raise Incorrect(
-            "the columns of softmax(z) sum to 1, the rows do not: normalise each row (axis=-1) "
-            "and keep the dimension (keepdims=True) so that the division broadcasts."
-        )
-    if not rows_sum_to_1:
-        raise Incorrect(
-            "the rows of softmax(z) do not sum to 1: divide exp(z) by the sum of its own row "
-            "(axis=-1, keepdims=True)."
-        )
-    expect_close(probs, softmax(scores), "softmax(z)")
+    rows_sum_to_1 = close(probs.sum(axis=1), np.ones(4), atol=1e-4)
+    expect(
+        rows_sum_to_1 or not close(probs.sum(axis=0), np.ones(5), atol=1e-4),
+        "the columns of softmax(z) sum to 1, the rows do not: normalise each row (axis=-1) "
+        "and keep the dimension (keepdims=True) so that the division broadcasts.",
+    )
+    expect(
+        rows_sum_to_1,
+        "the rows of softmax(z) do not sum to 1: divide exp(z) by the sum of its own row "
+        "(axis=-1, keepdims=True).",
+    )
+    Answer(reference.softmax(scores)).judge(probs, "softmax(z)")
 
     large = np.array([[1000.0, 999.0, 0.0], [-1000.0, -1002.0, -1001.0]], np.float32)
-    probs = as_numpy(call_learner(softmax, tf.constant(large)), "softmax of large scores")
-    if probs.dtype.kind == "f" and not np.all(np.isfinite(probs)):
-        raise Incorrect(
-            "softmax([[1000, 999, 0], ...]) gives nan or inf: exp(1000) overflows. "
-            "Subtract each row's largest score before taking exp."
-        )
-    expect_close(probs, softmax(large), "softmax of large scores ±1000", atol=1e-5)
+    overflow = "exp(1000) overflows. Subtract each row's largest score before taking exp."
+    Answer(reference.softmax(large), not_finite=overflow).judge(
+        call_learner(softmax, tf.constant(large)), "softmax([[1000, 999, 0], ...])"
+    )
     _written_by_hand(softmax, (scores,), "softmax", "from tf.exp and tf.reduce_sum")
     return "probabilities in (0, 1), rows that sum to 1, and no overflow."
 
@@ -98,7 +94,7 @@ def _check_q2(ns: Namespace) -> str | None:
     import tensorflow as tf
 
     f = learner_function(ns, "cross_entropy")
-    probs = softmax(_scores()).astype(np.float32)
+    probs = reference.softmax(_scores()).astype(np.float32)
     y = np.array([0, 3, 4, 1], np.int32)
     want = float(keras.losses.sparse_categorical_crossentropy(y, probs).numpy().mean())
     out = as_numpy(call_learner(f, tf.constant(y), tf.constant(probs)), "cross_entropy(y, probs)")
@@ -107,21 +103,20 @@ def _check_q2(ns: Namespace) -> str | None:
             f"cross_entropy(y, probs) has shape {tuple(out.shape)}: the loss of a batch is one "
             "number, the mean over its images."
         )
-    value = float(out.reshape(()))
-    if np.isclose(value, -want, rtol=1e-4):
-        raise Incorrect("the loss is negative: the cross-entropy is *minus* the log-probability.")
-    if np.isclose(value, want * len(y), rtol=1e-4):
-        raise Incorrect(
-            f"the loss is {len(y)} times too large: take the mean over the batch, not the sum."
-        )
     every_class = float(-np.log(probs).sum(axis=1).mean())
-    if np.isclose(value, every_class, rtol=1e-4) or np.isclose(
-        value, every_class / probs.shape[1], rtol=1e-4
-    ):
-        raise Incorrect(
-            "the loss uses the probabilities of every class: keep only each row's true class `y`."
-        )
-    expect_close(value, want, "cross_entropy(y, probs)")
+    all_classes = "the loss uses the probabilities of every class: keep only each row's true class."
+    Answer(
+        want,
+        [
+            Mistake("it is negative: the cross-entropy is *minus* the log-probability.", -want),
+            Mistake(
+                f"it is {len(y)} times too large: take the mean over the batch, not the sum.",
+                want * len(y),
+            ),
+            Mistake(all_classes, every_class),
+            Mistake(all_classes, every_class / probs.shape[1]),
+        ],
+    ).judge(float(out.reshape(())), "cross_entropy(y, probs)")
     sure = np.eye(5, dtype=np.float32)[y] * 0.999 + 0.0002
     sure_loss = as_numpy(call_learner(f, tf.constant(y), tf.constant(sure)), "the loss")
     if sure_loss.size != 1 or not float(sure_loss.reshape(())) < 0.01:
@@ -132,7 +127,7 @@ def _check_q2(ns: Namespace) -> str | None:
 
 def _reference_step(W, b, x, y, lr):
     """One gradient-descent step in NumPy: the softmax cross-entropy gradient is (p - onehot) / n."""
-    p = softmax(x @ W + b)
+    p = reference.softmax(x @ W + b)
     loss = float(-np.log(p[np.arange(len(y)), y]).mean())
     g = (p - np.eye(W.shape[1])[y]) / len(y)
     return W - lr * x.T @ g, b - lr * g.sum(axis=0), loss
@@ -161,28 +156,32 @@ def _check_q3(ns: Namespace) -> str | None:
     loss = call_learner(step, W, b, tf.constant(x), tf.constant(y), STEP_RATE)
     W_want, b_want, loss_want = _reference_step(W0, b0, x, y, STEP_RATE)
     W1, b1 = W.numpy(), b.numpy()
-    if np.allclose(W1, W0) and np.allclose(b1, b0):
-        raise Incorrect(
+    both = "take the gradient for both and update both."
+    mistakes = [
+        Mistake(
             "W and b did not change: update the variables in place, e.g. "
-            "`W.assign_sub(learning_rate * grad_W)`."
-        )
-    if np.allclose(W1, 2 * W0 - W_want, atol=1e-4):
-        raise Incorrect(
-            "W moved *along* the gradient, which makes the loss grow: subtract the gradient times "
-            "the learning rate."
-        )
-    if np.allclose(b1, b0):
-        raise Incorrect("W changed but b did not: take the gradient for both and update both.")
-    if np.allclose(W1, W0):
-        raise Incorrect("b changed but W did not: take the gradient for both and update both.")
-    if np.allclose(W1, W0 - (W0 - W_want) / STEP_RATE, atol=1e-4):
-        raise Incorrect("the step ignores the learning rate: multiply the gradient by it.")
-    expect_close(W1, W_want, "W after one step", atol=1e-4)
-    expect_close(b1, b_want, "b after one step", atol=1e-4)
-    if loss is None:
-        raise Incorrect("train_step returns None: return the loss.")
+            "`W.assign_sub(learning_rate * grad_W)`.",
+            (W0, b0),
+        ),
+        Mistake(
+            "W moved *along* the gradient, which makes the loss grow: subtract the gradient "
+            "times the learning rate.",
+            (2 * W0 - W_want, 2 * b0 - b_want),
+        ),
+        Mistake(f"W changed but b did not: {both}", (W_want, b0)),
+        Mistake(f"b changed but W did not: {both}", (W0, b_want)),
+        Mistake(
+            "the step ignores the learning rate: multiply the gradient by it.",
+            (W0 - (W0 - W_want) / STEP_RATE, b0 - (b0 - b_want) / STEP_RATE),
+        ),
+    ]
+    if not close((W1, b1), (W_want, b_want), atol=1e-4):
+        name_the_mistake((W1, b1), mistakes, atol=1e-4)
+    Answer(W_want, atol=1e-4).judge(W1, "W after one step")
+    Answer(b_want, atol=1e-4).judge(b1, "b after one step")
+    expect(loss is not None, "train_step returns None: return the loss.")
     got = as_numpy(loss, "the returned loss")
-    if got.size != 1 or not np.isclose(float(got.reshape(())), loss_want, rtol=1e-3):
+    if got.size != 1 or not close(float(got.reshape(())), loss_want, rtol=1e-3):
         raise Incorrect(
             f"train_step returns {describe(loss)}; it should return the loss computed before "
             f"the update ({loss_want:.4f})."
@@ -210,11 +209,9 @@ def _check_q6(ns: Namespace) -> str | None:
             "`model` is a functional model; the exercise builds it with keras.Sequential([...])."
         )
     shape = input_shape(model, "the model")
-    if shape != (None, 28, 28):
-        raise Incorrect(f"the model's input shape is {shape}; the images are (28, 28).")
+    expect(shape == (None, 28, 28), f"the model's input shape is {shape}; images are (28, 28).")
     shape = output_shape(model, "the model")
-    if shape != (None, 10):
-        raise Incorrect(f"the model's output has shape {shape}; there are 10 classes.")
+    expect(shape == (None, 10), f"the model's output has shape {shape}; there are 10 classes.")
     if not layers_of(model, keras.layers.Flatten):
         raise Incorrect(
             "the model has no Flatten layer: a Dense layer needs each image as a vector of 784 "
@@ -258,21 +255,27 @@ def _check_q4(ns: Namespace) -> str | None:
     got = expect_shape(
         call_learner(f, tf.constant(z), tf.constant(y)), z.shape, "grad_logits(z, y)"
     )
-    p, onehot = softmax(z), np.eye(5)[y]
+    p, onehot = reference.softmax(z), np.eye(5)[y]
     want = (p - onehot) / len(y)
-    if np.allclose(got, -want, atol=1e-5):
-        raise Incorrect(
-            "grad_logits has the wrong sign: it is p - onehot(y), the probabilities minus the "
-            "labels (the loss falls when the true class's score rises)."
-        )
-    if np.allclose(got, want * len(y), atol=1e-5):
-        raise Incorrect(
-            f"grad_logits is {len(y)} times too large: the loss is the *mean* over the batch, so "
-            "every row's gradient is divided by the batch size."
-        )
-    if np.allclose(got, (z - onehot) / len(y), atol=1e-5):
-        raise Incorrect("grad_logits uses the scores z where the probabilities softmax(z) belong.")
-    expect_close(got, want, "grad_logits(z, y)", atol=1e-5)
+    Answer(
+        want,
+        [
+            Mistake(
+                "it has the wrong sign: it is p - onehot(y), the probabilities minus the labels "
+                "(the loss falls when the true class's score rises).",
+                -want,
+            ),
+            Mistake(
+                f"it is {len(y)} times too large: the loss is the *mean* over the batch, so "
+                "every row's gradient is divided by the batch size.",
+                want * len(y),
+            ),
+            Mistake(
+                "it uses the scores z where the probabilities softmax(z) belong.",
+                (z - onehot) / len(y),
+            ),
+        ],
+    ).judge(got, "grad_logits(z, y)")
     return "dL/dz = (softmax(z) - onehot(y)) / batch, the same as the tape's."
 
 
@@ -291,7 +294,7 @@ def gradient_descent(x: np.ndarray, y: np.ndarray, learning_rate: float, steps: 
     losses = []
     with np.errstate(all="ignore"):  # a huge rate overflows: the loss becomes inf or nan
         for _ in range(steps):
-            p = softmax(x @ w + b)
+            p = reference.softmax(x @ w + b)
             losses.append(float(-np.log(np.maximum(p[np.arange(len(y)), y], 1e-300)).mean()))
             g = (p - onehot) / len(y)
             w -= learning_rate * x.T @ g
@@ -315,8 +318,7 @@ def _check_q5(ns: Namespace) -> str | None:
         raise Incorrect(
             "`x_train` should hold pixels in [0, 1]: run the cells that load and scale it again."
         )
-    if rate == 0:
-        raise Incorrect("a learning rate of 0 never moves the weights: choose a positive one.")
+    expect(rate != 0, "a learning rate of 0 never moves the weights: choose a positive one.")
     losses = gradient_descent(x[:RATE_IMAGES], y[:RATE_IMAGES], rate)
     end, best = losses[-1], min(losses)
     result = f"after {RATE_STEPS} steps the loss is {end:.3g} (from {losses[0]:.3g}; the bar: {RATE_BAR})"
