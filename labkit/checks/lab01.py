@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from labkit.checks.answers import expect_close
+from labkit.checks.answers import Answer, Mistake, close, expect, expect_close, name_the_mistake
 from labkit.checks.exercise import Exercise, Incorrect
 from labkit.checks.learner_code import call_learner, run_learner_code
 from labkit.checks.values import (
@@ -99,15 +99,26 @@ def _check_q2(ns: Namespace) -> str | None:
                 "The batch comes first: x @ W has shape (batch, 100)."
             )
         expect_shape(got, (batch, HIDDEN), what)
-        if np.allclose(got, np.maximum(x @ w, 0) + b, rtol=1e-4, atol=1e-4):
-            raise Incorrect("the bias b is added after the ReLU; add it before: relu(x @ W + b).")
-        if (got < 0).any():
-            raise Incorrect(
-                f"{what} has negative values: apply the ReLU (tf.nn.relu) to x @ W + b."
-            )
-        if np.allclose(got, np.maximum(x @ w, 0), rtol=1e-4, atol=1e-4):
-            raise Incorrect("dense(x, W, b) ignores the bias: add b before the ReLU.")
-        expect_close(got, np.maximum(x @ w + b, 0), what, rtol=1e-4, atol=1e-4)
+        answer = Answer(
+            np.maximum(x @ w + b, 0),
+            [
+                Mistake(
+                    "the bias b is added after the ReLU; add it before: relu(x @ W + b).",
+                    np.maximum(x @ w, 0) + b,
+                ),
+                Mistake(
+                    "dense(x, W, b) ignores the bias: add b before the ReLU.", np.maximum(x @ w, 0)
+                ),
+            ],
+            atol=1e-4,
+        )
+        if not close(got, answer.right, atol=1e-4):
+            name_the_mistake(got, answer.mistakes, atol=1e-4)
+        expect(
+            (got >= 0).all(),
+            f"{what} has negative values: apply the ReLU (tf.nn.relu) to x @ W + b.",
+        )
+        answer.judge(got, what)
     return "h = relu(x @ W + b) maps (batch, 784) to (batch, 100), for any batch size."
 
 
@@ -150,11 +161,11 @@ def _check_q3(ns: Namespace) -> str | None:
         )
     ref_loss, ref_dw, ref_db = _reference_grads(x, y, w, b)
     got_loss = float(expect_shape(loss, (), "the loss"))
-    if np.isclose(got_loss, ref_loss * y.size, rtol=1e-3):
-        raise Incorrect(
-            f"the loss is {y.size} times too large: take the mean (tf.reduce_mean), not the sum."
-        )
-    expect_close(got_loss, ref_loss, "the loss", rtol=1e-4, atol=1e-5)
+    summed = Mistake(
+        f"it is {y.size} times too large: take the mean (tf.reduce_mean), not the sum.",
+        ref_loss * y.size,
+    )
+    Answer(ref_loss, [summed]).judge(got_loss, "the loss")
     expect_shape(dw, (IN_FEATURES, HIDDEN), "dW (the gradient with respect to W)")
     expect_shape(db, (HIDDEN,), "db (the gradient with respect to b)")
     expect_close(dw, ref_dw, "dW", rtol=1e-3, atol=1e-6)
@@ -209,11 +220,11 @@ def _check_q4(ns: Namespace) -> str | None:
             "W and b did not change: update the variables in place with "
             "W.assign_sub(...) and b.assign_sub(...) (W = W - ... only renames a local value)."
         )
-    if np.allclose(new_w, 2 * w - ref_w, rtol=1e-3, atol=1e-6):
-        raise Incorrect(
-            "W moved along its gradient, uphill: gradient descent subtracts learning_rate * dW."
-        )
-    expect_close(new_w, ref_w, "W after one step", rtol=1e-3, atol=1e-6)
+    uphill = Mistake(
+        "it moved along its gradient, uphill: gradient descent subtracts learning_rate * dW.",
+        2 * w - ref_w,
+    )
+    Answer(ref_w, [uphill], rtol=1e-3, atol=1e-6).judge(new_w, "W after one step")
     expect_close(new_b, ref_b, "b after one step", rtol=1e-3, atol=1e-6)
     what = "the loss sgd_step returns (the one before the update)"
     expect_close(loss, ref_loss, what, rtol=1e-4, atol=1e-5)
