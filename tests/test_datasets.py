@@ -146,7 +146,18 @@ def test_missing_file_means_not_found(tiny_idx) -> None:
         store.verify(dataset, folder.parent)
     message = str(info.value)
     assert "Tiny was not found" in message and str(folder) in message
-    assert "python -m labkit data fetch tiny" in message and "LABKIT_DATA_DIR" in message
+    # The data folder was given, so the fix fetches into that folder, not the repository's.
+    assert f"python -m labkit data fetch tiny --data-dir {folder.parent}" in message
+
+
+def test_missing_dataset_without_a_data_folder_names_the_repository_and_the_variable(
+    tiny_idx, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    dataset, _, _ = tiny_idx
+    monkeypatch.delenv("LABKIT_DATA_DIR", raising=False)
+    message = str(store.not_found_error(dataset))
+    assert "`python -m labkit data fetch tiny`" in message and "LABKIT_DATA_DIR" in message
+    assert "--data-dir" not in message
 
 
 def test_checksum_mismatch(tiny_idx) -> None:

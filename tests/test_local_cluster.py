@@ -129,6 +129,8 @@ def test_a_failing_worker_stops_the_others_at_once_and_shows_its_error(tmp_path)
         tmp_path,
         """
         if INDEX == 1:
+            while not os.path.exists("pid-0.txt"):  # fail once worker 0 runs (no race)
+                time.sleep(0.01)
             print("I0000 00:00:1.0  1 port.cc:153] oneDNN custom operations are on.")
             raise ValueError("the data is not where it should be")
         time.sleep(600)  # worker 0 would wait for worker 1 forever, as in a collective
