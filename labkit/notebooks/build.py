@@ -18,6 +18,7 @@ from pathlib import Path
 import nbformat
 
 from labkit.files import write_atomic
+from labkit.install.kernel import DISPLAY_NAME, KERNEL_NAME
 from labkit.notebooks.solutions import (
     NBFORMAT_VERSION,
     NotebookError,
@@ -72,7 +73,8 @@ _ANY_SETUP_CELL = re.compile(
 
 
 def strip(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
-    """Remove outputs, execution counts and per-run metadata (in place); returns ``nb``."""
+    """Remove outputs, execution counts and per-run metadata (in place), and ask for the
+    workshop's kernel, whichever kernel the notebook was last saved with; returns ``nb``."""
     for cell in nb.cells:
         if cell.cell_type == "code":
             cell.outputs = []
@@ -82,6 +84,11 @@ def strip(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     nb.metadata.pop("widgets", None)
     if "language_info" in nb.metadata:
         nb.metadata.language_info = {"name": "python"}
+    nb.metadata.kernelspec = {
+        "display_name": DISPLAY_NAME,
+        "language": "python",
+        "name": KERNEL_NAME,
+    }
     return nb
 
 
