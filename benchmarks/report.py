@@ -4,7 +4,7 @@
 ``<device>[-time-scale-S][-smoke].json`` (every run of every lab, with its curves) and ``.md``
 (the table); ``merge_earlier`` keeps the rows of the labs a partial rerun left out;
 ``update_readme`` puts every results table between the README's markers, each device's full
-time budgets first.
+time budgets first, and says so while no run with scaled time budgets exists.
 """
 
 from __future__ import annotations
@@ -196,12 +196,25 @@ def _table_order(path: Path) -> tuple[str, float]:
     return match["device"], -float(match["scale"] or 1)
 
 
-def update_readme(out_dir: Path = RESULTS_DIR, readme: Path = README) -> None:
-    """Put every results table of `out_dir` (smoke runs left out) between the README's markers."""
+def readme_block(out_dir: Path = RESULTS_DIR) -> str:
+    """What goes between the README's markers: every results table of `out_dir` (smoke runs
+    left out), each device's full run first; and, while no scaled run exists, that none does."""
     paths = sorted(
         (p for p in out_dir.glob("*.md") if not p.stem.endswith("-smoke")), key=_table_order
     )
     tables = [p.read_text(encoding="utf-8").strip() for p in paths]
+    if not tables:
+        return "No results yet: run `python -m labkit bench`."
+    if all(_table_order(p)[1] == -1 for p in paths):  # only full time budgets
+        tables.append(
+            "No run with scaled time budgets yet: `python -m labkit bench --time-scale 0.6` "
+            "adds its table here, below the full run's."
+        )
+    return "\n\n".join(tables)
+
+
+def update_readme(out_dir: Path = RESULTS_DIR, readme: Path = README) -> None:
+    """Put ``readme_block(out_dir)`` between the README's markers."""
     text = readme.read_text(encoding="utf-8")
     if README_BEGIN not in text or README_END not in text:
         raise LabkitError(
@@ -210,5 +223,4 @@ def update_readme(out_dir: Path = RESULTS_DIR, readme: Path = README) -> None:
         )
     head, rest = text.split(README_BEGIN, 1)
     _, tail = rest.split(README_END, 1)
-    body = "\n\n".join(tables) or "No results yet: run `python -m labkit bench`."
-    write_atomic(readme, f"{head}{README_BEGIN}\n{body}\n{README_END}{tail}")
+    write_atomic(readme, f"{head}{README_BEGIN}\n{readme_block(out_dir)}\n{README_END}{tail}")
