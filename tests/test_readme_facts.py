@@ -7,6 +7,7 @@ that neither can change without the other.
 
 from __future__ import annotations
 
+import importlib
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,7 +16,7 @@ import nbformat
 import pytest
 from conftest import REPO_ROOT
 
-from benchmarks import lab_times
+from benchmarks import lab_times, report
 from labkit.install import kernel
 from labkit.notebooks import build, solutions
 
@@ -142,3 +143,140 @@ def test_the_readme_states_the_formula_of_the_estimate() -> None:
         "python -m benchmarks.lab_times",
     ):
         assert said in README
+
+
+# ------------------------------------------------------- what the notebooks' code does
+LOADERS = {
+    "Fashion-MNIST": "load_fashion_mnist(",
+    "ATIS (slot filling)": "load_atis(",
+    "MNIST": "load_mnist(",
+}
+FAST_EPOCHS = re.compile(
+    r"\w*epochs\w*\s*=\s*labkit\.choose\(\s*full=[^,]+,\s*fast=(\d+)\s*\)", re.IGNORECASE
+)
+
+
+def solution_code(lab: str) -> str:
+    nb = solutions.read(solutions.solution_path(lab))
+    return "\n".join(cell.source for cell in nb.cells if cell.cell_type == "code")
+
+
+def labs_named(text: str) -> set[str]:
+    """ "labs 01-05, 08 and 09" -> {"01", "02", "03", "04", "05", "08", "09"}."""
+    numbers: set[str] = set()
+    for item in re.split(r",\s*|\s+and\s+", text.removeprefix("labs ").removeprefix("lab ")):
+        low, _, high = item.strip().partition("-")
+        numbers |= {f"{n:02d}" for n in range(int(low), int(high or low) + 1)}
+    return numbers
+
+
+def test_the_dataset_table_names_the_labs_that_load_each_dataset() -> None:
+    rows = {}
+    for line in README.splitlines():
+        cells = [cell.strip() for cell in line.strip("|").split("|")]
+        if cells and cells[0] in LOADERS:
+            rows[cells[0]] = cells[1]
+    assert set(rows) == set(LOADERS), "README's dataset table: one row per dataset"
+    for dataset, loader in LOADERS.items():
+        users = {lab[:2] for lab in solutions.lab_names() if loader in solution_code(lab)}
+        stated = set() if rows[dataset] == "optional" else labs_named(rows[dataset])
+        assert stated == users, f"README: {dataset} is used by {rows[dataset]!r}; loaded by {users}"
+
+
+def test_the_readme_names_the_labs_that_use_timebudget() -> None:
+    said = re.search(r"`labkit\.lab\.timebudget\.TimeBudget`, used by (labs [^)]+)\)", README)
+    assert said, "README: which labs use TimeBudget (what --time-scale changes)"
+    users = {lab[:2] for lab in solutions.lab_names() if "TimeBudget(" in solution_code(lab)}
+    assert labs_named(" ".join(said[1].split())) == users
+
+
+def test_the_readme_states_the_fast_mode_epochs() -> None:
+    said = re.search(
+        r"`LABKIT_FAST=1 jupyter lab`[^\n]*(?:\n  [^\n]*)*?runs (\d+) to (\d+) epochs", README
+    )
+    assert said, "README's fast mode: how many epochs"
+    epochs = [
+        int(n) for lab in solutions.lab_names() for n in FAST_EPOCHS.findall(solution_code(lab))
+    ]
+    assert epochs, "no `EPOCHS = labkit.choose(full=..., fast=...)` in any notebook"
+    assert (int(said[1]), int(said[2])) == (min(epochs), max(epochs))
+
+
+def test_the_readme_states_the_relative_targets() -> None:
+    from benchmarks.labs import LABS
+
+    benchmark = README.split("### Benchmark", 1)[1]
+    for lab, spec in LABS.items():
+        if spec.relative_target is not None:
+            assert f"{spec.relative_target:g}x" in benchmark, f"README's Benchmark: {lab}'s target"
+
+
+def test_the_readme_quotes_what_a_check_says_when_an_earlier_answer_is_missing() -> None:
+    said = re.search(
+        r"\(lab (\d\d) (q\d+) uses (q\d+), which uses (q\d+)\)[^\"]*\"([^\"]+)\"", README
+    )
+    assert said, "README: the example of an exercise that uses earlier answers"
+    lab, last, middle, first, message = said.groups()
+    checks = importlib.import_module(f"labkit.checks.lab{lab}")
+    exercises = {name: getattr(checks, name) for name in (last, middle, first)}
+    assert [e.id for e in exercises[last].needs] == [middle]
+    assert [e.id for e in exercises[middle].needs] == [first]
+    assert exercises[last].result({}).message == message  # nothing done yet
+
+
+# ------------------------------------------------------------------ the benchmark's tables
+def test_the_benchmark_block_is_what_the_results_files_give() -> None:
+    block = README.split(report.README_BEGIN, 1)[1].split(report.README_END, 1)[0]
+    assert block.strip() == report.readme_block().strip(), (
+        "README's benchmark results differ from benchmarks/results/: "
+        "`python -c 'from benchmarks import report; report.update_readme()'`"
+    )
+
+
+def test_the_readme_claims_a_scaled_table_only_when_there_is_one(tmp_path: Path) -> None:
+    (tmp_path / "cpu.md").write_text("| a table |\n")
+    assert "No run with scaled time budgets yet" in report.readme_block(tmp_path)
+    (tmp_path / "cpu-time-scale-0.6.md").write_text("| a scaled table |\n")
+    assert report.readme_block(tmp_path) == "| a table |\n\n| a scaled table |"
+
+
+# ------------------------------------------------------------------- the attendee's order
+def test_the_readme_follows_the_attendees_day() -> None:
+    order = [
+        "## Quick start",
+        "## Check your machine: `main.py`",
+        "## Working through a lab",
+        "## Labs",
+        "## Troubleshooting",
+        "## For instructors",
+        "## For maintainers",
+    ]
+    headings = [line for line in README.splitlines() if line.startswith("## ")]
+    assert [h for h in headings if h in order] == order, headings
+
+
+def test_checking_an_exercise_is_within_a_screenful_of_the_commands() -> None:
+    lines = README.splitlines()
+    commands_end = lines.index(r"Scripts\test.bat") + 1
+    check = next(i for i, line in enumerate(lines) if line.startswith("q1.check()"))
+    assert 0 < check - commands_end <= 45, f"q1.check() is {check - commands_end} lines below"
+
+
+def anchor(heading: str) -> str:
+    """GitHub's anchor of a Markdown heading."""
+    text = heading.lstrip("#").strip().lower()
+    return re.sub(r"[^\w\- ]", "", text).replace(" ", "-")
+
+
+@pytest.mark.parametrize("page", ["README.md", "docs/setup.md", "CONTRIBUTING.md"])
+def test_every_link_between_the_pages_leads_somewhere(page: str) -> None:
+    source = REPO_ROOT / page
+    for target, fragment in re.findall(
+        r"\]\((?!https?://)([^)#\s]*)(?:#([^)\s]+))?\)", source.read_text()
+    ):
+        path = (source.parent / target).resolve() if target else source
+        assert path.exists(), f"{page} links to {target}, which does not exist"
+        if fragment:
+            text = path.read_text(encoding="utf-8")
+            anchors = {anchor(line) for line in text.splitlines() if line.startswith("#")}
+            assert fragment in anchors, f"{page} links to {target}#{fragment}: no such heading"
