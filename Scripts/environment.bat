@@ -223,7 +223,7 @@ rem ------------------------------------------------------------------ 1. platfo
 echo.
 echo === [1/6] Checking the platform and Python
 echo     Native Windows: TensorFlow runs on the CPU only - no GPU since TensorFlow 2.11.
-echo     For an NVIDIA GPU use WSL2 and Scripts/environment.sh - see the README.
+echo     For an NVIDIA GPU use WSL2 and Scripts/environment.sh - see docs/setup.md, GPU notes.
 if "%USE_VENV%"=="1" goto :venv
 where mamba >nul 2>&1
 if not errorlevel 1 set "CONDA_TOOL=mamba"

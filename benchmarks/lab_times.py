@@ -23,6 +23,7 @@ from pathlib import Path
 import nbformat
 
 from benchmarks.report import RESULTS_DIR
+from labkit.errors import LabkitError
 from labkit.notebooks import solutions
 from labkit.notebooks.solutions import split_regions
 from labkit.paths import REPO_ROOT
@@ -109,7 +110,7 @@ def estimate(lab: str, root: Path = REPO_ROOT, results_dir: Path = RESULTS_DIR) 
         minutes[optional] += MINUTES_PER_EXERCISE
     walls = wall_minutes(results_dir)
     if lab not in walls:
-        raise solutions.NotebookError(
+        raise LabkitError(
             f"{lab} has no full-mode run in {results_dir}: run `python -m labkit bench {lab[:2]}`."
         )
     core = minutes[False] + walls[lab]
