@@ -9,8 +9,8 @@ import nbformat
 import pytest
 
 from benchmarks import lab_times
-from labkit import notebooks
 from labkit.errors import LabkitError
+from labkit.notebooks import build, solutions
 
 LAB = "09_example"
 
@@ -28,9 +28,9 @@ def make_lab(root: Path, wall_seconds: float | None = 120.0) -> None:
         nbformat.v4.new_code_cell("challenge = Challenge(\n# BEGIN SOLUTION\n)\n# END SOLUTION"),
         nbformat.v4.new_code_cell("# Optional: a cell of its own\na = 1"),
     ]
-    path = notebooks.solution_path(LAB, root)
+    path = solutions.solution_path(LAB, root)
     path.parent.mkdir(parents=True)
-    path.write_text(notebooks.render(nb))
+    path.write_text(build.render(nb))
     results = root / "results"
     results.mkdir()
     runs = {  # file: (smoke, time scale, the lab's wall time): only full runs count, the slowest

@@ -186,7 +186,7 @@ def test_the_dataset_table_names_the_labs_that_load_each_dataset() -> None:
 def test_the_readme_names_the_labs_that_end_with_a_challenge() -> None:
     said = re.search(r"Labs ([\d, and-]+?) end with a\s+\*challenge\*", README)
     assert said, "README: which labs end with a challenge"
-    users = {lab[:2] for lab in notebooks.lab_names() if "Challenge(" in solution_code(lab)}
+    users = {lab[:2] for lab in solutions.lab_names() if "Challenge(" in solution_code(lab)}
     assert labs_named(said[1]) == users
 
 
