@@ -59,7 +59,8 @@ def test_the_estimate_counts_prose_code_exercises_challenges_and_the_slowest_run
     optional = (4 + 296 + 3) / 150 + (3 + 2) / 10 + 5.5
     assert found.core == pytest.approx(core)
     assert found.full == pytest.approx(core + optional)
-    assert found.rounded == (lab_times.round_to_5(core), lab_times.round_to_5(core + optional))
+    rounded_core = lab_times.round_to_5(core)
+    assert found.rounded == (rounded_core, rounded_core + lab_times.round_to_5(optional))
 
 
 def test_a_lab_without_a_benchmark_run_says_what_to_run(tmp_path: Path) -> None:
