@@ -35,6 +35,9 @@ MINUTES_PER_CHALLENGE = 8
 _HEADING = re.compile(r"^(?P<level>#+)\s+(?P<title>.*)$", re.MULTILINE)
 _OPTIONAL = re.compile(r"\boptional\b", re.IGNORECASE)
 _COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
+_EXERCISE = re.compile(
+    r"q\d+"
+)  # a challenge's region is `# BEGIN SOLUTION challenge`, or has no id
 
 
 @dataclass(frozen=True)
@@ -106,7 +109,7 @@ def estimate(lab: str, root: Path = REPO_ROOT, results_dir: Path = RESULTS_DIR) 
         minutes[optional] += reading_minutes(cell)
         if cell.cell_type == "code":
             for region in split_regions(cell.source, lab)[1]:
-                if region.exercise:  # a challenge's region has no id: it counts as a challenge
+                if region.exercise and _EXERCISE.fullmatch(region.exercise):  # not a challenge's
                     exercises.setdefault(region.exercise, optional)
             minutes[optional] += cell.source.count("Challenge(") * MINUTES_PER_CHALLENGE
     for optional in exercises.values():

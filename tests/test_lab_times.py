@@ -25,7 +25,9 @@ def make_lab(root: Path, wall_seconds: float | None = 120.0) -> None:
         nbformat.v4.new_markdown_cell("### Still optional"),
         nbformat.v4.new_code_cell("# BEGIN SOLUTION q2\nz = 3\n# END SOLUTION"),
         nbformat.v4.new_markdown_cell("## 3. The challenge"),
-        nbformat.v4.new_code_cell("challenge = Challenge(\n# BEGIN SOLUTION\n)\n# END SOLUTION"),
+        nbformat.v4.new_code_cell(
+            "challenge = Challenge(\n# BEGIN SOLUTION challenge\n)\n# END SOLUTION"
+        ),
         nbformat.v4.new_code_cell("# Optional: a cell of its own\na = 1"),
     ]
     path = solutions.solution_path(LAB, root)
