@@ -1,10 +1,12 @@
 """Stop a learner's code that runs too long (an endless loop, a sleep) without stopping the kernel.
 
 In the main thread on POSIX (a Jupyter kernel runs cells there) a ``SIGALRM`` timer
-(``signal.setitimer``) raises ``_TimeUp`` at the limit: that also interrupts a blocking call
-such as ``time.sleep``. Code that swallows it (``except BaseException: pass``) is interrupted
-again every ``REPEAT_S``, and from the second time on every line of the learner's own code
-raises it (a trace function), so that no handler of theirs can keep running. Elsewhere (Windows,
+(``signal.setitimer``) raises ``_TimeUp`` at the limit when the learner's own code is running:
+that also interrupts a blocking call of theirs such as ``time.sleep``. When a library is running
+instead, the learner's next line raises it (a trace function), so that no library is stopped
+half-way through its bookkeeping. Code that swallows it (``except BaseException: pass``) is
+interrupted again every ``REPEAT_S``, and from the second time on every line of the learner's
+own code raises it, so that no handler of theirs can keep running. Elsewhere (Windows,
 a thread that is not the main one) a timer thread raises ``_TimeUp`` in the checking thread with
 CPython's ``PyThreadState_SetAsyncExc``, again every ``REPEAT_S``: that stops Python loops, but
 not a blocking call, which is interrupted only when it returns. Nor can anything interrupt a
@@ -99,6 +101,8 @@ def _learner_frames_raise(watch: _Watch) -> Callable[..., Any]:
 
 
 def _with_signals(seconds: float, thunk: Callable[[], T]) -> T:
+    from labkit.checks.learner_errors import is_learner_file
+
     watch = _Watch(seconds)
     tracer = _learner_frames_raise(watch)
     previous_trace = sys.gettrace()
@@ -107,12 +111,17 @@ def _with_signals(seconds: float, thunk: Callable[[], T]) -> T:
         if not watch.armed:
             return
         watch.fired += 1
-        if watch.fired >= 2:  # swallowed once: every line of the learner's code raises
+        # Raise only in the learner's own code. Raised in a library (TensorFlow unwinding a
+        # graph's context after the first interruption, say), it could stop the library half-way
+        # through its bookkeeping and break every later check in the kernel.
+        in_learner_code = frame is not None and is_learner_file(frame.f_code.co_filename)
+        if watch.fired >= 2 or not in_learner_code:  # every line of the learner's code raises
             sys.settrace(tracer)
             while frame is not None:
                 frame.f_trace = tracer
                 frame = frame.f_back
-        raise _TimeUp
+        if in_learner_code:
+            raise _TimeUp
 
     started, outer_delay, outer_interval = time.monotonic(), 0.0, 0.0
     previous = signal.signal(signal.SIGALRM, on_alarm)
