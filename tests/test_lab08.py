@@ -13,7 +13,7 @@ from check_catalogue import Case, verdict_tests
 from keras import layers
 from notebook_helpers import fast_mode_metrics
 
-from labkit.checks import Status, lab08
+from labkit.checks import Status, gan_losses, lab08
 
 LAB = "08_gans"
 LATENT_DIM, N_CLASSES, LEARNING_RATE = 64, 3, 1e-3
@@ -478,8 +478,9 @@ def test_placeholders_are_not_attempted(exercise, changes) -> None:
 
 def test_the_losses_mistakes_are_told_apart() -> None:
     """Every catalogued mistake of q3 gives a value of its own on the check's logits."""
-    real, fake = lab08.REAL_LOGITS, lab08.FAKE_LOGITS
-    d_answer, g_answer = lab08.discriminator_answer(real, fake), lab08.generator_answer(fake)
+    real, fake = gan_losses.REAL_LOGITS, gan_losses.FAKE_LOGITS
+    d_answer = gan_losses.discriminator_answer(real, fake)
+    g_answer = gan_losses.generator_answer(fake)
     d_values = [d_answer.right, *(m.value for m in d_answer.mistakes)]
     g_values = [g_answer.right, *(m.value for m in g_answer.mistakes)]
     for values in (d_values, g_values):

@@ -1,28 +1,27 @@
 """One step of GAN training, simulated: what lab 08's q4 compares a learner's ``train_step`` with.
 
-``probe_networks`` builds a tiny conditional generator and discriminator (seeded weights) whose
-first layer logs every call: which inputs, which ``training`` flag. After the learner's
-``train_step`` has run once on them, ``Simulator`` recomputes that step with plain SGD on twins
-of the same networks, from the same noise the learner drew: the right step (both networks from
-one forward pass, the discriminator first, or the generator first) and each classic mistake of
-``STEP_VARIANTS``; ``same_step`` says which one the learner's weights match, and ``judge_step``
-turns that into the verdict (``check_calls`` first judges how the networks were called).
+``probe_networks`` are a tiny conditional generator and discriminator (seeded weights) that log
+every call (inputs, ``training`` flag). After the learner's ``train_step`` has run once on them,
+``Simulator`` recomputes that step with plain SGD on their twins, from the noise the learner drew:
+each right order (``HOW``) and each of ``STEP_MISTAKES``; ``judge_step`` names the one whose
+weights (``same_step``) the learner's match, after ``check_calls`` judged the calls.
 """
 
 from __future__ import annotations
 
 import hashlib
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from labkit.checks.answers import close, expect
+from labkit.checks.answers import Mistake, close, expect
 from labkit.checks.exercise import Incorrect
+from labkit.checks.gan_losses import D_LOSSES, G_LOSSES
 from labkit.checks.learner_code import call_learner
 from labkit.checks.models import seed_weights
-from labkit.checks.values import as_scalar, learner_value
+from labkit.checks.values import as_scalar
 from labkit.errors import first_line
 
 IMAGE_SHAPE = (28, 28, 1)
@@ -37,7 +36,7 @@ class Call:
 
     network: str  # "G" or "D"
     training: Any
-    inputs: list[np.ndarray] = field(default_factory=list)
+    inputs: list[np.ndarray]
 
 
 def probe_networks(log: list[Call]) -> tuple[Any, Any]:
@@ -86,205 +85,136 @@ def probe_batch() -> tuple[np.ndarray, np.ndarray]:
     return images, (np.arange(PROBE_BATCH) % 3).astype("int32")
 
 
-@dataclass
-class _Step:
-    """The losses of one forward pass and their gradients for both networks."""
-
-    d_loss: float
-    g_loss: float
-    d_by_d: list  # d(d_loss)/d(discriminator weights)
-    g_by_d: list  # d(d_loss)/d(generator weights)
-    d_by_g: list  # d(g_loss)/d(discriminator weights)
-    g_by_g: list  # d(g_loss)/d(generator weights)
-
-
 class Simulator:
     """Steps of SGD on twins of the probe networks, for the right train_step and its mistakes."""
 
     def __init__(self, real: np.ndarray, labels: np.ndarray) -> None:
         self.log: list[Call] = []
-        self.generator, self.discriminator = probe_networks(self.log)
+        self.networks = dict(zip("GD", probe_networks(self.log), strict=True))
         self.real, self.labels = real, labels
-        self.done: dict[bytes, _Step] = {}  # the candidates share many forward passes
+        self.done: dict[bytes, tuple] = {}  # the candidates share many forward passes
 
-    def forward(
-        self,
-        g_weights: list,
-        d_weights: list,
-        z: np.ndarray,
-        d_variant: str = "",
-        g_variant: str = "",
-    ) -> _Step:
+    def forward(self, weights: dict[str, list], z: np.ndarray, variant: str) -> tuple[dict, dict]:
+        """One forward pass from these weights ("G", "D"): the losses ("d", "g") and their
+        gradients for each network ("dD": d_loss for the discriminator, "dG", "gD", "gG")."""
         import tensorflow as tf
 
-        key = hashlib.blake2b(f"{d_variant}/{g_variant}".encode())
-        for array in (*g_weights, *d_weights, z):
+        key = hashlib.blake2b(variant.encode())
+        for array in (*weights["G"], *weights["D"], z):
             key.update(np.ascontiguousarray(array).tobytes())
-        if key.digest() in self.done:
-            return self.done[key.digest()]
-        g_vars, d_vars = self.generator.trainable_variables, self.discriminator.trainable_variables
-        for var, value in [
-            *zip(g_vars, g_weights, strict=True),
-            *zip(d_vars, d_weights, strict=True),
-        ]:
-            var.assign(value)
-        real, labels = tf.constant(self.real), tf.constant(self.labels)
-        with tf.GradientTape(persistent=True) as tape:
-            fake = self.generator([tf.constant(z), labels], training=True)
-            real_logits = self.discriminator([real, labels], training=True)
-            fake_logits = self.discriminator([fake, labels], training=True)
-            d_loss, g_loss = _tf_losses(real_logits, fake_logits, d_variant, g_variant)
-        grads = [
-            tape.gradient(loss, variables, unconnected_gradients="zero")
-            for loss in (d_loss, g_loss)
-            for variables in (d_vars, g_vars)
-        ]
-        del tape
-        self.log.clear()
-        as_arrays = [[np.asarray(tf.convert_to_tensor(g)) for g in group] for group in grads]
-        self.done[key.digest()] = _Step(float(d_loss), float(g_loss), *as_arrays)
+        if key.digest() not in self.done:
+            nets = {k: network.trainable_variables for k, network in self.networks.items()}
+            for net, variables in nets.items():
+                for var, value in zip(variables, weights[net], strict=True):
+                    var.assign(value)
+            real, labels = tf.constant(self.real), tf.constant(self.labels)
+            with tf.GradientTape(persistent=True) as tape:
+                fake = self.networks["G"]([tf.constant(z), labels], training=True)
+                real_logits = self.networks["D"]([real, labels], training=True)
+                fake_logits = self.networks["D"]([fake, labels], training=True)
+                losses = {  # right, or with the loss function that ``variant`` names wrong
+                    "d": D_LOSSES.get(variant, D_LOSSES[""])(_tf_bce, real_logits, fake_logits),
+                    "g": G_LOSSES.get(variant, G_LOSSES[""])(_tf_bce, fake_logits),
+                }
+            grads = {
+                loss + net: [
+                    np.asarray(tf.convert_to_tensor(g))
+                    for g in tape.gradient(losses[loss], nets[net], unconnected_gradients="zero")
+                ]
+                for loss in "dg"
+                for net in "DG"
+            }
+            del tape
+            self.log.clear()
+            self.done[key.digest()] = ({k: float(v) for k, v in losses.items()}, grads)
         return self.done[key.digest()]
 
+    def step(self, start: dict, order: str, zs: dict, step: Any) -> tuple[dict, dict]:
+        """The weights ("G", "D") and the losses ("d", "g") after one ``step`` (rates, or a
+        wrong loss function's name) in this ``order`` (``HOW``), each pass on its noise ``zs``."""
+        variant, rates = (step, RIGHT) if isinstance(step, str) else ("", step)
+        weights, losses = dict(start), {}
+        for losses_of_pass in order.split(","):
+            values, grads = self.forward(weights, zs[losses_of_pass[0]], variant)
+            for loss in losses_of_pass:
+                losses[loss] = values[loss]
+                for net in "GD":
+                    rate = rates.get(loss + net, 0.0)
+                    moved = zip(weights[net], grads[loss + net], strict=True)
+                    weights[net] = [w - rate * g for w, g in moved]
+        return weights, losses
 
-def _tf_losses(real_logits: Any, fake_logits: Any, d_variant: str, g_variant: str) -> tuple:
+
+def _tf_bce(target: float, logits: Any) -> Any:
     import tensorflow as tf
 
-    def bce(target: float, logits: Any) -> Any:
-        return tf.reduce_mean(
-            tf.nn.sigmoid_cross_entropy_with_logits(tf.fill(tf.shape(logits), target), logits)
-        )
-
-    d_loss = bce(1.0, real_logits) + bce(0.0, fake_logits)
-    if d_variant == "swapped":
-        d_loss = bce(0.0, real_logits) + bce(1.0, fake_logits)
-    g_loss = bce(1.0, fake_logits)
-    if g_variant == "saturating":
-        g_loss = -bce(0.0, fake_logits)
-    elif g_variant == "label 0":
-        g_loss = bce(0.0, fake_logits)
-    return d_loss, g_loss
+    targets = tf.fill(tf.shape(logits), target)
+    return tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(targets, logits))
 
 
-def _minus(weights: list, *terms: tuple[float, list]) -> list:
-    out = [w.copy() for w in weights]
-    for rate, grads in terms:
-        if rate:
-            out = [w - rate * g for w, g in zip(out, grads, strict=True)]
-    return out
-
-
-# The right step and the classic mistakes, as (message, d_variant, g_variant, rates): the rates
-# are (a, b, c, e) of D -= a * d(d_loss)/dD + b * d(g_loss)/dD, G -= c * d(g_loss)/dG + e *
-# d(d_loss)/dG. None as the message: a right step.
-_RIGHT = (D_RATE, 0.0, G_RATE, 0.0)
-STEP_VARIANTS: list[tuple[str | None, str, str, tuple[float, float, float, float]]] = [
-    (None, "", "", _RIGHT),
-    (
+# A step is its SGD rates, keyed by loss and network ("dD": D -= rate * d(d_loss)/dD; "gG",
+# and "gD", "dG" for a loss applied to the other network), or the name of a wrong loss function
+# (stepped with the right rates). The classic mistakes, each with its step:
+RIGHT = {"dD": D_RATE, "gG": G_RATE}
+STEP_MISTAKES = [
+    Mistake(
         "the discriminator's weights did not change: apply its gradients with "
         "self.d_optimizer.apply_gradients(zip(gradients, self.discriminator.trainable_variables)).",
-        "",
-        "",
-        (0.0, 0.0, G_RATE, 0.0),
+        {"gG": G_RATE},
     ),
-    (
+    Mistake(
         "the generator's weights did not change: apply its gradients with "
         "self.g_optimizer.apply_gradients(zip(gradients, self.generator.trainable_variables)).",
-        "",
-        "",
-        (D_RATE, 0.0, 0.0, 0.0),
+        {"dD": D_RATE},
     ),
-    (
+    Mistake(
         "the optimizers are swapped: the discriminator was updated by self.g_optimizer and the "
         "generator by self.d_optimizer.",
-        "",
-        "",
-        (G_RATE, 0.0, D_RATE, 0.0),
+        {"dD": G_RATE, "gG": D_RATE},
     ),
-    (
+    Mistake(
         "the discriminator was updated by self.g_optimizer: each network has its own optimizer "
         "(self.d_optimizer for the discriminator).",
-        "",
-        "",
-        (G_RATE, 0.0, G_RATE, 0.0),
+        {"dD": G_RATE, "gG": G_RATE},
     ),
-    (
+    Mistake(
         "the generator was updated by self.d_optimizer: each network has its own optimizer "
         "(self.g_optimizer for the generator).",
-        "",
-        "",
-        (D_RATE, 0.0, D_RATE, 0.0),
+        {"dD": D_RATE, "gG": D_RATE},
     ),
-    (
+    Mistake(
         "the generator's step also changed the discriminator (with the generator's loss): take the "
         "generator's gradients with respect to self.generator.trainable_variables only, so that the "
         "discriminator is never trained to be fooled.",
-        "",
-        "",
-        (D_RATE, G_RATE, G_RATE, 0.0),
+        {**RIGHT, "gD": G_RATE},
     ),
-    (
+    Mistake(
         "the discriminator's step also changed the generator (with the discriminator's loss): take "
         "the discriminator's gradients with respect to self.discriminator.trainable_variables only.",
-        "",
-        "",
-        (D_RATE, 0.0, G_RATE, D_RATE),
+        {**RIGHT, "dG": D_RATE},
     ),
-    (
+    Mistake(
         "the discriminator learned with the labels swapped (real images must get 1, generated ones "
         "0): pass real_logits first to discriminator_loss(real_logits, fake_logits).",
         "swapped",
-        "",
-        _RIGHT,
     ),
-    (
+    Mistake(
         "the generator minimised the saturating loss log(1 - D(G(z))): use generator_loss, the "
         "non-saturating -log D(G(z)).",
-        "",
         "saturating",
-        _RIGHT,
     ),
-    (
+    Mistake(
         "the generator learned to make the discriminator say 'fake' (label 0): use "
         "generator_loss(fake_logits), which asks for 'real'.",
-        "",
         "label 0",
-        _RIGHT,
     ),
 ]
-
-
-def candidate(
-    sim: Simulator,
-    start: tuple[list, list],
-    order: str,
-    z_d: np.ndarray,
-    z_g: np.ndarray,
-    d_variant: str,
-    g_variant: str,
-    rates: tuple[float, float, float, float],
-) -> tuple[list, list, float, float]:
-    """(generator weights, discriminator weights, d_loss, g_loss) after one step: "together" (one
-    forward pass, both updates), "D first" (then the generator against the updated discriminator)
-    or "G first"."""
-    a, b, c, e = rates
-    g0, d0 = start
-    if order == "together":
-        s = sim.forward(g0, d0, z_d, d_variant, g_variant)
-        return (
-            _minus(g0, (c, s.g_by_g), (e, s.g_by_d)),
-            _minus(d0, (a, s.d_by_d), (b, s.d_by_g)),
-            s.d_loss,
-            s.g_loss,
-        )
-    if order == "D first":
-        s = sim.forward(g0, d0, z_d, d_variant, g_variant)
-        d1, g_mid = _minus(d0, (a, s.d_by_d)), _minus(g0, (e, s.g_by_d))
-        t = sim.forward(g_mid, d1, z_g, d_variant, g_variant)
-        return _minus(g_mid, (c, t.g_by_g)), _minus(d1, (b, t.d_by_g)), s.d_loss, t.g_loss
-    s = sim.forward(g0, d0, z_g, d_variant, g_variant)
-    g1, d_mid = _minus(g0, (c, s.g_by_g)), _minus(d0, (b, s.d_by_g))
-    t = sim.forward(g1, d_mid, z_d, d_variant, g_variant)
-    return _minus(g1, (e, t.g_by_d)), _minus(d_mid, (a, t.d_by_d)), t.d_loss, s.g_loss
+# The orders of a right step: the losses of each forward pass, in turn.
+HOW = {
+    "dg": "both networks from one forward pass (as in the TensorFlow DCGAN tutorial)",
+    "d,g": "the discriminator, then the generator against it",
+    "g,d": "the generator, then the discriminator",
+}
 
 
 def same_step(before: list, after: list, expected: list) -> bool:
@@ -296,17 +226,16 @@ def same_step(before: list, after: list, expected: list) -> bool:
     return float(np.linalg.norm(moved - want)) <= 1e-3 * scale
 
 
-def orders(calls: list[Call]) -> list[tuple[str, np.ndarray, np.ndarray]]:
-    """The step orders the logged calls allow, with the noise of the discriminator's step and of
-    the generator's step."""
+def orders(calls: list[Call]) -> list[tuple[str, dict[str, np.ndarray]]]:
+    """The step orders the logged calls allow, with the noise of each loss's pass."""
     zs = [call.inputs[0] for call in calls if call.network == "G"]
     if len(zs) == 1:
-        return [("together", zs[0], zs[0]), ("D first", zs[0], zs[0])]
+        return [(order, {"d": zs[0], "g": zs[0]}) for order in ("dg", "d,g")]
     return [
-        ("D first", zs[0], zs[1]),
-        ("G first", zs[1], zs[0]),
-        ("together", zs[0], zs[0]),
-        ("together", zs[1], zs[1]),
+        ("d,g", {"d": zs[0], "g": zs[1]}),
+        ("g,d", {"d": zs[1], "g": zs[0]}),
+        ("dg", {"d": zs[0], "g": zs[0]}),
+        ("dg", {"d": zs[1], "g": zs[1]}),
     ]
 
 
@@ -332,11 +261,10 @@ def check_noise(calls: list[Call], batch: int) -> None:
 def check_calls(calls: list[Call], real: np.ndarray, labels: np.ndarray) -> None:
     g_calls = [c for c in calls if c.network == "G"]
     d_calls = [c for c in calls if c.network == "D"]
-    if not g_calls:
-        raise Incorrect(
-            "train_step never called self.generator: generate images from noise "
-            "and the batch's labels."
-        )
+    expect(
+        g_calls,
+        "train_step never called self.generator: generate images from noise and the batch's labels.",
+    )
     check_noise(g_calls, len(real))
     for call in g_calls:
         z, given = call.inputs
@@ -394,55 +322,42 @@ def run_learner_step(gan: Any, data: tuple, log: list[Call]) -> Any:
 
 
 def returned_losses(out: Any) -> tuple[float, float]:
-    if not isinstance(out, dict) or not {"d_loss", "g_loss"} <= set(out):
-        raise Incorrect(
-            "train_step should return a dictionary {'d_loss': d_loss, 'g_loss': "
-            f"g_loss}}; it returned {type(out).__name__} "
-            f"{sorted(out) if isinstance(out, dict) else ''}."
-        )
-    return (
-        as_scalar(out["d_loss"], "the returned d_loss"),
-        as_scalar(out["g_loss"], "the returned g_loss"),
+    expect(
+        isinstance(out, dict) and {"d_loss", "g_loss"} <= set(out),
+        "train_step should return a dictionary {'d_loss': d_loss, 'g_loss': g_loss}; it returned "
+        f"{type(out).__name__} {sorted(out) if isinstance(out, dict) else ''}.",
     )
-
-
-HOW = {
-    "together": "both networks from one forward pass (as in the TensorFlow DCGAN tutorial)",
-    "D first": "the discriminator, then the generator against it",
-    "G first": "the generator, then the discriminator",
-}
+    return tuple(as_scalar(out[name], f"the returned {name}") for name in ("d_loss", "g_loss"))
 
 
 def judge_step(
     calls: list[Call],
-    start: tuple[list, list],
-    end: tuple[list, list],
+    start: dict[str, list],
+    end: dict[str, list],
     losses: tuple[float, float],
     real: np.ndarray,
     labels: np.ndarray,
 ) -> str:
     """How the learner's step updated the networks (``HOW``), when it is one of the right steps
     and returned its losses; Incorrect naming the classic mistake it matches otherwise."""
-    (g_start, d_start), (g_end, d_end) = start, end
     sim = Simulator(real, labels)
-    for message, d_variant, g_variant, rates in STEP_VARIANTS:
-        for order, z_d, z_g in orders(calls):
-            g_want, d_want, *losses_want = candidate(
-                sim, start, order, z_d, z_g, d_variant, g_variant, rates
-            )
-            if not (same_step(g_start, g_end, g_want) and same_step(d_start, d_end, d_want)):
+    for mistake in [Mistake("", RIGHT), *STEP_MISTAKES]:
+        for order, zs in orders(calls):
+            want, losses_want = sim.step(start, order, zs, mistake.value)
+            if not all(same_step(start[net], end[net], want[net]) for net in "DG"):
                 continue
-            expect(message is None, message or "")
-            for name, got, want in zip(("d_loss", "g_loss"), losses, losses_want, strict=True):
+            expect(not mistake.message, mistake.message)
+            for name, got in zip(("d_loss", "g_loss"), losses, strict=True):
                 expect(
-                    close(got, want, rtol=1e-3),
+                    close(got, losses_want[name[0]], rtol=1e-3),
                     f"the step is right, but the returned {name} is {got:.5g} where the loss of "
-                    f"this step is {want:.5g}: return the losses you took the gradients of.",
+                    f"this step is {losses_want[name[0]]:.5g}: return the losses you took the "
+                    "gradients of.",
                 )
             return HOW[order]
-    for who, before, after in (("discriminator", d_start, d_end), ("generator", g_start, g_end)):
+    for net, who in (("D", "discriminator"), ("G", "generator")):
         expect(
-            any(not np.array_equal(a, b) for a, b in zip(before, after, strict=True)),
+            any(not np.array_equal(a, b) for a, b in zip(start[net], end[net], strict=True)),
             f"the {who}'s weights did not change in train_step: compute its gradients with its "
             "tape and apply them with its optimizer.",
         )
@@ -466,9 +381,13 @@ def judge_learner_step(cls: Any) -> str:
     )
     real, labels = probe_batch()
     probes = Simulator(real, labels)  # the learner's step trains these networks
-    networks = (probes.generator, probes.discriminator)
-    start = tuple([np.asarray(v) for v in net.trainable_variables] for net in networks)
-    gan = call_learner(cls, *networks, PROBE_LATENT)
+    networks = probes.networks
+
+    def weights() -> dict[str, list]:
+        return {k: [np.asarray(v) for v in net.trainable_variables] for k, net in networks.items()}
+
+    start = weights()
+    gan = call_learner(cls, networks["G"], networks["D"], PROBE_LATENT)
     call_learner(
         gan.compile,
         d_optimizer=keras.optimizers.SGD(D_RATE),
@@ -477,53 +396,4 @@ def judge_learner_step(cls: Any) -> str:
     out = run_learner_step(gan, (tf.constant(real), tf.constant(labels)), probes.log)
     calls = list(probes.log)
     check_calls(calls, real, labels)
-    end = tuple([np.asarray(v) for v in net.trainable_variables] for net in networks)
-    return judge_step(calls, start, end, returned_losses(out), real, labels)
-
-
-def check_optimizers(ns: Any) -> str:
-    """The notebook's `gan`: made from the ConditionalGAN class, with its own Adam per network."""
-    import keras
-
-    cls, gan = learner_value(ns, "ConditionalGAN"), learner_value(ns, "gan")
-    expect(
-        isinstance(gan, cls) or type(gan).__name__ != cls.__name__,
-        "`gan` was made from an earlier version of the ConditionalGAN class: run the cell that "
-        "makes and compiles `gan` again.",
-    )
-    expect(
-        isinstance(gan, cls),
-        f"`gan` is a {type(gan).__name__}; make it with "
-        "ConditionalGAN(make_generator(), make_discriminator(), LATENT_DIM).",
-    )
-    d_opt, g_opt = getattr(gan, "d_optimizer", None), getattr(gan, "g_optimizer", None)
-    expect(
-        d_opt is not None and g_opt is not None,
-        "`gan` is not compiled yet: gan.compile(d_optimizer=..., g_optimizer=...).",
-    )
-    expect(
-        d_opt is not g_opt,
-        "gan.d_optimizer and gan.g_optimizer are the same object: an optimizer keeps state for "
-        "the variables it updates (Adam: two moving averages per weight, and a step count), so "
-        "each network needs its own (training would stop with 'Unknown variable').",
-    )
-    rate = ns.get("LEARNING_RATE")
-    for name, opt in (("d_optimizer", d_opt), ("g_optimizer", g_opt)):
-        expect(
-            isinstance(opt, keras.optimizers.Adam),
-            f"gan.{name} is a {type(opt).__name__}; use "
-            "keras.optimizers.Adam(LEARNING_RATE, beta_1=0.5).",
-        )
-        expect(
-            close(float(opt.beta_1), 0.5),
-            f"gan.{name} has beta_1={float(opt.beta_1):g}; GANs train more steadily with "
-            "beta_1=0.5 (a shorter memory of past gradients, since the opponent keeps changing).",
-        )
-        learning_rate = float(np.asarray(opt.learning_rate))
-        if isinstance(rate, float):
-            expect(
-                close(learning_rate, rate),
-                f"gan.{name} has the learning rate {learning_rate:g}; use LEARNING_RATE "
-                f"({rate:g}).",
-            )
-    return "two Adam optimizers, one per network"
+    return judge_step(calls, start, weights(), returned_losses(out), real, labels)
