@@ -8,6 +8,7 @@ import ast
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from types import FunctionType
 
 import pytest
@@ -185,19 +186,25 @@ HOSTILE = {
 }
 
 
+def _values_read(lab) -> Iterator[tuple]:
+    """(exercise, its right answer, name, value) for every variable of the learner that a check
+    reads in the right answer."""
+    answers = lab_tests(lab).answers()
+    for exercise in lab.EXERCISES:
+        answer = answers[exercise.id]
+        for name in names_read(exercise, answer):
+            yield exercise, answer, name, answer[name]
+
+
 def _learner_functions(lab) -> list[tuple]:
     """(exercise, right answer, name) for every function of the learner a check calls."""
     import keras
 
-    answers = lab_tests(lab).answers()
-    found = []
-    for exercise in lab.EXERCISES:
-        answer = answers[exercise.id]
-        for name in names_read(exercise, answer):
-            value = answer[name]
-            if callable(value) and not isinstance(value, keras.Model | type):
-                found.append((exercise, answer, name))
-    return found
+    return [
+        (exercise, answer, name)
+        for exercise, answer, name, value in _values_read(lab)
+        if callable(value) and not isinstance(value, keras.Model | type)
+    ]
 
 
 @pytest.mark.parametrize("lab", LABS, ids=_id)
@@ -269,31 +276,27 @@ def test_a_model_whose_outputs_are_not_finite_is_never_correct(lab) -> None:
     NaN at every output, or infinity: never Correct."""
     import keras
 
-    answers = lab_tests(lab).answers()
     tried = []
-    for exercise in lab.EXERCISES:
-        answer = answers[exercise.id]
-        for name in names_read(exercise, answer):
-            value = answer[name]
-            if isinstance(value, keras.Model) and _has_inputs(value):
-                nan = _NanModel(value)
-                hostile = nan.model
-            elif callable(value) and not isinstance(value, type):
-                try:
-                    made = value()
-                except Exception:  # noqa: BLE001 - a function that takes arguments
-                    continue
-                if not isinstance(made, keras.Model):
-                    continue
-                nan = _NanModel(made)
-                hostile = lambda nan=nan: nan.model  # noqa: E731
-            else:
+    for exercise, answer, name, value in _values_read(lab):
+        if isinstance(value, keras.Model) and _has_inputs(value):
+            nan = _NanModel(value)
+            hostile = nan.model
+        elif callable(value) and not isinstance(value, type):
+            try:
+                made = value()
+            except Exception:  # noqa: BLE001 - a function that takes arguments
                 continue
-            result = exercise.result({**answer, name: hostile})
-            if nan.calls:  # the check ran the model (some judge its layers only)
-                tried.append(name)
-                assert result.status is not Status.CORRECT, (exercise.id, name, result)
-            assert result.status is not Status.CHECK_FAILED, (exercise.id, name, result)
+            if not isinstance(made, keras.Model):
+                continue
+            nan = _NanModel(made)
+            hostile = lambda nan=nan: nan.model  # noqa: E731
+        else:
+            continue
+        result = exercise.result({**answer, name: hostile})
+        if nan.calls:  # the check ran the model (some judge its layers only)
+            tried.append(name)
+            assert result.status is not Status.CORRECT, (exercise.id, name, result)
+        assert result.status is not Status.CHECK_FAILED, (exercise.id, name, result)
     if not tried:
         pytest.skip(f"no check of {_id(lab)} runs a model")
 
