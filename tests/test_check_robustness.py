@@ -8,6 +8,7 @@ import ast
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from types import FunctionType
 
 import pytest
@@ -78,27 +79,19 @@ def _endless(*args, **kwargs):
 
 @pytest.mark.parametrize("lab", LABS, ids=_id)
 def test_an_endless_loop_in_a_learner_function_is_stopped(lab, monkeypatch) -> None:
-    import keras
     import tensorflow as tf
 
-    answers = lab_tests(lab).answers()
-    read = {q.id: names_read(q, answers[q.id]) for q in lab.EXERCISES}
+    functions = _learner_functions(lab)  # a model or a class replaced by one: another mistake
     monkeypatch.setattr(learner_code, "LEARNER_TIME_LIMIT_S", 0.5)
-    tried = 0
-    for exercise in lab.EXERCISES:
-        answer = answers[exercise.id]
-        for name in read[exercise.id]:
-            value = answer[name]
-            if not callable(value) or isinstance(value, keras.Model | type):
-                continue  # a model or a class replaced by a function is another mistake
-            tried += 1
-            endless = tf.function(_endless) if hasattr(value, "get_concrete_function") else _endless
-            start = time.perf_counter()
-            result = exercise.result({**answer, name: endless})
-            assert time.perf_counter() - start < 20
-            assert result.status is Status.INCORRECT, (exercise.id, name, result)
-            assert "did not finish within 0.5 seconds" in result.message, result.message
-    assert tried
+    for exercise, answer, name in functions:
+        graph = hasattr(answer[name], "get_concrete_function")
+        endless = tf.function(_endless) if graph else _endless
+        start = time.perf_counter()
+        result = exercise.result({**answer, name: endless})
+        assert time.perf_counter() - start < 20
+        assert result.status is Status.INCORRECT, (exercise.id, name, result)
+        assert "did not finish within 0.5 seconds" in result.message, result.message
+    assert functions
 
 
 # ------------------------------------------------------------------ hostile learner code
@@ -185,19 +178,25 @@ HOSTILE = {
 }
 
 
+def _values_read(lab) -> Iterator[tuple]:
+    """(exercise, its right answer, name, value) for every variable of the learner that a check
+    reads in the right answer."""
+    answers = lab_tests(lab).answers()
+    for exercise in lab.EXERCISES:
+        answer = answers[exercise.id]
+        for name in names_read(exercise, answer):
+            yield exercise, answer, name, answer[name]
+
+
 def _learner_functions(lab) -> list[tuple]:
     """(exercise, right answer, name) for every function of the learner a check calls."""
     import keras
 
-    answers = lab_tests(lab).answers()
-    found = []
-    for exercise in lab.EXERCISES:
-        answer = answers[exercise.id]
-        for name in names_read(exercise, answer):
-            value = answer[name]
-            if callable(value) and not isinstance(value, keras.Model | type):
-                found.append((exercise, answer, name))
-    return found
+    return [
+        (exercise, answer, name)
+        for exercise, answer, name, value in _values_read(lab)
+        if callable(value) and not isinstance(value, keras.Model | type)
+    ]
 
 
 @pytest.mark.parametrize("lab", LABS, ids=_id)
@@ -269,31 +268,27 @@ def test_a_model_whose_outputs_are_not_finite_is_never_correct(lab) -> None:
     NaN at every output, or infinity: never Correct."""
     import keras
 
-    answers = lab_tests(lab).answers()
     tried = []
-    for exercise in lab.EXERCISES:
-        answer = answers[exercise.id]
-        for name in names_read(exercise, answer):
-            value = answer[name]
-            if isinstance(value, keras.Model) and _has_inputs(value):
-                nan = _NanModel(value)
-                hostile = nan.model
-            elif callable(value) and not isinstance(value, type):
-                try:
-                    made = value()
-                except Exception:  # noqa: BLE001 - a function that takes arguments
-                    continue
-                if not isinstance(made, keras.Model):
-                    continue
-                nan = _NanModel(made)
-                hostile = lambda nan=nan: nan.model  # noqa: E731
-            else:
+    for exercise, answer, name, value in _values_read(lab):
+        if isinstance(value, keras.Model) and _has_inputs(value):
+            nan = _NanModel(value)
+            hostile = nan.model
+        elif callable(value) and not isinstance(value, type):
+            try:
+                made = value()
+            except Exception:  # noqa: BLE001 - a function that takes arguments
                 continue
-            result = exercise.result({**answer, name: hostile})
-            if nan.calls:  # the check ran the model (some judge its layers only)
-                tried.append(name)
-                assert result.status is not Status.CORRECT, (exercise.id, name, result)
-            assert result.status is not Status.CHECK_FAILED, (exercise.id, name, result)
+            if not isinstance(made, keras.Model):
+                continue
+            nan = _NanModel(made)
+            hostile = lambda nan=nan: nan.model  # noqa: E731
+        else:
+            continue
+        result = exercise.result({**answer, name: hostile})
+        if nan.calls:  # the check ran the model (some judge its layers only)
+            tried.append(name)
+            assert result.status is not Status.CORRECT, (exercise.id, name, result)
+        assert result.status is not Status.CHECK_FAILED, (exercise.id, name, result)
     if not tried:
         pytest.skip(f"no check of {_id(lab)} runs a model")
 

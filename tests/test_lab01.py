@@ -249,3 +249,39 @@ def wrong_answers() -> dict[str, list[Case]]:
 test_the_right_answer_is_correct, test_wrong_answers_are_incorrect_with_a_useful_reason = (
     verdict_tests(lab01, answers, wrong_answers)
 )
+
+
+# q3 and q4 as the notebook has them: functions that call the notebook's `dense` by name
+LATER_CELLS = """
+def loss_and_grads(x, y, W, b):
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_mean(tf.square(dense(x, W, b) - y))
+    dW, db = tape.gradient(loss, [W, b])
+    return loss, dW, db
+
+@tf.function
+def sgd_step(x, y, W, b, learning_rate):
+    loss, dW, db = loss_and_grads(x, y, W, b)
+    W.assign_sub(learning_rate * dW)
+    b.assign_sub(learning_rate * db)
+    return loss
+"""
+
+
+def _notebook(**defined) -> dict:
+    """The notebook's variables: ``defined``, then q3's and q4's cells run."""
+    ns = {"tf": _tf(), **defined}
+    exec(compile(LATER_CELLS, "<notebook cell>", "exec"), ns)  # noqa: S102 - the learner's cells
+    return ns
+
+
+@pytest.mark.parametrize("dense", ["placeholder", "not defined"])
+def test_q4_before_q2_names_q2_in_one_line(dense) -> None:
+    """The learner checks q4 while q2 is not done (q4 needs q3, which needs q2): one line that
+    names q2, not a message nested through q3 (issue 25)."""
+    assert lab01.q4.result(_notebook(dense=_dense)).status is Status.CORRECT  # the cells work
+    result = lab01.q4.result(
+        _notebook(**({"dense": _placeholder} if dense == "placeholder" else {}))
+    )
+    assert result.status is NOT_ATTEMPTED
+    assert result.message == "q4 needs q2, which is not done yet: fix q2 first."

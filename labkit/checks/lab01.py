@@ -18,6 +18,7 @@ from labkit.checks.values import (
     learner_float,
     learner_function,
     learner_value,
+    returned,
 )
 
 LAB = "01_tensorflow_operations"
@@ -148,12 +149,7 @@ def _check_q3(ns: Namespace) -> str | None:
     loss_and_grads = learner_function(ns, "loss_and_grads")
     x, y, w, b, w_var, b_var = _grads_problem()
     out = call_learner(loss_and_grads, tf.constant(x), tf.constant(y), w_var, b_var)
-    if not isinstance(out, tuple | list) or len(out) != 3:
-        raise Incorrect(
-            f"loss_and_grads returns {describe(out)}; it should return three things: "
-            "(loss, dW, db)."
-        )
-    loss, dw, db = out
+    loss, dw, db = returned(out, 3, "loss_and_grads", "things: (loss, dW, db)")
     if dw is None or db is None:
         raise Incorrect(
             "a gradient is None: the tape did not see the loss being computed from W and b. "

@@ -40,6 +40,7 @@ from labkit.checks.values import (
     learner_function,
     learner_int,
     learner_value,
+    returned,
 )
 
 LAB = "03_multilayer_perceptron"
@@ -92,11 +93,7 @@ def _check_q2(ns: Namespace) -> str | None:
     t = tensors(b)
     args = [t[name] for name in ("x", "y", "W1", "b1", "W2", "b2")]
     out = call_learner(f, *args)
-    expect(
-        isinstance(out, tuple | list) and len(out) == 4,
-        f"mlp_backward returns {describe(out)}; it should return four gradients: dW1, db1, dW2, "
-        "db2 (a tuple).",
-    )
+    out = returned(out, 4, "mlp_backward", "gradients: dW1, db1, dW2, db2 (a tuple)")
     got = tuple(as_numpy(g, name) for g, name in zip(out, _NAMES, strict=True))
     want = reference_gradients(b)
     for g, w, name in zip(got, want, _NAMES, strict=True):

@@ -28,6 +28,7 @@ from labkit.checks.values import (
     expect_shape,
     learner_function,
     learner_value,
+    returned,
 )
 
 LAB = "05_autoencoders"
@@ -64,11 +65,8 @@ def _check_q1(ns: Namespace) -> str | None:
     import keras
 
     make = learner_function(ns, "make_dense_autoencoder")
-    out = call_learner(make, 64)
-    expect(
-        isinstance(out, tuple | list) and len(out) == 2,
-        f"make_dense_autoencoder returns {describe(out)}; it should return two models: "
-        "(encoder, decoder).",
+    out = returned(
+        call_learner(make, 64), 2, "make_dense_autoencoder", "models: (encoder, decoder)"
     )
     encoder, decoder = _sequential(out[0], "the encoder"), _sequential(out[1], "the decoder")
     shape = input_shape(encoder, "the encoder")
@@ -115,9 +113,7 @@ def _check_q1(ns: Namespace) -> str | None:
         f"(Flatten, Dense(64), Dense(784), Reshape) has {DENSE_PARAMS_64:,}. Use exactly those "
         "layers.",
     )
-    small = call_learner(make, 8)
-    two = isinstance(small, tuple | list) and len(small) == 2
-    expect(two, "make_dense_autoencoder(8) should return two models too.")
+    small = returned(call_learner(make, 8), 2, "make_dense_autoencoder(8)", "models too")
     code8 = _run(_sequential(small[0], "make_dense_autoencoder(8)[0]"), x, "the encoder")
     expect(
         code8.shape == (len(x), 8),

@@ -33,20 +33,12 @@ from labkit.checks.values import (
     expect_shape,
     learner_function,
     learner_value,
+    returned,
 )
 
 LAB = "06_rnn_slot_filling"
 # Padding must not change a model's answer whatever its weights: probed with these seeds.
 PADDING_PROBE_SEEDS = (1, 2)
-
-
-def _pair(out: Any, what: str, which: str) -> tuple[Any, Any]:
-    """The two values a function returns, ``which`` saying what they are."""
-    expect(
-        isinstance(out, tuple | list) and len(out) == 2,
-        f"{what} returns {describe(out)}; it should return two {which}.",
-    )
-    return out[0], out[1]
 
 
 # ----------------------------------------------------------------- q1: one step of a vanilla RNN
@@ -75,7 +67,9 @@ def _check_q2(ns: Namespace) -> str | None:
     what = "lstm_step(x_t, h_prev, c_prev, kernel, recurrent_kernel, bias)"
 
     def h_and_c(out: Any) -> tuple[Any, Any]:
-        return _pair(out, what, "tensors, `(h, c)`: the new hidden state and the new cell state")
+        return returned(
+            out, 2, what, "tensors, `(h, c)`: the new hidden state and the new cell state"
+        )
 
     h, c = h_and_c(call_learner(step, *[tf.constant(a) for a in inputs]))
     h = expect_finite(expect_shape(h, (2, 3), "h (the first value returned)"), "h")
@@ -98,7 +92,7 @@ X_AND_MASK = "arrays, `(x, mask)`"
 def _check_q3(ns: Namespace) -> str | None:
     pad = learner_function(ns, "pad_batch")
     sequences = [s.copy() for s in Q3_SEQUENCES]
-    x, mask = _pair(call_learner(pad, sequences), "pad_batch(sequences)", X_AND_MASK)
+    x, mask = returned(call_learner(pad, sequences), 2, "pad_batch(sequences)", X_AND_MASK)
     want_x, want_mask = reference_pad_batch(Q3_SEQUENCES)
     x = expect_shape(x, (3, None), "x")
     expect(
@@ -143,7 +137,7 @@ def _check_q3(ns: Namespace) -> str | None:
     unchanged = all(np.array_equal(a, b) for a, b in zip(sequences, Q3_SEQUENCES, strict=True))
     expect(unchanged, "pad_batch changed the sequences it was given; work on a new array.")
     out = call_learner(pad, [np.array([4, 1, 7])])
-    one, _ = _pair(out, "pad_batch([one sequence])", X_AND_MASK)
+    one, _ = returned(out, 2, "pad_batch([one sequence])", X_AND_MASK)
     expect(
         as_numpy(one, "x").shape == (1, 3),
         "pad_batch([one sequence of 3 ids]) should give x of shape (1, 3).",

@@ -29,7 +29,14 @@ from labkit.checks.attention import (
 )
 from labkit.checks.exercise import Exercise, Incorrect, NotAttempted
 from labkit.checks.learner_code import call_learner
-from labkit.checks.values import Namespace, as_numpy, describe, expect_shape, learner_value
+from labkit.checks.values import (
+    Namespace,
+    as_numpy,
+    describe,
+    expect_shape,
+    learner_value,
+    returned,
+)
 
 LAB = "07_attention_transformers"
 NOT_FINITE = (
@@ -40,10 +47,8 @@ NOT_FINITE = (
 
 def _pair(out: Any, what: str) -> tuple[np.ndarray, np.ndarray]:
     """The `(output, weights)` a function returned, as arrays."""
-    if not isinstance(out, (tuple, list)) or len(out) != 2:
-        got = f"{len(out)} values" if isinstance(out, (tuple, list)) else type(out).__name__
-        raise Incorrect(f"{what} should return two values, `(output, weights)`, not {got}.")
-    return as_numpy(out[0], "the output"), as_numpy(out[1], "the weights")
+    output, weights = returned(out, 2, what, "values, `(output, weights)`")
+    return as_numpy(output, "the output"), as_numpy(weights, "the weights")
 
 
 def _calling(what: str, advice: str, func: Any, *args: Any) -> Any:

@@ -93,6 +93,15 @@ def learner_float(namespace: Namespace, name: str, low: float, high: float) -> f
     return float(value)
 
 
+def returned(out: Any, count: int, what: str, which: str) -> tuple:
+    """The ``count`` values a learner's function returned (a tuple or a list); ``which`` says
+    what they are ("tensors, `(h, c)`")."""
+    if not isinstance(out, tuple | list) or len(out) != count:
+        number = {2: "two", 3: "three", 4: "four"}.get(count, str(count))
+        raise Incorrect(f"{what} returns {describe(out)}; it should return {number} {which}.")
+    return tuple(out)
+
+
 # Values whose conversion runs no code of the learner's: converted without a time limit.
 _PLAIN = (np.ndarray, np.generic, numbers.Number)
 _PLAIN_TENSORS = ("EagerTensor", "ResourceVariable")
