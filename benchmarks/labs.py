@@ -125,4 +125,16 @@ LABS: dict[str, Lab] = {
         also={"two_workers_clean": 1.0},
         max_seconds=120,  # the 4-replica fit: about 25 s here
     ),
+    "10_language_models": Lab(
+        "gru_bpc",
+        0.0,
+        higher_is_better=False,
+        reference="notebook",
+        reference_metric="ngram_bpc",
+        reference_name="the best smoothed character n-gram on validation, same run",
+        relative_target=0.9,  # the GRU's bits per character <= 0.9x the n-gram's
+        also={"city_neighbour_share": 0.6, "new_question_share": 0.8, "known_word_share": 0.95},
+        max_seconds=200,
+        curve=("gru", "bits_per_char(gru, test_ids)"),
+    ),
 }

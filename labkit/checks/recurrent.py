@@ -1,7 +1,8 @@
-"""Recurrent networks and padding, for lab 06's checks: the reference maths (an RNN step, an
-LSTM step with Keras' weight layout, padding and its mask, the padding share of bucketed
-batches), the probes' inputs, an LSTM step's classic mistakes, and what the two ATIS models
-are checked with (their input, outputs, Embedding, Dropout rates, named softmax layers)."""
+"""Recurrent networks and padding, for the checks of labs 06 and 10: the reference maths (an
+RNN step, LSTM and GRU steps with Keras' weight layouts, padding and its mask, the padding share
+of bucketed batches), the probes' inputs, the LSTM and GRU steps' classic mistakes, and what the
+two ATIS models of lab 06 are checked with (their input, outputs, Embedding, Dropout rates,
+named softmax layers)."""
 
 from __future__ import annotations
 
@@ -46,6 +47,23 @@ def reference_lstm_step(x_t, h_prev, c_prev, kernel, recurrent_kernel, bias):
     zi, zf, zc, zo = lstm_gates(x_t, h_prev, kernel, recurrent_kernel, bias)
     c = sigmoid(zf) * np.asarray(c_prev, np.float64) + sigmoid(zi) * np.tanh(zc)
     return sigmoid(zo) * np.tanh(c), c
+
+
+def gru_parts(x_t, h_prev, kernel, recurrent_kernel, bias) -> list[np.ndarray]:
+    """Keras' GRU (reset_after=True): the input's and the state's sides of the update gate,
+    the reset gate and the candidate, each with its bias row: (x_z, x_r, x_h, h_z, h_r, h_h)."""
+    x_t, h_prev, kernel, recurrent_kernel, bias = _f64(x_t, h_prev, kernel, recurrent_kernel, bias)
+    return [
+        *np.split(x_t @ kernel + bias[0], 3, axis=-1),
+        *np.split(h_prev @ recurrent_kernel + bias[1], 3, axis=-1),
+    ]
+
+
+def reference_gru_step(x_t, h_prev, kernel, recurrent_kernel, bias) -> np.ndarray:
+    """One GRU step with Keras' weight layout (gates z, r, h; bias rows: input, state)."""
+    x_z, x_r, x_h, h_z, h_r, h_h = gru_parts(x_t, h_prev, kernel, recurrent_kernel, bias)
+    z, r = sigmoid(x_z + h_z), sigmoid(x_r + h_r)
+    return z * np.asarray(h_prev, np.float64) + (1 - z) * np.tanh(x_h + r * h_h)
 
 
 def reference_pad_batch(sequences) -> tuple[np.ndarray, np.ndarray]:
@@ -96,6 +114,17 @@ def lstm_inputs(seed: int = 7, units: int = 3) -> tuple[np.ndarray, ...]:
     recurrent = rng.normal(scale=0.6, size=(units, 4 * units))
     bias = rng.normal(scale=0.5, size=(4 * units,))
     return tuple(a.astype(np.float32) for a in (x_t, h_prev, c_prev, kernel, recurrent, bias))
+
+
+def gru_inputs(seed: int = 11, units: int = 3) -> tuple[np.ndarray, ...]:
+    """x_t (2, 4), h_prev (2, units), kernel, recurrent kernel, bias (2, 3 * units): float32."""
+    rng = np.random.default_rng(seed)
+    x_t = rng.normal(size=(2, 4))
+    h_prev = rng.uniform(-0.9, 0.9, size=(2, units))
+    kernel = rng.normal(scale=0.6, size=(4, 3 * units))
+    recurrent = rng.normal(scale=0.6, size=(units, 3 * units))
+    bias = rng.normal(scale=0.5, size=(2, 3 * units))
+    return tuple(a.astype(np.float32) for a in (x_t, h_prev, kernel, recurrent, bias))
 
 
 def word_ids(vocab: int, seed: int) -> np.ndarray:
@@ -169,6 +198,65 @@ def lstm_mistakes(x_t, h_prev, c_prev, kernel, recurrent, bias) -> list[Mistake]
             (o * np.tanh(c_prev + i * g), c_prev + i * g),
         ),
     ]
+
+
+def gru_mistakes(x_t, h_prev, kernel, recurrent, bias) -> list[Mistake]:
+    """The usual mistakes of a GRU step, with the h_t each computes."""
+    x_z, x_r, x_h, h_z, h_r, h_h = gru_parts(x_t, h_prev, kernel, recurrent, bias)
+    x, h = _f64(x_t, h_prev)
+    w_h, u_h = (
+        np.split(np.asarray(kernel, np.float64), 3, axis=-1)[2],
+        np.split(np.asarray(recurrent, np.float64), 3, axis=-1)[2],
+    )
+    b = np.asarray(bias, np.float64)
+    z, r = sigmoid(x_z + h_z), sigmoid(x_r + h_r)
+    candidate = np.tanh(x_h + r * h_h)
+    z_swapped, r_swapped = sigmoid(x_r + h_r), sigmoid(x_z + h_z)  # the order r, z, h
+    before = np.tanh(x @ w_h + b[0, 2 * h.shape[1] :] + (r * h) @ u_h + b[1, 2 * h.shape[1] :])
+    return [
+        Mistake(
+            "z and 1 - z are swapped: h_t = z * h_prev + (1 - z) * candidate (Keras' z keeps the "
+            "old state).",
+            (1 - z) * h + z * candidate,
+        ),
+        Mistake(
+            "the gates are in the wrong order: Keras stores the update gate z, the reset gate r "
+            "and the candidate, in that order, each `units` columns wide.",
+            z_swapped * h + (1 - z_swapped) * np.tanh(x_h + r_swapped * h_h),
+        ),
+        Mistake(
+            "the reset gate is applied before the recurrent kernel (reset_after=False); Keras' "
+            "default multiplies r with h_prev @ U_h + its bias: tanh(x_h + r * h_h).",
+            z * h + (1 - z) * before,
+        ),
+        Mistake(
+            "the reset gate is missing: the candidate is tanh(x_h + r * h_h).",
+            z * h + (1 - z) * np.tanh(x_h + h_h),
+        ),
+        Mistake(
+            "the candidate uses a sigmoid; it is a value from -1 to 1: tanh.",
+            z * h + (1 - z) * sigmoid(x_h + r * h_h),
+        ),
+        Mistake("it returns the candidate: mix it with h_prev through z.", candidate),
+    ]
+
+
+def keras_gru_run(step: Any, judge: Any) -> None:
+    """The learner's GRU ``step`` against a keras.layers.GRU(5) with seeded weights, over a
+    sequence of 4 steps: ``judge(h, keras_h, what)`` after each step."""
+    import keras
+    import tensorflow as tf
+
+    xs = np.random.default_rng(12).normal(size=(2, 4, 3)).astype(np.float32)
+    gru = keras.layers.GRU(5, return_sequences=True)
+    gru.build(xs.shape)
+    set_seeded_weights(gru, seed=12)
+    sequence = gru(xs)
+    kernel, recurrent, bias = (w.numpy() for w in gru.weights)
+    h = tf.zeros((2, 5))
+    for t in range(xs.shape[1]):
+        h = call_learner(step, tf.constant(xs[:, t]), h, kernel, recurrent, bias)
+        judge(h, sequence[:, t], f"h after step {t + 1}, against keras.layers.GRU")
 
 
 def keras_lstm_run(step: Any, pair: Any, judge: Any) -> tuple[Any, Any]:
