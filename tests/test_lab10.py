@@ -27,7 +27,7 @@ def test_solution_runs_in_fast_mode_and_reports_sane_metrics() -> None:
     # 800 training questions: the n-gram is far below the 5.3 bits of knowing nothing (1.18
     # seen); one epoch of a tiny GRU is not (4.6 seen), but it is a number of bits.
     assert 0.5 < m["ngram_bpc"] < 2.0, m
-    assert 0.5 < m["gru_bpc"] < 6.0 and 0.5 < m["lstm_bpc"] < 6.0, m
+    assert all(0.5 < m[name] < 6.0 for name in ("gru_bpc", "lstm_bpc", "transformer_bpc")), m
     # random vectors' share is the share of city words, about 0.06 (0.97 seen after one epoch)
     assert 0.3 < m["city_neighbour_share"] <= 1.0, m
     assert 0.0 <= m["new_question_share"] <= 1.0 and 0.0 <= m["known_word_share"] <= 1.0, m
@@ -91,6 +91,13 @@ def _sample(scale=1.0, top_k_shift=0, argmax=False, keep_smallest=False):
     return sample_next
 
 
+def _causal_mask(length):
+    import tensorflow as tf
+
+    positions = tf.range(length)
+    return positions[:, None] >= positions[None, :]
+
+
 def _corpus() -> tuple[list[np.ndarray], list[np.ndarray]]:
     """ATIS-like questions from templates with random flight numbers (seeded), training and
     validation ids: long contexts are unreliable, so the best n-gram smooths strongly (order
@@ -133,6 +140,7 @@ def answers() -> dict[str, dict]:
         "q3": {"ORDER": order, "STRENGTH": strength, "train_ids": _TRAIN, "valid_ids": _VALID},
         "q4": {"gru_step": _gru_step},
         "q5": {"sample_next": _sample()},
+        "q6": {"causal_mask": _causal_mask},
     }
 
 
@@ -308,10 +316,34 @@ def _q5_cases(right: dict) -> list[Case]:
     ]
 
 
+def _q6_cases(right: dict) -> list[Case]:
+    import tensorflow as tf
+
+    def mask(f):
+        return {"causal_mask": f}
+
+    return [
+        Case(mask(lambda n: tf.transpose(_causal_mask(n))), INCORRECT, "the future"),
+        Case(mask(lambda n: ~_causal_mask(n)), INCORRECT, "inverted"),
+        Case(mask(lambda n: tf.cast(_causal_mask(n), tf.float32)), INCORRECT, "boolean"),
+        Case(mask(lambda n: _causal_mask(n) & ~tf.eye(n, dtype=tf.bool)), INCORRECT, "diagonal"),
+        Case(mask(lambda n: tf.ones((n, n), tf.bool)), INCORRECT, "no mask"),
+        Case(mask(lambda n: _causal_mask(n)[:-1]), INCORRECT, "shape"),
+        Case(mask(_placeholder), NOT_ATTEMPTED, "NotImplementedError"),
+    ]
+
+
 def wrong_answers() -> dict[str, list[Case]]:
     """Wrong answers to every exercise, with the status and words each must get."""
     right = answers()
-    cases = {"q1": _q1_cases, "q2": _q2_cases, "q3": _q3_cases, "q4": _q4_cases, "q5": _q5_cases}
+    cases = {
+        "q1": _q1_cases,
+        "q2": _q2_cases,
+        "q3": _q3_cases,
+        "q4": _q4_cases,
+        "q5": _q5_cases,
+        "q6": _q6_cases,
+    }
     return {q: make(right[q]) for q, make in cases.items()}
 
 

@@ -1,5 +1,6 @@
 """Checks for lab 10: language models (skip-gram pairs and noise, the negative-sampling loss,
-the n-gram baseline (a decision), a GRU step, sampling with a temperature and top-k).
+the n-gram baseline (a decision), a GRU step, sampling with a temperature and top-k, and the
+causal mask of the optional Transformer).
 
 Each check runs the learner's code on probes and judges it with ``Answer``s and their declared
 ``Mistake``s; the GRU's reference maths and mistakes live in ``recurrent``, the probes of the
@@ -195,6 +196,26 @@ def _check_q5(ns: Namespace) -> str | None:
     return "the frequencies of your draws follow softmax(logits / T) over the top k."
 
 
+# ----------------------------------------------------------------- q6: the causal mask
+def _check_q6(ns: Namespace) -> str | None:
+    import tensorflow as tf
+
+    mask_of = learner_function(ns, "causal_mask")
+    for length in (4, tf.constant(6)):
+        n = int(length)
+        what = f"causal_mask({'tf.constant(' + str(n) + ')' if tf.is_tensor(length) else n})"
+        mask = expect_shape(call_learner(mask_of, length), (n, n), what)
+        expect(
+            mask.dtype == np.bool_,
+            f"{what} holds {mask.dtype} values; make it boolean (True: may attend), for example "
+            "with a comparison of positions.",
+        )
+        Answer(language.reference_causal_mask(n), language.mask_mistakes(n)).judge(
+            mask.astype(np.int8), what
+        )
+    return "each position attends to itself and to the positions before it, never after."
+
+
 q1 = Exercise(
     "The pairs of a window, and the noise to draw negatives from",
     _check_q1,
@@ -250,4 +271,15 @@ q5 = Exercise(
     ],
 )
 
-EXERCISES = (q1, q2, q3, q4, q5)
+q6 = Exercise(
+    "The causal mask",
+    _check_q6,
+    hints=[
+        "Row i is the position that attends, column j the position attended to: True where "
+        "j <= i, a lower triangle with its diagonal.",
+        "tf.range(length) gives the positions; compare a column of them with a row of them "
+        "(positions[:, None] and positions[None, :]): broadcasting makes the square.",
+    ],
+)
+
+EXERCISES = (q1, q2, q3, q4, q5, q6)

@@ -1,6 +1,6 @@
 """Language models, for lab 10's checks: the probes and references of skip-gram's pairs,
 noise distribution and loss (with their classic mistakes), the n-gram decision's outcome,
-and the distributions sampling with a temperature and top-k must follow."""
+the distributions sampling with a temperature and top-k must follow, and the causal mask."""
 
 from __future__ import annotations
 
@@ -243,3 +243,26 @@ def sampling_answer(
             ),
         ]
     return right, mistakes
+
+
+# ----------------------------------------------------------------- q6: the causal mask
+def reference_causal_mask(n: int) -> np.ndarray:
+    """1 where position i (row) may attend to position j (column): j <= i."""
+    return np.tril(np.ones((n, n), np.int8))
+
+
+def mask_mistakes(n: int) -> list[Mistake]:
+    lower = reference_causal_mask(n)
+    return [
+        Mistake(
+            "it lets each position see the future and not the past: row i (the position that "
+            "attends) may see the columns j <= i.",
+            lower.T,
+        ),
+        Mistake("it is inverted: in Keras, True means the position may be attended to.", 1 - lower),
+        Mistake(
+            "no position may attend to itself: keep the diagonal (j <= i, not j < i).",
+            np.tril(lower, -1),
+        ),
+        Mistake("that is no mask: hide the positions after i.", np.ones((n, n), np.int8)),
+    ]
