@@ -324,6 +324,34 @@ def test_a_sleep_and_a_loop_that_swallows_the_interruption_are_stopped() -> None
     time.sleep(0.6)
 
 
+def test_alarms_that_come_while_the_last_is_handled_do_not_pile_up(monkeypatch) -> None:
+    """On a loaded machine the alarm's handler can take longer than the interval between
+    alarms (seen once in a full run: 100 nested handlers, a test that ran past 5 minutes).
+    Here every handler is slowed past the interval: the loop is still stopped, promptly."""
+    import signal
+
+    from labkit.checks import learner_errors
+
+    if not hasattr(signal, "setitimer"):
+        pytest.skip("no POSIX timers here")
+    is_learner_file = learner_errors.is_learner_file
+
+    def slow(filename: str) -> bool:
+        time.sleep(0.6)  # longer than time_limit.REPEAT_S: the next alarm comes meanwhile
+        return is_learner_file(filename)
+
+    monkeypatch.setattr(learner_errors, "is_learner_file", slow)
+
+    def endless():
+        while True:
+            pass
+
+    start = time.perf_counter()
+    with pytest.raises(TimeLimitExceeded):
+        run_with_time_limit(0.3, endless)
+    assert time.perf_counter() - start < 5
+
+
 def test_an_answer_names_a_mistake_then_says_otherwise_when_the_check_knows_more() -> None:
     from labkit.checks.answers import Answer, Mistake
 

@@ -8,6 +8,7 @@ for the common mistakes (shapes that do not fit a matrix product or broadcasting
 
 from __future__ import annotations
 
+import functools
 import linecache
 import os
 import re
@@ -35,6 +36,7 @@ def _library_dirs() -> tuple[str, ...]:
 _LIBRARY_DIRS = _library_dirs()
 
 
+@functools.lru_cache(maxsize=4096)  # the time limit's trace function asks it on every call
 def is_learner_file(filename: str) -> bool:
     """Whether code in ``filename`` is the learner's: a notebook cell or their own file, not
     labkit, a library, or code that TensorFlow's autograph generated."""

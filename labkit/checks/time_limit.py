@@ -89,11 +89,15 @@ class _Watch:
 
 
 def _learner_frames_raise(watch: _Watch) -> Callable[..., Any]:
-    """A trace function that raises _TimeUp on every line of the learner's own code."""
+    """A trace function that raises _TimeUp on every line of the learner's own code. It does
+    not follow a library's frames (it returns None for them), so that libraries run at full
+    speed under it."""
     from labkit.checks.learner_errors import is_learner_file
 
     def tracer(frame: Any, event: str, arg: Any) -> Any:
-        if watch.armed and event == "line" and is_learner_file(frame.f_code.co_filename):
+        if not watch.armed or not is_learner_file(frame.f_code.co_filename):
+            return None
+        if event == "line":
             raise _TimeUp
         return tracer
 
@@ -106,20 +110,30 @@ def _with_signals(seconds: float, thunk: Callable[[], T]) -> T:
     watch = _Watch(seconds)
     tracer = _learner_frames_raise(watch)
     previous_trace = sys.gettrace()
+    handling = False
 
     def on_alarm(signum: int, frame: Any) -> None:
-        if not watch.armed:
+        nonlocal handling
+        # An alarm that comes while the last one is handled is dropped: where the handler is
+        # slow to run (a loaded machine, another thread holding the GIL), nested handlers
+        # would otherwise pile up without end.
+        if not watch.armed or handling:
             return
-        watch.fired += 1
-        # Raise only in the learner's own code. Raised in a library (TensorFlow unwinding a
-        # graph's context after the first interruption, say), it could stop the library half-way
-        # through its bookkeeping and break every later check in the kernel.
-        in_learner_code = frame is not None and is_learner_file(frame.f_code.co_filename)
-        if watch.fired >= 2 or not in_learner_code:  # every line of the learner's code raises
-            sys.settrace(tracer)
-            while frame is not None:
-                frame.f_trace = tracer
-                frame = frame.f_back
+        handling = True
+        try:
+            watch.fired += 1
+            # Raise only in the learner's own code. Raised in a library (TensorFlow unwinding a
+            # graph's context after the first interruption, say), it could stop the library
+            # half-way through its bookkeeping and break every later check in the kernel.
+            in_learner_code = frame is not None and is_learner_file(frame.f_code.co_filename)
+            if (watch.fired >= 2 or not in_learner_code) and sys.gettrace() is not tracer:
+                sys.settrace(tracer)  # every line of the learner's code raises from now on
+                while frame is not None:
+                    if is_learner_file(frame.f_code.co_filename):
+                        frame.f_trace = tracer
+                    frame = frame.f_back
+        finally:
+            handling = False
         if in_learner_code:
             raise _TimeUp
 
