@@ -209,9 +209,9 @@ def test_hostile_learner_code_gets_a_verdict_within_the_time_limit(
     import tensorflow as tf
 
     func, words = HOSTILE[hostile]
-    monkeypatch.setattr(learner_code, "LEARNER_TIME_LIMIT_S", 0.5)
-    functions = _learner_functions(lab)
+    functions = _learner_functions(lab)  # the right answers' checks, under the usual limit
     assert functions
+    monkeypatch.setattr(learner_code, "LEARNER_TIME_LIMIT_S", 0.5)
     for exercise, answer, name in functions:
         # a tf.function stays one (lab 01 q4 wants its graph), as the endless loop test does
         calls = []

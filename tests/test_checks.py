@@ -352,6 +352,25 @@ def test_alarms_that_come_while_the_last_is_handled_do_not_pile_up(monkeypatch) 
     assert time.perf_counter() - start < 5
 
 
+def test_library_code_past_the_limit_runs_at_its_own_speed() -> None:
+    """Past the limit, a library that is running (not the learner's code) is left to finish,
+    and the learner's next line raises: no line of the library may be traced meanwhile. (Traced
+    line by line, with the alarm repeated every 0.25 s, pure-Python library code ran 365 times
+    slower, and lab 09's dataset reading under a 0.5 s limit was still running after 240 s.)"""
+    import functools
+    import statistics
+
+    data = [random.Random(0).random() for _ in range(60_000)]
+    # pure-Python standard library code; no frame of this file (a learner's, to the limit) runs
+    library_work = functools.partial(statistics.variance, data)
+    start = time.perf_counter()
+    want = library_work()
+    plain = time.perf_counter() - start
+    start = time.perf_counter()
+    assert run_with_time_limit(0.01, library_work) == want  # nothing of the learner's ran
+    assert time.perf_counter() - start < 10 * plain + 2
+
+
 def test_an_answer_names_a_mistake_then_says_otherwise_when_the_check_knows_more() -> None:
     from labkit.checks.answers import Answer, Mistake
 
