@@ -371,6 +371,33 @@ def test_library_code_past_the_limit_runs_at_its_own_speed() -> None:
     assert time.perf_counter() - start < 10 * plain + 2
 
 
+def test_another_alarm_still_fires_while_a_check_waits_where_the_limit_cannot_reach() -> None:
+    """pytest-timeout (signal method) arms SIGALRM too. A check stuck in a library call (a wait
+    that never returns, where the limit only waits for the learner's next line) must not stop
+    its timer: the other handler is called when it is due (it hung the test for good before)."""
+    import signal
+
+    class Due(Exception):
+        pass
+
+    def other(signum, frame):
+        raise Due
+
+    before = signal.signal(signal.SIGALRM, other)
+    delay, interval = signal.setitimer(signal.ITIMER_REAL, 1.0)
+    start = time.perf_counter()
+    try:
+        with pytest.raises(Due):
+            run_with_time_limit(30, threading.Event().wait)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, before)
+        if delay:  # pytest-timeout's own timer for this test: what is left of it
+            left = max(delay - (time.perf_counter() - start), 0.001)
+            signal.setitimer(signal.ITIMER_REAL, left, interval)
+    assert time.perf_counter() - start < 10
+
+
 def test_an_answer_names_a_mistake_then_says_otherwise_when_the_check_knows_more() -> None:
     from labkit.checks.answers import Answer, Mistake
 

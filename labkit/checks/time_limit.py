@@ -113,12 +113,18 @@ def _with_signals(seconds: float, thunk: Callable[[], T]) -> T:
     handling = False
 
     def on_alarm(signum: int, frame: Any) -> None:
-        nonlocal handling
+        nonlocal handling, outer_delay
         # An alarm that comes while the last one is handled is dropped: where the handler is
         # slow to run (a loaded machine, another thread holding the GIL), nested handlers
         # would otherwise pile up without end.
         if not watch.armed or handling:
             return
+        elapsed = time.monotonic() - started
+        if outer_delay and elapsed >= outer_delay and callable(previous):
+            outer_delay = 0.0  # someone else's timer (pytest-timeout's) is due: theirs, once
+            previous(signum, frame)
+        if elapsed < seconds:
+            return  # an alarm for the other timer only
         handling = True
         try:
             watch.fired += 1
@@ -137,10 +143,13 @@ def _with_signals(seconds: float, thunk: Callable[[], T]) -> T:
         if in_learner_code:
             raise _TimeUp
 
-    started, outer_delay, outer_interval = time.monotonic(), 0.0, 0.0
+    # Someone else's timer (pytest-timeout's, signal method) keeps its deadline: its handler is
+    # called when it is due, even while the learner's code cannot be stopped.
+    started, (outer_delay, outer_interval) = time.monotonic(), signal.getitimer(signal.ITIMER_REAL)
+    first = min(seconds, outer_delay) if outer_delay else seconds
     previous = signal.signal(signal.SIGALRM, on_alarm)
     try:  # from here on an alarm may come: the finally below restores everything
-        outer_delay, outer_interval = signal.setitimer(signal.ITIMER_REAL, seconds, REPEAT_S)
+        signal.setitimer(signal.ITIMER_REAL, first, REPEAT_S)
         watch.give_up.start()
         return thunk()
     finally:
