@@ -63,7 +63,7 @@ def _check_q1(ns: Namespace) -> str | None:
 def _check_q2(ns: Namespace) -> str | None:
     import tensorflow as tf
 
-    step, inputs = learner_function(ns, "lstm_step"), recurrent.lstm_inputs()
+    step, inputs = learner_function(ns, "lstm_step"), recurrent.gate_inputs(4, seed=7, cell=True)
     what = "lstm_step(x_t, h_prev, c_prev, kernel, recurrent_kernel, bias)"
 
     def h_and_c(out: Any) -> tuple[Any, Any]:
@@ -79,7 +79,7 @@ def _check_q2(ns: Namespace) -> str | None:
     expect_close(c, want_c, "c (the new cell state)")
     expect_close(h, want_h, "h (the new hidden state)")
     # The same step must reproduce keras.layers.LSTM over a whole sequence, with its weights.
-    c, keras_c = recurrent.keras_lstm_run(step, h_and_c, expect_close)
+    c, keras_c = recurrent.keras_run("LSTM", step, expect_close, h_and_c)
     expect_close(c, keras_c, "the final c, against keras.layers.LSTM")
     return "your step reproduces keras.layers.LSTM exactly, with Keras' own weights."
 

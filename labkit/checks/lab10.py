@@ -132,7 +132,8 @@ def _check_q3(ns: Namespace) -> str | None:
 def _check_q4(ns: Namespace) -> str | None:
     import tensorflow as tf
 
-    step, inputs = learner_function(ns, "gru_step"), recurrent.gru_inputs()
+    step = learner_function(ns, "gru_step")
+    inputs = recurrent.gate_inputs(3, seed=11, bias_rows=(2,))
     what = "gru_step(x_t, h_prev, kernel, recurrent_kernel, bias)"
     got = as_numpy(call_learner(step, *[tf.constant(a) for a in inputs]), what)
     expect(
@@ -143,7 +144,7 @@ def _check_q4(ns: Namespace) -> str | None:
     expect_shape(got, (2, 3), what)
     right = recurrent.reference_gru_step(*inputs)
     Answer(right, recurrent.gru_mistakes(*inputs), atol=1e-4).judge(got, what)
-    recurrent.keras_gru_run(step, expect_close)
+    recurrent.keras_run("GRU", step, expect_close)
     return "your step reproduces keras.layers.GRU exactly, with Keras' own weights."
 
 

@@ -104,27 +104,18 @@ def rnn_inputs(seed: int = 6) -> tuple[np.ndarray, ...]:
     return tuple(a.astype(np.float32) for a in (x_t, h_prev, w_xh, w_hh, b))
 
 
-def lstm_inputs(seed: int = 7, units: int = 3) -> tuple[np.ndarray, ...]:
-    """x_t (2, 4), h_prev and c_prev (2, units), kernel, recurrent kernel, bias: float32."""
+def gate_inputs(gates: int, seed: int, cell: bool = False, bias_rows: tuple = ()) -> tuple:
+    """An LSTM's (4 gates, a ``cell`` state) or a GRU's (3 gates, 2 bias rows) step probe, float32:
+    x_t (2, 4), h_prev (2, 3) (and c_prev), kernel (4, gates * 3), recurrent kernel (3, gates * 3),
+    bias (*bias_rows, gates * 3)."""
     rng = np.random.default_rng(seed)
     x_t = rng.normal(size=(2, 4))
-    h_prev = rng.uniform(-0.9, 0.9, size=(2, units))
-    c_prev = rng.normal(size=(2, units))
-    kernel = rng.normal(scale=0.6, size=(4, 4 * units))
-    recurrent = rng.normal(scale=0.6, size=(units, 4 * units))
-    bias = rng.normal(scale=0.5, size=(4 * units,))
-    return tuple(a.astype(np.float32) for a in (x_t, h_prev, c_prev, kernel, recurrent, bias))
-
-
-def gru_inputs(seed: int = 11, units: int = 3) -> tuple[np.ndarray, ...]:
-    """x_t (2, 4), h_prev (2, units), kernel, recurrent kernel, bias (2, 3 * units): float32."""
-    rng = np.random.default_rng(seed)
-    x_t = rng.normal(size=(2, 4))
-    h_prev = rng.uniform(-0.9, 0.9, size=(2, units))
-    kernel = rng.normal(scale=0.6, size=(4, 3 * units))
-    recurrent = rng.normal(scale=0.6, size=(units, 3 * units))
-    bias = rng.normal(scale=0.5, size=(2, 3 * units))
-    return tuple(a.astype(np.float32) for a in (x_t, h_prev, kernel, recurrent, bias))
+    h_prev = rng.uniform(-0.9, 0.9, size=(2, 3))
+    c_prev = [rng.normal(size=(2, 3))] if cell else []
+    kernel = rng.normal(scale=0.6, size=(4, gates * 3))
+    recurrent = rng.normal(scale=0.6, size=(3, gates * 3))
+    bias = rng.normal(scale=0.5, size=(*bias_rows, gates * 3))
+    return tuple(a.astype(np.float32) for a in (x_t, h_prev, *c_prev, kernel, recurrent, bias))
 
 
 def word_ids(vocab: int, seed: int) -> np.ndarray:
@@ -241,42 +232,33 @@ def gru_mistakes(x_t, h_prev, kernel, recurrent, bias) -> list[Mistake]:
     ]
 
 
-def keras_gru_run(step: Any, judge: Any) -> None:
-    """The learner's GRU ``step`` against a keras.layers.GRU(5) with seeded weights, over a
-    sequence of 4 steps: ``judge(h, keras_h, what)`` after each step."""
+# The Keras layer a learner's step is run against: units, the sequence's shape, the seed.
+KERAS_RUNS = {"LSTM": (6, (2, 5, 4), 8), "GRU": (5, (2, 4, 3), 12)}
+
+
+def keras_run(kind: str, step: Any, judge: Any, pair: Any = None) -> Any:
+    """The learner's ``step`` against keras.layers.LSTM or GRU (``kind``) with seeded weights,
+    over a sequence: ``judge(h, keras_h, what)`` after each step. With ``pair`` (the LSTM),
+    ``step`` takes and ``pair(out)`` reads (h, c); the result is then (the learner's final c,
+    Keras' final c)."""
     import keras
     import tensorflow as tf
 
-    xs = np.random.default_rng(12).normal(size=(2, 4, 3)).astype(np.float32)
-    gru = keras.layers.GRU(5, return_sequences=True)
-    gru.build(xs.shape)
-    set_seeded_weights(gru, seed=12)
-    sequence = gru(xs)
-    kernel, recurrent, bias = (w.numpy() for w in gru.weights)
-    h = tf.zeros((2, 5))
-    for t in range(xs.shape[1]):
-        h = call_learner(step, tf.constant(xs[:, t]), h, kernel, recurrent, bias)
-        judge(h, sequence[:, t], f"h after step {t + 1}, against keras.layers.GRU")
-
-
-def keras_lstm_run(step: Any, pair: Any, judge: Any) -> tuple[Any, Any]:
-    """The learner's ``step`` against a keras.layers.LSTM(6) with seeded weights, over a
-    sequence of 5 steps: ``judge(h, keras_h, what)`` after each step, then (the learner's final
-    c, Keras' final c). ``pair(out)`` reads (h, c) from what ``step`` returns."""
-    import keras
-    import tensorflow as tf
-
-    xs = np.random.default_rng(8).normal(size=(2, 5, 4)).astype(np.float32)
-    lstm = keras.layers.LSTM(6, return_sequences=True, return_state=True)
-    lstm.build(xs.shape)
-    set_seeded_weights(lstm, seed=8)
-    sequence, _, keras_c = lstm(xs)
-    kernel, recurrent, bias = (w.numpy() for w in lstm.weights)
-    h = c = tf.zeros((2, 6))
-    for t in range(xs.shape[1]):
-        h, c = pair(call_learner(step, tf.constant(xs[:, t]), h, c, kernel, recurrent, bias))
-        judge(h, sequence[:, t], f"h after step {t + 1}, against keras.layers.LSTM")
-    return c, keras_c
+    units, shape, seed = KERAS_RUNS[kind]
+    xs = np.random.default_rng(seed).normal(size=shape).astype(np.float32)
+    layer = getattr(keras.layers, kind)(units, return_sequences=True, return_state=pair is not None)
+    layer.build(xs.shape)
+    set_seeded_weights(layer, seed=seed)
+    out = layer(xs)
+    sequence = out[0] if pair else out
+    kernel, recurrent, bias = (w.numpy() for w in layer.weights)
+    h = c = tf.zeros((shape[0], units))
+    for t in range(shape[1]):
+        state = (h, c) if pair else (h,)
+        got = call_learner(step, tf.constant(xs[:, t]), *state, kernel, recurrent, bias)
+        h, c = pair(got) if pair else (got, c)
+        judge(h, sequence[:, t], f"h after step {t + 1}, against keras.layers.{kind}")
+    return (c, out[2]) if pair else None
 
 
 def expose_padding(model: Any) -> None:
