@@ -153,6 +153,7 @@ def _with_signals(seconds: float, thunk: Callable[[], T]) -> T:
         watch.give_up.start()
         return thunk()
     finally:
+        due: BaseException | None = None  # the other timer's failure, raised once all is restored
         while True:  # an alarm arriving while this runs must not skip the restoring
             try:
                 watch.armed = False
@@ -167,6 +168,10 @@ def _with_signals(seconds: float, thunk: Callable[[], T]) -> T:
                 break
             except _TimeUp:
                 continue
+            except BaseException as exc:  # noqa: BLE001 - the other handler's, re-raised below
+                due = exc
+        if due is not None:
+            raise due
 
 
 def _with_thread(seconds: float, thunk: Callable[[], T]) -> T:
