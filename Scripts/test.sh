@@ -52,6 +52,10 @@ if [ "${1:-}" = "--quick" ]; then
     exec "$py" -m pytest -m quick "$@"
 fi
 if [ "$#" = 0 ] && "$py" -c 'import xdist' >/dev/null 2>&1; then
+    # Two workers on a 2-core laptop: NumPy's OpenBLAS would start a thread per core in each
+    # and spin them against each other (on a busy 2-core machine a NumPy-heavy test took 210 s
+    # so, 18 s with one thread).
+    export OPENBLAS_NUM_THREADS="${OPENBLAS_NUM_THREADS:-1}"
     exec "$py" -m pytest -n 2 --dist loadgroup
 fi
 exec "$py" -m pytest "$@"
