@@ -3,11 +3,13 @@
 Each check runs the learner's code on two replicas of its own (``replicas``: two logical CPU
 devices, on every machine, so that every machine gets the same verdicts), with small inputs and
 one training step, so that nothing runs for long. q3 compares the weights the learner's step
-leaves with one step on one device, and names each scaling mistake by what it would leave.
+leaves with one step on one device, and names each scaling mistake by what it would leave. q4,
+a decision, is judged by what the learner's setting reached in the notebook's own measurements.
 """
 
 from __future__ import annotations
 
+from numbers import Real
 from typing import Any
 
 import numpy as np
@@ -15,8 +17,15 @@ import numpy as np
 from labkit.checks import replicas
 from labkit.checks.answers import Answer, Mistake, close, expect
 from labkit.checks.exercise import Exercise, Incorrect
-from labkit.checks.learner_code import call_learner, run_learner_code
-from labkit.checks.replicas import CHECK_REPLICAS, STEP_SIZES, check_strategy
+from labkit.checks.learner_code import call_learner
+from labkit.checks.replicas import (
+    CHECK_REPLICAS,
+    STEP_SIZES,
+    check_strategy,
+    labels_of,
+    read_epoch,
+    update_answer,
+)
 from labkit.checks.values import Namespace, as_scalar, describe, learner_float, learner_value
 from labkit.errors import first_line
 
@@ -137,39 +146,6 @@ def _one_training_step(model: Any) -> dict:
 
 
 # ------------------------------------------------------------------ q2: a distributed dataset
-def _read_epoch(strategy: Any, dataset: Any, most: int) -> list[list[tuple[np.ndarray, ...]]]:
-    """Up to ``most`` steps of a distributed dataset: for each step, each replica's (images,
-    labels) as arrays. Reading it runs the learner's pipeline: within the time limit."""
-
-    def read() -> list:
-        steps = []
-        for element in dataset:
-            expect(
-                isinstance(element, tuple | list) and len(element) == 2,
-                "each batch should be a pair (images, labels): make the dataset with "
-                "tf.data.Dataset.from_tensor_slices((images, labels)).",
-            )
-            parts = [strategy.experimental_local_results(value) for value in element]
-            step = [tuple(np.asarray(t) for t in pair) for pair in zip(*parts, strict=True)]
-            for images, labels in step:
-                expect(
-                    images.shape[1:] == (2, 2, 1) and labels.ndim == 1,
-                    f"a replica got images of shape {images.shape} and labels of shape "
-                    f"{labels.shape}; with 2x2 images, expected (n, 2, 2, 1) and (n,): keep "
-                    "the examples as they are, only shuffle, batch and distribute them.",
-                )
-            steps.append(step)
-            if len(steps) == most:
-                break
-        return steps
-
-    return run_learner_code("reading your dataset", read)
-
-
-def _labels(steps: list) -> np.ndarray:
-    return np.concatenate([labels for step in steps for _, labels in step])
-
-
 def _check_q2(ns: Namespace) -> str | None:
     import tensorflow as tf
 
@@ -188,7 +164,7 @@ def _check_q2(ns: Namespace) -> str | None:
         isinstance(dataset, tf.distribute.DistributedDataset),
         f"it should return strategy.experimental_distribute_dataset(...), not {describe(dataset)}.",
     )
-    steps = _read_epoch(strategy, dataset, most=2 * count // batch + 1)
+    steps = read_epoch(strategy, dataset, most=2 * count // batch + 1)
     expect(steps, "the dataset is empty: batch the examples, do not filter them out.")
     sizes = [len(part[1]) for part in steps[0]]
     expect(
@@ -208,7 +184,7 @@ def _check_q2(ns: Namespace) -> str | None:
         f"{count} examples in batches of {batch} make {count // batch} steps, but the dataset "
         "goes on: do not .repeat() it; each pass over it is one epoch.",
     )
-    seen = _labels(steps)
+    seen = labels_of(steps)
     pictured = np.concatenate([images[:, 0, 0, 0] for step in steps for images, _ in step])
     expect(
         sorted(seen.tolist()) == list(range(count)),
@@ -219,23 +195,23 @@ def _check_q2(ns: Namespace) -> str | None:
         "the images and the labels no longer match: shuffle the (images, labels) pairs "
         "together, in one dataset.",
     )
-    by_step = [_labels([step]) for step in steps]
+    by_step = [labels_of([step]) for step in steps]
     expect(
         not all(np.array_equal(np.sort(s), np.arange(s.min(), s.min() + batch)) for s in by_step),
         "each batch holds neighbouring examples of the original order: shuffle the examples "
         "before batching, .shuffle(len(images), seed=0) then .batch(...) (shuffling after "
         ".batch() only reorders whole batches).",
     )
-    again = _read_epoch(strategy, _call(make, strategy, images, labels, batch), most=len(steps))
+    again = read_epoch(strategy, _call(make, strategy, images, labels, batch), most=len(steps))
     expect(
-        np.array_equal(_labels(again), seen),
+        np.array_equal(labels_of(again), seen),
         "a second dataset shuffles in another order: give shuffle a seed "
         "(.shuffle(len(images), seed=0)), so that the runs of this lab compare.",
     )
     extra = CHECK_REPLICAS + 1  # examples beyond the full batches: a last, smaller batch
     ragged = _call(make, strategy, *replicas.numbered_examples(count + extra), batch)
     expect(
-        len(_read_epoch(strategy, ragged, most=len(steps) + 1)) <= len(steps),
+        len(read_epoch(strategy, ragged, most=len(steps) + 1)) <= len(steps),
         f"{count + extra} examples in batches of {batch} leave a last batch of {extra}, and "
         f"your dataset keeps it: its loss, divided by the global batch size ({batch}), would "
         f"give a step {extra}/{batch} as long as it should be. Drop it: "
@@ -248,58 +224,6 @@ def _check_q2(ns: Namespace) -> str | None:
 
 
 # ------------------------------------------------------------------ q3: the training step
-def update_answer(parts: list[np.ndarray], got: np.ndarray) -> Answer:
-    """The one-device step's gradient of the batch's mean loss (``parts``: each replica's
-    gradient of its summed loss), and what the scaling mistakes leave instead (``got``, the
-    learner's, gives the scale of a wrong one)."""
-    total, sizes, n = sum(STEP_SIZES), STEP_SIZES, CHECK_REPLICAS
-    right = sum(parts) / total
-    per_replica_batch = (
-        f"you divided the loss by the per-replica batch size (global_batch_size / {n}), so the "
-        f"replicas' gradients add up to {n} times the right one: divide by the global batch "
-        "size itself."
-    )
-    ratio = float(np.dot(got, right) / np.dot(right, right))
-    return Answer(
-        right,
-        [
-            Mistake(
-                "the weights did not change: apply the gradients in the replica step, "
-                "optimizer.apply_gradients(zip(gradients, model.trainable_variables, "
-                "strict=True)).",
-                np.zeros_like(right),
-            ),
-            Mistake(
-                f"each replica averaged the loss over its own examples ({sizes[0]} and "
-                f"{sizes[1]} here), so the replicas' gradients add up to about {n} times the "
-                "right one: divide each replica's summed loss by the global batch size, "
-                "tf.nn.compute_average_loss(per_example_loss, "
-                "global_batch_size=global_batch_size).",
-                sum(p / size for p, size in zip(parts, sizes, strict=True)),
-            ),
-            Mistake(per_replica_batch, sum(parts) / (total // n)),
-            Mistake(per_replica_batch, sum(parts) / (total / n)),
-            Mistake(
-                "without global_batch_size, compute_average_loss divides by this replica's "
-                "batch size times the number of replicas: wrong when the replicas get different "
-                f"numbers of examples ({sizes[0]} and {sizes[1]} here, as in an epoch's last "
-                "batch). Pass global_batch_size=global_batch_size.",
-                sum(p / (size * n) for p, size in zip(parts, sizes, strict=True)),
-            ),
-            Mistake(
-                f"the weights moved {ratio:.3g} times as far as one step on one device with the "
-                "same batch: the replica loss should be the sum of its per-example losses "
-                "divided by the global batch size, and the gradients applied once.",
-                ratio * right,
-            ),
-        ],
-        rtol=1e-3,
-        otherwise="the weights moved differently from one step on one device with the same "
-        "batch: compute the per-example losses of the replica's examples, scale them with "
-        "tf.nn.compute_average_loss(..., global_batch_size=...), and apply their gradients.",
-    )
-
-
 def _check_q3(ns: Namespace) -> str | None:
     import keras
     import tensorflow as tf
@@ -353,6 +277,80 @@ def _check_q3(ns: Namespace) -> str | None:
     )
 
 
+# ------------------------------------------------------------------ q4: batch and rate (a decision)
+ACCURACY_SLACK = 0.005  # the validation accuracy a setting may lose against the one-device recipe
+SETTING = "a triple (global batch, learning rate, epochs), e.g. (512, 4e-3, 6)"
+
+
+def _setting(value: Any, what: str) -> tuple[int, float, int]:
+    """A (global batch, learning rate, epochs) triple."""
+    ok = isinstance(value, tuple | list) and len(value) == 3
+    ok = ok and all(isinstance(v, Real) and not isinstance(v, bool) for v in value)
+    batch, rate, epochs = value if ok else (0, 0, 0)
+    whole = ok and float(batch).is_integer() and float(epochs).is_integer()
+    expect(
+        whole and batch >= 4 and epochs >= 1 and 0 < rate < 1,
+        f"{what} is {describe(value)}; it should be {SETTING}.",
+    )
+    return int(batch), float(rate), int(epochs)
+
+
+def _check_q4(ns: Namespace) -> str | None:
+    measured, rerun = learner_value(ns, "sweep"), "run the cell of section 9 again"
+    expect(isinstance(measured, dict), f"`sweep` is {describe(measured)}: {rerun}.")
+    sweep = {_setting(k, "a key of `sweep`"): v for k, v in measured.items()}
+    expect(
+        all(isinstance(v, Real) and 0 <= v <= 1 for v in sweep.values()),
+        f"the values of `sweep` should be validation accuracies: {rerun}.",
+    )
+    n_train = int(learner_float(ns, "N_TRAIN", 1, 1e7))
+
+    def measured_as(setting: tuple, missing: str) -> tuple[float, int]:
+        """The accuracy of ``setting`` in the sweep, and its steps in all (the time on GPUs)."""
+        batch, rate, epochs = setting
+        found = [
+            a for (b, r, e), a in sweep.items() if (b, e) == (batch, epochs) and close(r, rate)
+        ]
+        expect(found, f"{setting} was not measured: {missing}")
+        return float(found[0]), epochs * -(-n_train // batch)
+
+    recipe = [learner_value(ns, n) for n in ("GLOBAL_BATCH", "LEARNING_RATE", "EPOCHS")]
+    base = base_batch, base_rate, base_epochs = _setting(
+        recipe, "(GLOBAL_BATCH, LEARNING_RATE, EPOCHS)"
+    )
+    baseline, _ = measured_as(base, f"keep it as the first of SWEEP and {rerun}.")
+    batch, rate, epochs = choice = _setting(learner_value(ns, "MY_CHOICE"), "`MY_CHOICE`")
+    accuracy, steps = measured_as(choice, f"add it to SWEEP and {rerun}; the check judges it then.")
+    expect(batch % 4 == 0, f"a global batch of {batch} does not split between 4 replicas.")
+    k, floor = batch / base_batch, baseline - ACCURACY_SLACK
+    lost = (
+        f"{choice} reaches {accuracy:.4f}, {baseline - accuracy:.3f} below the one-device "
+        f"recipe's {baseline:.4f}"
+    )
+    if accuracy < floor and k > 1:
+        expect(
+            not close(rate, base_rate),
+            f"{lost}: {k:g} times fewer steps of the same size. Scale the learning rate up.",
+        )
+        expect(
+            epochs > base_epochs,
+            f"{lost}: with as many epochs, {k:g} times the batch makes {k:g} times fewer steps, "
+            "fewer updates than the model needs. Train more epochs.",
+        )
+    expect(accuracy >= floor, f"{lost}; the requirement allows {ACCURACY_SLACK}. Choose another.")
+    keeping = {s: measured_as(s, "") for s, a in sweep.items() if a >= floor}
+    fewest = min(keeping, key=lambda s: (keeping[s][1], -keeping[s][0]))
+    expect(
+        steps <= keeping[fewest][1],
+        f"{choice} keeps the accuracy in {steps} steps, but {fewest} keeps it too "
+        f"({keeping[fewest][0]:.4f}) in {keeping[fewest][1]}: on 4 GPUs, the faster training.",
+    )
+    return (
+        f"{choice}: validation accuracy {accuracy:.4f} (the one-device recipe {baseline:.4f}) "
+        f"in {steps} steps of {batch // 4} images per replica."
+    )
+
+
 q1 = Exercise(
     "A model built and compiled in the strategy's scope",
     _check_q1,
@@ -387,4 +385,15 @@ q3 = Exercise(
     ],
 )
 
-EXERCISES = (q1, q2, q3)
+q4 = Exercise(
+    "The batch and the learning rate for 4 replicas",
+    _check_q4,
+    hints=[
+        "Keep only the settings of `sweep` whose validation accuracy is at least the first "
+        "row's minus 0.005. A setting makes epochs * ceil(N_TRAIN / global batch) steps.",
+        "A comprehension keeps them: `[s for s, a in sweep.items() if a >= baseline - 0.005]`; "
+        "then `min(..., key=...)` on their steps in all.",
+    ],
+)
+
+EXERCISES = (q1, q2, q3, q4)

@@ -1,6 +1,8 @@
 """Two replicas for lab 09's checks: the strategy they run the learner's code on, the probes
 (numbered examples, a training batch split unevenly between the replicas) and the reference
-the training step is judged against: the same step computed on one device."""
+the training step is judged against: the same step computed on one device, with the scaling
+mistakes declared beside it (q3); and reading a learner's distributed dataset, step by step,
+within the time limit (q2)."""
 
 from __future__ import annotations
 
@@ -8,7 +10,9 @@ from typing import Any
 
 import numpy as np
 
+from labkit.checks.answers import Answer, Mistake, expect
 from labkit.checks.exercise import NotAttempted
+from labkit.checks.learner_code import run_learner_code
 from labkit.checks.models import seed_weights
 
 CHECK_REPLICAS = 2
@@ -93,3 +97,90 @@ def slice_gradients(weights: list, images: np.ndarray, labels: np.ndarray) -> tu
         sums.append(float(total))
         start += size
     return gradients, sums
+
+
+# ------------------------------------------------------------------ q3: what a step should do
+def update_answer(parts: list[np.ndarray], got: np.ndarray) -> Answer:
+    """The one-device step's gradient of the batch's mean loss (``parts``: each replica's
+    gradient of its summed loss), and what the scaling mistakes leave instead (``got``, the
+    learner's, gives the scale of a wrong one)."""
+    total, sizes, n = sum(STEP_SIZES), STEP_SIZES, CHECK_REPLICAS
+    right = sum(parts) / total
+    per_replica_batch = (
+        f"you divided the loss by the per-replica batch size (global_batch_size / {n}), so the "
+        f"replicas' gradients add up to {n} times the right one: divide by the global batch "
+        "size itself."
+    )
+    ratio = float(np.dot(got, right) / np.dot(right, right))
+    return Answer(
+        right,
+        [
+            Mistake(
+                "the weights did not change: apply the gradients in the replica step, "
+                "optimizer.apply_gradients(zip(gradients, model.trainable_variables, "
+                "strict=True)).",
+                np.zeros_like(right),
+            ),
+            Mistake(
+                f"each replica averaged the loss over its own examples ({sizes[0]} and "
+                f"{sizes[1]} here), so the replicas' gradients add up to about {n} times the "
+                "right one: divide each replica's summed loss by the global batch size, "
+                "tf.nn.compute_average_loss(per_example_loss, "
+                "global_batch_size=global_batch_size).",
+                sum(p / size for p, size in zip(parts, sizes, strict=True)),
+            ),
+            Mistake(per_replica_batch, sum(parts) / (total // n)),
+            Mistake(per_replica_batch, sum(parts) / (total / n)),
+            Mistake(
+                "without global_batch_size, compute_average_loss divides by this replica's "
+                "batch size times the number of replicas: wrong when the replicas get different "
+                f"numbers of examples ({sizes[0]} and {sizes[1]} here, as in an epoch's last "
+                "batch). Pass global_batch_size=global_batch_size.",
+                sum(p / (size * n) for p, size in zip(parts, sizes, strict=True)),
+            ),
+            Mistake(
+                f"the weights moved {ratio:.3g} times as far as one step on one device with the "
+                "same batch: the replica loss should be the sum of its per-example losses "
+                "divided by the global batch size, and the gradients applied once.",
+                ratio * right,
+            ),
+        ],
+        rtol=1e-3,
+        otherwise="the weights moved differently from one step on one device with the same "
+        "batch: compute the per-example losses of the replica's examples, scale them with "
+        "tf.nn.compute_average_loss(..., global_batch_size=...), and apply their gradients.",
+    )
+
+
+# ------------------------------------------------------------------ reading a learner's dataset
+def read_epoch(strategy: Any, dataset: Any, most: int) -> list[list[tuple[np.ndarray, ...]]]:
+    """Up to ``most`` steps of a distributed dataset: for each step, each replica's (images,
+    labels) as arrays. Reading it runs the learner's pipeline: within the time limit."""
+
+    def read() -> list:
+        steps = []
+        for element in dataset:
+            expect(
+                isinstance(element, tuple | list) and len(element) == 2,
+                "each batch should be a pair (images, labels): make the dataset with "
+                "tf.data.Dataset.from_tensor_slices((images, labels)).",
+            )
+            parts = [strategy.experimental_local_results(value) for value in element]
+            step = [tuple(np.asarray(t) for t in pair) for pair in zip(*parts, strict=True)]
+            for images, labels in step:
+                expect(
+                    images.shape[1:] == (2, 2, 1) and labels.ndim == 1,
+                    f"a replica got images of shape {images.shape} and labels of shape "
+                    f"{labels.shape}; with 2x2 images, expected (n, 2, 2, 1) and (n,): keep "
+                    "the examples as they are, only shuffle, batch and distribute them.",
+                )
+            steps.append(step)
+            if len(steps) == most:
+                break
+        return steps
+
+    return run_learner_code("reading your dataset", read)
+
+
+def labels_of(steps: list) -> np.ndarray:
+    return np.concatenate([labels for step in steps for _, labels in step])
