@@ -29,6 +29,9 @@ def test_solution_runs_in_fast_mode_and_reports_sane_metrics() -> None:
         assert 0.6 < m[f"{prefix}intent_accuracy"] <= 1.0, m
     assert 0 < m["transformer_seconds"] < 60 and 0 < m["bilstm_seconds"] < 60
     assert m["train_seconds"] == pytest.approx(m["transformer_seconds"] + m["bilstm_seconds"])
+    # the challenge: the Transformer's slot F1 (not met in fast mode), its training time
+    assert m["challenge_met"] == 0.0 and m["challenge_result"] == m["slot_f1"], m
+    assert m["challenge_seconds"] == m["transformer_seconds"], m
 
 
 # ------------------------------------------------------------------ right and wrong answers
@@ -319,6 +322,46 @@ def test_q4_encoder_block() -> None:
     assert lab07.q4.result({}).status is Status.NOT_ATTEMPTED
 
 
+# ------------------------------------------------------------------ q5: the model to keep
+def comparison(transformer=(0.9536, 0.9675, 1.9), bilstm=(0.9595, 0.9597, 2.4), columns=None):
+    """Part 9's table: (slot F1, intent accuracy, ms per question) of each model; by default the
+    F1s and accuracies of the benchmark's full run, and made-up times."""
+    import pandas as pd
+
+    names = ("slot F1", "intent accuracy", "ms per question")
+    rows = {"Transformer": transformer, "BiLSTM (lab 06)": bilstm}
+    table = pd.DataFrame({n: dict(zip(names, v, strict=True)) for n, v in rows.items()}).T
+    return table[list(columns)] if columns else table
+
+
+TIED = comparison(transformer=(0.9570, 0.9675, 1.9))  # within 0.005 of the BiLSTM, and faster
+Q5_RIGHT = {"comparison": comparison(), "KEEP": "BiLSTM (lab 06)"}
+Q5_WRONG = {
+    "for its intent accuracy, but BiLSTM (lab 06)'s slot F1 is 0.9595, 0.0059 higher": {
+        **Q5_RIGHT,
+        "KEEP": "Transformer",
+    },
+    "a tie, and Transformer answers faster (1.90 ms per question against 2.40": {
+        "comparison": TIED,
+        "KEEP": "BiLSTM (lab 06)",
+    },
+    "a row of `comparison`: 'Transformer' or 'BiLSTM (lab 06)'": {**Q5_RIGHT, "KEEP": "BiLSTM"},
+    "`KEEP` is the number 1": {**Q5_RIGHT, "KEEP": 1},
+    "columns 'slot F1' and 'ms per question'": {
+        **Q5_RIGHT,
+        "comparison": comparison(columns=("slot F1", "intent accuracy")),
+    },
+    "run that cell again": {**Q5_RIGHT, "comparison": comparison(bilstm=(np.nan, 0.96, 2.4))},
+    "`comparison` is None": {**Q5_RIGHT, "comparison": None},
+}
+
+
+def test_q5_in_a_tie_the_faster_model_is_kept() -> None:
+    result = lab07.q5.result({"comparison": TIED, "KEEP": "Transformer"})
+    assert result.status is Status.CORRECT, result
+    assert "Transformer: slot F1 0.9570, 1.90 ms per question" in result.message
+
+
 # ------------------------------------------------------------------ every mistake named, every time
 NAMES = {
     "q1": "scaled_dot_product_attention",
@@ -337,7 +380,7 @@ RIGHT = {
 
 def answers() -> dict[str, dict]:
     """A right answer to every exercise: the namespace its check reads."""
-    return {q.id: {NAMES[q.id]: answer} for q, answer in RIGHT.items()}
+    return {q.id: {NAMES[q.id]: answer} for q, answer in RIGHT.items()} | {"q5": Q5_RIGHT}
 
 
 def wrong_answers() -> dict[str, list[Case]]:
@@ -352,6 +395,11 @@ def wrong_answers() -> dict[str, list[Case]]:
             Case({} if q is lab07.q4 else {NAMES[q.id]: _placeholder}, Status.NOT_ATTEMPTED),
         ]
         for q, wrong in WRONG.items()
+    } | {
+        "q5": [
+            *(Case(namespace, Status.INCORRECT, words) for words, namespace in Q5_WRONG.items()),
+            Case({"comparison": comparison()}, Status.NOT_ATTEMPTED),
+        ]
     }
 
 
@@ -424,6 +472,8 @@ def _bad_values() -> dict:
 
 @pytest.mark.parametrize("exercise", lab07.EXERCISES, ids=lambda q: q.id)
 def test_no_value_makes_a_check_raise(exercise) -> None:
+    right = answers()[exercise.id]
     for label, value in _bad_values().items():
-        result = exercise.result({NAMES[exercise.id]: value})
-        assert result.status is Status.INCORRECT and result.message, (label, result)
+        for name in right:  # q5 reads two names: each in turn, the other right
+            result = exercise.result({**right, name: value})
+            assert result.status is Status.INCORRECT and result.message, (label, name, result)

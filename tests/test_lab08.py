@@ -32,6 +32,10 @@ def test_solution_runs_in_fast_mode_and_reports_sane_metrics() -> None:
     assert 0.5 < m["judge_accuracy"] <= 1
     assert m["epochs"] == 1
     assert 0 < m["train_seconds"] < 60
+    # one epoch: one checkpoint to keep; the challenge scores its ratio on the test shoes
+    assert m["best_epoch"] == 1
+    assert m["challenge_result"] == pytest.approx(m["squared_frechet_ratio"]), m
+    assert m["challenge_met"] in (0.0, 1.0) and m["challenge_seconds"] == m["train_seconds"]
 
 
 # ------------------------------------------------------------------ answers to check
@@ -251,6 +255,19 @@ def gan_class(
     return ConditionalGAN
 
 
+def checkpoint_scores(fd=(52.4, 14.6, 15.7, 9.8, 11.5, 5.3, 4.1, 4.9), drop=()):
+    """Part 9's table of 8 checkpoints: the first six distances as in the benchmark's full run
+    (its curve, on the test shoes), then a best epoch 7 and a worse last one; made-up losses,
+    the generator's lowest at epoch 5."""
+    import pandas as pd
+
+    g_loss = (2.1, 1.2, 0.95, 0.9, 0.88, 0.93, 0.91, 0.92)
+    table = pd.DataFrame(
+        {"epoch": range(1, 9), "d_loss": 1.2, "g_loss": g_loss, "squared_frechet": fd}
+    )
+    return table.set_index("epoch").drop(columns=list(drop))
+
+
 def namespace(**changes):
     """The notebook's variables after every exercise is solved, with `changes`."""
     ns = {
@@ -262,6 +279,8 @@ def namespace(**changes):
         "discriminator_loss": d_loss_right,
         "generator_loss": g_loss_right,
         "ConditionalGAN": gan_class(),
+        "checkpoint_scores": checkpoint_scores(),
+        "BEST_EPOCH": 7,
     }
     ns.update(changes)
     ns.update({name: value(ns) for name, value in changes.items() if isinstance(value, Lazy)})
@@ -404,6 +423,21 @@ WRONG = [
     ("q4", {"gan": "gan"}, "make it with"),
 ]
 # q4 uses the learner's losses: with q3 wrong, the learner is sent to q3, in one line
+WRONG += [
+    # q5: the epoch to keep
+    ("q5", {"BEST_EPOCH": 8}, "epoch 8's squared Fréchet distance is 4.9, 1.20 times epoch 7's"),
+    ("q5", {"BEST_EPOCH": 8}, "the last epoch is not the best"),
+    ("q5", {"BEST_EPOCH": 5}, "the lowest generator loss says how well G fooled"),
+    ("q5", {"BEST_EPOCH": 1}, "that is the largest distance; smaller is better"),
+    ("q5", {"BEST_EPOCH": 6}, "np.argmin counts from 0, the epochs from 1"),
+    ("q5", {"BEST_EPOCH": 3}, "keep a better one"),
+    ("q5", {"BEST_EPOCH": 0}, "an epoch of the table, 1 to 8"),
+    ("q5", {"BEST_EPOCH": "7"}, "`BEST_EPOCH` is '7'"),
+    ("q5", {"BEST_EPOCH": True}, "`BEST_EPOCH` is True"),
+    ("q5", {"checkpoint_scores": checkpoint_scores(drop=["g_loss"])}, "run its cell again"),
+    ("q5", {"checkpoint_scores": checkpoint_scores(fd=(np.nan,) * 8)}, "run its cell again"),
+    ("q5", {"checkpoint_scores": None}, "('squared_frechet', 'g_loss')"),
+]
 PREREQUISITE = [
     (
         "q4",
@@ -419,7 +453,17 @@ NOT_ATTEMPTED = [
     ("q2", {"make_discriminator": _placeholder}),
     ("q3", {"discriminator_loss": _placeholder}),
     ("q4", {"ConditionalGAN": ...}),
+    ("q5", {"BEST_EPOCH": ...}),
 ]
+
+
+def test_q5_a_checkpoint_within_ten_percent_of_the_best_is_as_good() -> None:
+    table = checkpoint_scores(fd=(52.4, 14.6, 15.7, 9.8, 11.5, 5.3, 4.1, 4.5))
+    result = lab08.q5.result(namespace(checkpoint_scores=table, BEST_EPOCH=8))
+    assert result.status is Status.CORRECT, result
+    assert "1.10 times epoch 7's 4.1: within 10% of the best" in result.message
+
+
 EXERCISES = {q.id: q for q in lab08.EXERCISES}
 
 

@@ -1,5 +1,6 @@
 """Checks for lab 07: attention and Transformers (scaled dot-product attention with a padding
-mask, multi-head attention by reshaping into heads, sinusoidal positions, an encoder block).
+mask, multi-head attention by reshaping into heads, sinusoidal positions, an encoder block) and
+a decision (q5: which model to keep, judged by the numbers of the learner's own run).
 
 Each check judges a first probe with an ``Answer`` (the right value and its classic mistakes,
 from ``attention``), then a few probes that change one thing (more padding, no mask, another
@@ -289,6 +290,44 @@ def _check_q4(ns: Namespace) -> str | None:
     return "pre-norm attention and feed-forward sublayers, each with its residual connection."
 
 
+# ------------------------------------------------------------ q5: the model to keep (a decision)
+TIE = 0.005  # slot F1 differences smaller than this are what a seed changes
+COLUMNS = ("slot F1", "ms per question", "intent accuracy")
+
+
+def _check_q5(ns: Namespace) -> str | None:
+    table, keep = learner_value(ns, "comparison"), learner_value(ns, "KEEP")
+    try:  # a DataFrame (or a dict of columns) indexed by the models' names
+        rows = {str(n): [float(table[c][n]) for c in COLUMNS] for n in table[COLUMNS[0]].keys()}
+    except Exception:  # noqa: BLE001 - anything but part 9's table
+        rows = {}
+    expect(
+        len(rows) >= 2 and np.isfinite(list(rows.values())).all(),
+        f"`comparison` is {describe(table)}; it should be part 9's table of the two models, "
+        "with its columns 'slot F1' and 'ms per question': run that cell again.",
+    )
+    expect(
+        isinstance(keep, str) and keep in rows,
+        f"`KEEP` is {describe(keep)}; it should be the name of a row of `comparison`: "
+        f"{' or '.join(map(repr, rows))}.",
+    )
+    (f1, ms, intent), kept = rows[keep], f"you kept {keep} (slot F1 {rows[keep][0]:.4f})"
+    for name, (other_f1, other_ms, other_intent) in rows.items():
+        for_intent = " for its intent accuracy" if intent > other_intent else ""
+        expect(
+            other_f1 - f1 < TIE,
+            f"{kept}{for_intent}, but {name}'s slot F1 is {other_f1:.4f}, {other_f1 - f1:.4f} "
+            f"higher: more than a seed changes, and the slots matter most. Keep {name}.",
+        )
+        expect(
+            not (abs(other_f1 - f1) < TIE and other_ms < ms),
+            f"{kept}: {name}'s {other_f1:.4f} is within {TIE} of it, a tie, and {name} answers "
+            f"faster ({other_ms:.2f} ms per question against {ms:.2f}; the training's speed, "
+            "s per epoch, does not count). Keep the faster one.",
+        )
+    return f"{keep}: slot F1 {f1:.4f}, {ms:.2f} ms per question, none better by {TIE} or more."
+
+
 q1 = Exercise(
     "Scaled dot-product attention with a padding mask",
     _check_q1,
@@ -334,4 +373,15 @@ q4 = Exercise(
     ],
 )
 
-EXERCISES = (q1, q2, q3, q4)
+q5 = Exercise(
+    "Which model to keep",
+    _check_q5,
+    hints=[
+        "First the slot F1: a model more than 0.005 below the best is out. Among those left "
+        "(a tie), the smaller `ms per question` wins.",
+        "`comparison[comparison['slot F1'] > best - 0.005]` keeps the tied rows; "
+        "`['ms per question'].idxmin()` gives the name of the fastest.",
+    ],
+)
+
+EXERCISES = (q1, q2, q3, q4, q5)

@@ -1,9 +1,11 @@
 """Checks for lab 08: a conditional GAN that draws shoes.
 
 q1 the generator, q2 the discriminator, q3 the two losses (``gan_losses``: ``Answer``s with
-their mistakes), q4 the custom ``train_step`` and the two optimizers (``gan_step``: the learner's step on tiny
-probe networks against one simulated SGD step, right or with each classic mistake). Every check
-sets the weights of what it tests (``seed_weights``): no verdict depends on the global seed.
+their mistakes), q4 the custom ``train_step`` and the two optimizers (``gan_step``: the learner's
+step on tiny probe networks against one simulated SGD step, right or with each classic mistake),
+q5 the epoch to keep (a decision, judged by the learner's own table of the checkpoints' scores).
+Every check sets the weights of what it tests (``seed_weights``): no verdict depends on the
+global seed.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ FEATURES = 7 * 7 * 64  # the discriminator's flattened features
 LABEL = "one integer (labels are integers): keras.Input(shape=(), dtype='int32')"
 LABEL_INPUT = ("label", (), "int", LABEL)
 LABELS = np.array([0, 1, 2, 0, 1, 2], dtype="int32")
+TABLE_COLUMNS = ("squared_frechet", "g_loss")  # q5 reads these of the checkpoints' table
 
 
 # ----------------------------------------------------------------- q1: the generator
@@ -332,4 +335,50 @@ q4 = Exercise(
     ],
 )
 
-EXERCISES = (q1, q2, q3, q4)
+
+# ----------------------------------------------------------------- q5: the epoch (a decision)
+SLACK = 1.1  # within 10% of the smallest distance: as good, given a sample's noise
+
+
+def _check_q5(ns: Namespace) -> str | None:
+    table, epoch = learner_value(ns, "checkpoint_scores"), learner_value(ns, "BEST_EPOCH")
+    try:  # a DataFrame (or a dict of columns) indexed by the epochs, from 1
+        fd, g_loss = ({int(e): float(v) for e, v in table[c].items()} for c in TABLE_COLUMNS)
+    except Exception:  # noqa: BLE001 - anything but part 9's table
+        fd = g_loss = {}
+    expect(
+        fd and np.isfinite(list(fd.values())).all(),
+        f"`checkpoint_scores` should be part 9's table of the checkpoints, with the columns "
+        f"{TABLE_COLUMNS}: run its cell again.",
+    )
+    expect(
+        not isinstance(epoch, bool) and epoch in fd,
+        f"`BEST_EPOCH` is {epoch!r:.40}; it should be an epoch of the table, 1 to {max(fd)}.",
+    )
+    best, epoch = min(fd, key=fd.get), int(epoch)
+    said = (
+        f"epoch {epoch}'s squared Fréchet distance is {fd[epoch]:.4g}, {fd[epoch] / fd[best]:.2f} "
+        f"times epoch {best}'s {fd[best]:.4g}"
+    )
+    why = {  # what leads to each wrong epoch; the last one that applies is named
+        min(g_loss, key=g_loss.get): "the lowest generator loss says how well G fooled the "
+        "discriminator of that moment, which learns too, not how good the shoes are",
+        max(fd): "the last epoch is not the best: a GAN's quality goes up and down",
+        max(fd, key=fd.get): "that is the largest distance; smaller is better",
+        best - 1: "np.argmin counts from 0, the epochs from 1",
+    }
+    expect(fd[epoch] <= SLACK * fd[best], f"{said}: {why.get(epoch, 'keep a better one')}.")
+    return f"{said}: within {SLACK - 1:.0%} of the best."
+
+
+q5 = Exercise(
+    "The generator you ship: the epoch",
+    _check_q5,
+    hints=[
+        "The losses do not measure the shoes; the squared Fréchet distance does: the smaller "
+        "the better. The table's index is the epoch, from 1.",
+        "`checkpoint_scores['squared_frechet'].idxmin()` is the epoch of the smallest distance.",
+    ],
+)
+
+EXERCISES = (q1, q2, q3, q4, q5)
