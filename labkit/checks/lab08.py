@@ -10,6 +10,7 @@ global seed.
 
 from __future__ import annotations
 
+from numbers import Real
 from typing import Any
 
 import numpy as np
@@ -352,13 +353,12 @@ def _check_q5(ns: Namespace) -> str | None:
         f"{TABLE_COLUMNS}: run its cell again.",
     )
     expect(
-        not isinstance(epoch, bool) and epoch in fd,
+        isinstance(epoch, Real) and not isinstance(epoch, bool) and epoch in fd,
         f"`BEST_EPOCH` is {epoch!r:.40}; it should be an epoch of the table, 1 to {max(fd)}.",
     )
     best, epoch = min(fd, key=fd.get), int(epoch)
-    said = (
-        f"epoch {epoch}'s squared Fréchet distance is {fd[epoch]:.4g}, {fd[epoch] / fd[best]:.2f} "
-        f"times epoch {best}'s {fd[best]:.4g}"
+    said = f"epoch {epoch}'s squared Fréchet distance is {fd[epoch]:.4g}" + (
+        f", {fd[epoch] / fd[best]:.2f} times epoch {best}'s {fd[best]:.4g}" if epoch != best else ""
     )
     why = {  # what leads to each wrong epoch; the last one that applies is named
         min(g_loss, key=g_loss.get): "the lowest generator loss says how well G fooled the "
@@ -368,7 +368,7 @@ def _check_q5(ns: Namespace) -> str | None:
         best - 1: "np.argmin counts from 0, the epochs from 1",
     }
     expect(fd[epoch] <= SLACK * fd[best], f"{said}: {why.get(epoch, 'keep a better one')}.")
-    return f"{said}: within {SLACK - 1:.0%} of the best."
+    return f"{said}: {'the smallest' if epoch == best else f'within {SLACK - 1:.0%} of the best'}."
 
 
 q5 = Exercise(
