@@ -47,11 +47,12 @@ def serve(args: argparse.Namespace) -> int:
         "names_per_address": args.names_per_address,
     }
     limits = Limits(**{name: value for name, value in given.items() if value is not None})
-    try:
+    try:  # until Ctrl-C, or SIGTERM or SIGHUP
         serve(Path(args.dir), args.host, args.port, say, code=args.code, limits=limits)
     except KeyboardInterrupt:
-        say(f"\nStopped. The reports stay in {Path(args.dir) / 'reports'}; to see them:")
-        say(f"  python -m labkit room report {args.dir}")
+        pass
+    say(f"\nStopped. The reports stay in {Path(args.dir) / 'reports'}; to see them:")
+    say(f"  python -m labkit room report {args.dir}")
     return 0
 
 

@@ -27,6 +27,7 @@ import json
 import os
 import re
 import secrets
+import signal
 import socket
 import time
 from collections.abc import Callable
@@ -414,7 +415,20 @@ async def _run(
         body_timeout=limits.body_timeout_s,
     )
     server.add_sockets(sockets)
-    await asyncio.Event().wait()
+    await _until_stopped()
+
+
+async def _until_stopped() -> None:
+    """Wait for SIGTERM or SIGHUP (a closed terminal), then return: the event loop stops the
+    server cleanly. Raised as an exception in whatever the loop was doing (a request's handler,
+    a log line), the signal could leave it unable to stop. Ctrl-C stops asyncio.run itself."""
+    stop, loop = asyncio.Event(), asyncio.get_running_loop()
+    for name in ("SIGTERM", "SIGHUP"):
+        try:
+            loop.add_signal_handler(getattr(signal, name), stop.set)
+        except (AttributeError, NotImplementedError, RuntimeError):
+            pass  # not on this platform (Windows): the signal interrupts as Ctrl-C does
+    await stop.wait()
 
 
 def _announce(pack: Path, manifest: Manifest | None, url: str, page_url: str, say: Say) -> None:
