@@ -112,51 +112,44 @@ def _with_signals(seconds: float, thunk: Callable[[], T]) -> T:
     previous_trace = sys.gettrace()
     handling = False
 
-    def next_alarm() -> float:
-        """When the next alarm comes: the limit, the repeat after it, or the other timer's
-        deadline, whichever is first."""
-        elapsed = time.monotonic() - started
-        delay = seconds - elapsed if elapsed < seconds else REPEAT_S
-        return min(delay, max(outer_delay - elapsed, 0.001)) if outer_delay else delay
-
     def on_alarm(signum: int, frame: Any) -> None:
         nonlocal handling, outer_delay
-        # One alarm at a time: each is armed only once the last one is handled (a repeating
-        # timer piled handlers up inside one another on a loaded machine, even before their
-        # first line could drop them: seen 100 deep). One that comes meanwhile is dropped.
+        # An alarm that comes while the last one is handled is dropped: where the handler is
+        # slow to run (a loaded machine, another thread holding the GIL), nested handlers
+        # would otherwise pile up without end.
         if not watch.armed or handling:
             return
-        handling, in_learner_code = True, False
+        elapsed = time.monotonic() - started
+        if outer_delay and elapsed >= outer_delay and callable(previous):
+            outer_delay = 0.0  # someone else's timer (pytest-timeout's) is due: theirs, once
+            previous(signum, frame)
+        if elapsed < seconds:
+            return  # an alarm for the other timer only
+        handling = True
         try:
-            elapsed = time.monotonic() - started
-            if outer_delay and elapsed >= outer_delay and callable(previous):
-                outer_delay = 0.0  # someone else's timer (pytest-timeout's) is due: theirs, once
-                previous(signum, frame)
-            if elapsed >= seconds:
-                watch.fired += 1
-                # Raise only in the learner's own code. Raised in a library (TensorFlow unwinding
-                # a graph's context after the first interruption, say), it could stop the library
-                # half-way through its bookkeeping and break every later check in the kernel.
-                in_learner_code = frame is not None and is_learner_file(frame.f_code.co_filename)
-                if (watch.fired >= 2 or not in_learner_code) and sys.gettrace() is not tracer:
-                    sys.settrace(tracer)  # every line of the learner's code raises from now on
-                    while frame is not None:
-                        if is_learner_file(frame.f_code.co_filename):
-                            frame.f_trace = tracer
-                        frame = frame.f_back
+            watch.fired += 1
+            # Raise only in the learner's own code. Raised in a library (TensorFlow unwinding a
+            # graph's context after the first interruption, say), it could stop the library
+            # half-way through its bookkeeping and break every later check in the kernel.
+            in_learner_code = frame is not None and is_learner_file(frame.f_code.co_filename)
+            if (watch.fired >= 2 or not in_learner_code) and sys.gettrace() is not tracer:
+                sys.settrace(tracer)  # every line of the learner's code raises from now on
+                while frame is not None:
+                    if is_learner_file(frame.f_code.co_filename):
+                        frame.f_trace = tracer
+                    frame = frame.f_back
         finally:
             handling = False
-            if watch.armed:
-                signal.setitimer(signal.ITIMER_REAL, next_alarm())
         if in_learner_code:
             raise _TimeUp
 
     # Someone else's timer (pytest-timeout's, signal method) keeps its deadline: its handler is
     # called when it is due, even while the learner's code cannot be stopped.
     started, (outer_delay, outer_interval) = time.monotonic(), signal.getitimer(signal.ITIMER_REAL)
+    first = min(seconds, outer_delay) if outer_delay else seconds
     previous = signal.signal(signal.SIGALRM, on_alarm)
     try:  # from here on an alarm may come: the finally below restores everything
-        signal.setitimer(signal.ITIMER_REAL, next_alarm())
+        signal.setitimer(signal.ITIMER_REAL, first, REPEAT_S)
         watch.give_up.start()
         return thunk()
     finally:
