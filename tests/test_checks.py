@@ -324,6 +324,64 @@ def test_a_sleep_and_a_loop_that_swallows_the_interruption_are_stopped() -> None
     time.sleep(0.6)
 
 
+def test_a_limit_in_another_thread_leaves_the_main_threads_limit_working(tmp_path) -> None:
+    """A limit in a thread that is not the main one (the timer-thread way) once left CPython
+    3.11 in a state where the main thread's next limit spun for good inside its own alarm
+    handler (a full test run hung for 40 minutes). In a child process, so that a return of
+    that bug fails here within a minute instead of hanging the run."""
+    import os
+    import subprocess
+    import sys
+    import textwrap
+
+    from conftest import REPO_ROOT
+
+    script = textwrap.dedent(
+        """
+        import threading, time
+        from labkit.checks.time_limit import TimeLimitExceeded, run_with_time_limit
+
+        def busy():
+            while True:
+                pass
+
+        def swallowing():
+            while True:
+                try:
+                    sum(range(1000))
+                except BaseException:
+                    pass
+
+        def in_a_thread(thunk, seconds):
+            def run():
+                try:
+                    run_with_time_limit(seconds, thunk)
+                except TimeLimitExceeded:
+                    pass
+            worker = threading.Thread(target=run)
+            worker.start()
+            worker.join()
+
+        in_a_thread(lambda: 42, 5)  # not reached
+        in_a_thread(busy, 0.2)  # reached
+        start = time.perf_counter()
+        try:
+            run_with_time_limit(0.3, swallowing)
+        except TimeLimitExceeded:
+            print(f"stopped in {time.perf_counter() - start:.1f} s")
+        """
+    )
+    learner = tmp_path / "learner.py"  # a file of the learner's, as a notebook cell would be
+    learner.write_text(script)
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    done = subprocess.run(
+        [sys.executable, str(learner)], capture_output=True, text=True, timeout=60, env=env
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("stopped in"), done.stdout + done.stderr
+    assert float(done.stdout.split()[2]) < 5, done.stdout
+
+
 def test_alarms_that_come_while_the_last_is_handled_do_not_pile_up(monkeypatch) -> None:
     """On a loaded machine the alarm's handler can take longer than the interval between
     alarms (seen once in a full run: 100 nested handlers, a test that ran past 5 minutes).

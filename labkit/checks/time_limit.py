@@ -8,11 +8,12 @@ half-way through its bookkeeping. Code that swallows it (``except BaseException:
 interrupted again every ``REPEAT_S``, and from the second time on every line of the learner's
 own code raises it, so that no handler of theirs can keep running. Elsewhere (Windows,
 a thread that is not the main one) a timer thread raises ``_TimeUp`` in the checking thread with
-CPython's ``PyThreadState_SetAsyncExc``, again every ``REPEAT_S``: that stops Python loops, but
-not a blocking call, which is interrupted only when it returns. Nor can anything interrupt a
-single TensorFlow operation (C++) before it returns, so checks run learner graphs only after the
-same code has finished eagerly (see ``learner_code``). When the code still runs ``GIVE_UP_S``
-after the limit, a last message on stderr tells the learner to interrupt the kernel.
+CPython's ``PyThreadState_SetAsyncExc``, again every ``REPEAT_S``: that stops a Python loop
+that does not swallow it, but not a blocking call, which is interrupted only when it returns.
+Nor can anything interrupt a single TensorFlow operation (C++) before it returns, so checks run
+learner graphs only after the same code has finished eagerly (see ``learner_code``). When the
+code still runs ``GIVE_UP_S`` after the limit, a last message on stderr tells the learner to
+interrupt the kernel.
 
 Limits do not nest: inside a limit, an inner ``run_with_time_limit`` runs under the outer one.
 """
@@ -55,10 +56,11 @@ class _TimeUp(BaseException):
 _active = threading.local()  # .on: a limit is running in this thread
 
 
-def _raise_in_thread(thread_id: int, exc_type: type[BaseException] | None) -> None:
-    """Make ``thread_id`` raise ``exc_type`` at its next Python instruction; None cancels."""
-    exc = ctypes.py_object(exc_type) if exc_type is not None else None  # None: a NULL pointer
-    ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread_id), exc)
+def _raise_in_thread(thread_id: int, exc_type: type[BaseException]) -> None:
+    """Make ``thread_id`` raise ``exc_type`` at its next Python instruction."""
+    ctypes.pythonapi.PyThreadState_SetAsyncExc(
+        ctypes.c_ulong(thread_id), ctypes.py_object(exc_type)
+    )
 
 
 def can_interrupt() -> bool:
@@ -174,6 +176,13 @@ def _with_signals(seconds: float, thunk: Callable[[], T]) -> T:
             raise due
 
 
+def _take_pending() -> None:
+    """Raise here an interruption that the timer thread scheduled just before it was disarmed.
+    (A loop: its backward jump is where every CPython version looks for one.)"""
+    for _ in range(2):
+        pass
+
+
 def _with_thread(seconds: float, thunk: Callable[[], T]) -> T:
     watch = _Watch(seconds)
     target = threading.get_ident()
@@ -194,16 +203,20 @@ def _with_thread(seconds: float, thunk: Callable[[], T]) -> T:
         watch.give_up.start()
         return thunk()
     finally:
+        # An interruption scheduled before the timer is disarmed is taken here, not cancelled:
+        # CPython 3.11's cancel (PyThreadState_SetAsyncExc with NULL) leaves a flag set that no
+        # thread clears, and with a trace function on, the main thread then spins for good at
+        # the next function it calls (the time limit's own alarm handler, seen in CI).
         while True:
             try:
                 with watch.lock:
                     watch.armed = False
-                    _raise_in_thread(target, None)  # cancel one the timer raised just now
-                timer.cancel()
-                watch.give_up.cancel()
+                _take_pending()
                 break
             except _TimeUp:
                 continue
+        timer.cancel()
+        watch.give_up.cancel()
 
 
 def run_with_time_limit(seconds: float, thunk: Callable[[], T]) -> T:
