@@ -65,6 +65,19 @@ def _figure(row: dict[str, Any], key: str, digits: int = 4) -> str:
     return f"{fmt(value, digits)} ({fmt(spread[0], digits)}-{fmt(spread[1], digits)})"
 
 
+def _load(row: dict[str, Any]) -> list[str]:
+    """What the machine was doing around the lab's runs: the 1-minute load average's range, and
+    the other processes that were busy (runs before the load was recorded have neither)."""
+    machines = [run["machine"] for run in _done(row) if "machine" in run]
+    snapshots = [m[when] for m in machines for when in ("before", "after") if when in m]
+    loads = [snap["load"] for snap in snapshots if snap.get("load") is not None]
+    others = sorted({other["name"] for snap in snapshots for other in snap["busy_others"]})
+    notes = [f"load {min(loads):.1f}-{max(loads):.1f}"] if loads else []
+    if others:
+        notes.append(f"beside {', '.join(others)}")
+    return notes
+
+
 def _speedup(row: dict[str, Any]) -> str:
     """The speed-up cell. One run: "2.3x (95 s / 41 s)", the reference's time to its final value
     over ours. Several: the median of the runs' speed-ups and their min-max, "2.3x (2.0-2.6x)"."""
@@ -145,6 +158,7 @@ def markdown(results: dict[str, Any]) -> str:
             notes.append(f"run {row['date']}")  # a row kept from an earlier run (partial rerun)
         if runs and runs != repeat:
             notes.append(f"{runs} run{'s' if runs != 1 else ''}")
+        notes += _load(row)
         lab = row["lab"] + (f" ({', '.join(notes)})" if notes else "")
         lines.append(
             f"| {lab} | {row['metric']} | {'; '.join(ours)} | {'; '.join(target)} | {met} | "

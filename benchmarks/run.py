@@ -26,7 +26,7 @@ from typing import Any
 
 import nbformat
 
-from benchmarks import recorder
+from benchmarks import machine_load, recorder
 from benchmarks.compare import Curve, compare, summarize
 from benchmarks.labs import LABS
 from benchmarks.references import REFERENCES
@@ -79,6 +79,10 @@ def run_once(
     ``{"seed", "error"}`` when the notebook fails (missing data, ...)."""
     spec = LABS[lab]
     seed, reference_seed = FIRST_SEED + run, REFERENCE_SEED + run
+    machine = {"before": machine_load.snapshot()}
+    if others := machine["before"]["busy_others"]:
+        names = ", ".join(f"{other['name']} ({other['percent']:.0f}%)" for other in others)
+        log(f"    other work on the machine: {names}")
     try:
         ours = run_notebook(lab, fast=smoke, seed=seed, time_scale=time_scale)
     except Exception as exc:  # a failing notebook must not stop the other labs
@@ -95,9 +99,11 @@ def run_once(
         log(f"    training the reference ({spec.reference}, seed {reference_seed}) ...")
         reference = REFERENCES[spec.reference](smoke, seed=reference_seed)
         log(f"    reference: {fmt(reference.final)} after {reference.seconds[-1]:.0f} s")
+    machine["after"] = machine_load.snapshot()
     curves = ours.pop("curves", None)
     row = compare(lab, ours, reference, curves, time_scale)
-    return {"seed": seed, "reference_seed": reference_seed if reference else None, **row}
+    reference_seed_used = reference_seed if reference else None
+    return {"seed": seed, "reference_seed": reference_seed_used, "machine": machine, **row}
 
 
 def main_py_cost(repeats: int = 3) -> dict[str, float]:

@@ -235,6 +235,54 @@ def test_results_are_written_as_json_and_markdown(tmp_path) -> None:
     assert len(list(tmp_path.iterdir())) == 4  # the scaled run beside the full one
 
 
+def test_the_table_says_how_busy_the_machine_was_around_the_runs(tmp_path) -> None:
+    ref = Curve("mlp", "test_accuracy", seconds=[10.0], values=[0.87])
+    ours = {"test_accuracy": 0.9, "train_seconds": 5.0}
+    runs = []
+    for seed, (before, after, others) in zip(
+        (42, 43),
+        ((0.2, 1.9, []), (2.5, 3.4, [{"name": "python3", "pid": 7, "percent": 97.0}] * 2)),
+        strict=True,
+    ):
+        machine = {
+            "before": {"load": before, "busy_others": others},
+            "after": {"load": after, "busy_others": []},
+        }
+        runs.append({"seed": seed, "machine": machine, **compare.compare(MLP, ours, ref, None)})
+    row = compare.summarize(MLP, runs)
+    table = report.markdown(results_of([row], seeds=[42, 43]))
+    assert "| 03_multilayer_perceptron (load 0.2-3.4, beside python3) |" in table
+    older = compare.summarize(MLP, [{"seed": 42, **compare.compare(MLP, ours, ref, None)}])
+    assert "| 03_multilayer_perceptron |" in report.markdown(results_of([older]))
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="starts a process that is not its child")
+def test_a_busy_process_that_is_not_ours_is_named_and_our_children_are_not(tmp_path) -> None:
+    from benchmarks import machine_load
+
+    spin = "import time\nend = time.time() + 20\nwhile time.time() < end:\n    pass\n"
+    orphan = (  # a busy process whose parent has gone: the machine's, not the benchmark's
+        "import os, subprocess, sys\n"
+        f"child = subprocess.Popen([sys.executable, '-c', {spin!r}], stdout=subprocess.DEVNULL,"
+        " stderr=subprocess.DEVNULL, start_new_session=True)\n"
+        "print(child.pid)\n"
+    )
+    started = subprocess.run([sys.executable, "-c", orphan], capture_output=True, text=True)
+    stranger = int(started.stdout)
+    ours = subprocess.Popen([sys.executable, "-c", spin])
+    try:
+        busy = machine_load.busy_others()
+    finally:
+        ours.kill()
+        os.kill(stranger, 9)
+        ours.wait()
+    pids = [other["pid"] for other in busy]
+    assert stranger in pids and ours.pid not in pids and os.getpid() not in pids, busy
+    assert all(other["percent"] >= machine_load.BUSY_PERCENT for other in busy)
+    load = machine_load.load_average()
+    assert load is None or load >= 0
+
+
 def test_run_notebook_gives_the_kernel_the_seed_and_the_time_scale(monkeypatch) -> None:
     seen = {}
 
@@ -328,6 +376,8 @@ def test_smoke_run_of_the_command_with_repeats_and_a_time_scale(tmp_path) -> Non
         # of its points (the last, or the best one when early stopping restores it)
         assert any(abs(v - run["value"]) < 1e-6 for v in run["curve"]["values"])
         assert 0 < run["curve"]["seconds"][-1] <= run["train_seconds"]
+        for when in ("before", "after"):  # how busy the machine was, around the run
+            assert isinstance(run["machine"][when]["busy_others"], list)
         assert "our_time_to_reference_value" in run
     low, high = row["spread"]["value"]
     assert low <= row["value"] <= high
