@@ -35,8 +35,8 @@ REPEAT_S = 0.25  # how often the interruption is repeated after the limit
 GIVE_UP_S = 10.0  # after the limit, when the learner is told that the check cannot stop it
 STUCK_MESSAGE = (
     "The check cannot stop your code (it ignores every interruption, or waits inside a library "
-    "call): interrupt the kernel (the stop button, or Kernel > Interrupt), fix the loop, and "
-    "check again."
+    "call): interrupt the kernel (the stop button, or Kernel > Interrupt; where your code "
+    "catches that too, Kernel > Restart), fix the loop, and check again."
 )
 
 
