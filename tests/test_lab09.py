@@ -26,17 +26,44 @@ pytestmark = pytest.mark.replicas
 
 # ------------------------------------------------------------------ the notebook (fast mode)
 def worker_processes(marker: str = "lab09-") -> list[str]:
-    """The command lines of lab 09's worker processes still running (Linux: /proc)."""
+    """The command lines of lab 09's worker processes still running (Linux: /proc) that this
+    test run started: under pytest-xdist, those that inherited its run's id (another run of
+    the tests on the same machine has its own workers)."""
+    run_id = os.environ.get("PYTEST_XDIST_TESTRUNUID")
     found = []
-    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+    for process in Path("/proc").glob("[0-9]*"):
         try:
-            words = cmdline.read_bytes().split(b"\0")
+            words = (process / "cmdline").read_bytes().split(b"\0")
+            ours = not run_id or f"PYTEST_XDIST_TESTRUNUID={run_id}".encode() in (
+                process / "environ"
+            ).read_bytes().split(b"\0")
         except OSError:
             continue
         text = " ".join(w.decode(errors="replace") for w in words)
-        if "labkit.lab.local_cluster" in text and marker in text:
+        if "labkit.lab.local_cluster" in text and marker in text and ours:
             found.append(text)
     return found
+
+
+@pytest.mark.skipif(not Path("/proc/self/environ").is_file(), reason="reads Linux's /proc")
+def test_leftover_workers_are_counted_for_this_run_only(monkeypatch) -> None:
+    import subprocess
+    import sys
+
+    monkeypatch.setenv("PYTEST_XDIST_TESTRUNUID", "this-run")
+    sleeper = [sys.executable, "-c", "import time; time.sleep(60)"]
+    args = ["labkit.lab.local_cluster", "lab09-test"]
+    ours = subprocess.Popen([*sleeper, *args])
+    other_run = subprocess.Popen(
+        [*sleeper, *args], env={**os.environ, "PYTEST_XDIST_TESTRUNUID": "another-run"}
+    )
+    try:
+        found = worker_processes("lab09-test")
+    finally:
+        for process in (ours, other_run):
+            process.kill()
+            process.wait()
+    assert len(found) == 1 and worker_processes("lab09-test") == []
 
 
 @pytest.mark.notebook
