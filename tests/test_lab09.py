@@ -127,7 +127,7 @@ def _builder(
     def make_optimizer():
         if optimizer == "Adam":
             return keras.optimizers.Adam(learning_rate)
-        return optimizer
+        return optimizer() if callable(optimizer) else optimizer  # a factory: made where called
 
     def build_and_compile(strategy):
         if other_strategy:
@@ -249,14 +249,30 @@ def _q1_cases(right: dict) -> list[Case]:
         return {**right, "build_and_compile": _builder(**mistake)}
 
     return [
-        Case(build(inside=False), INCORRECT, "built outside `strategy.scope()`"),
-        Case(build(inside=False, compile_inside=False), INCORRECT, "outside `strategy.scope()`"),
+        Case(
+            build(inside=False),
+            INCORRECT,
+            "the model was built outside `strategy.scope()`: its weights live on one device, not "
+            "one copy per replica, and the strategy cannot train them on its replicas. Call "
+            "build_cnn() inside",
+        ),
+        Case(
+            build(inside=False, compile_inside=False),
+            INCORRECT,
+            "the model was built outside `strategy.scope()`: its weights live on one device, not "
+            "one copy per replica, and the strategy cannot train them on its replicas; and the "
+            "optimizer was created outside",
+        ),
         Case(build(other_strategy=True), INCORRECT, "another strategy"),
-        Case(build(optimizer_outside=True), INCORRECT, "optimizer was made outside"),
-        Case(build(compile_inside=False), INCORRECT, "optimizer was made outside"),
-        Case(build(compile_inside=False, optimizer="adam"), INCORRECT, "made outside"),
+        Case(build(optimizer_outside=True), INCORRECT, "the optimizer was created outside"),
+        Case(build(compile_inside=False), INCORRECT, "the optimizer was created outside"),
+        Case(
+            build(compile_inside=False, optimizer="adam"),
+            INCORRECT,
+            "the optimizer was created outside `strategy.scope()`",
+        ),
         Case(build(compile=False), INCORRECT, "not compiled"),
-        Case(build(optimizer=keras.optimizers.SGD(LEARNING_RATE)), INCORRECT, "Adam"),
+        Case(build(optimizer=lambda: keras.optimizers.SGD(LEARNING_RATE)), INCORRECT, "Adam"),
         Case(build(learning_rate=1e-2), INCORRECT, "use LEARNING_RATE (0.001)"),
         Case(build(loss="sparse_categorical_crossentropy"), INCORRECT, "expects probabilities"),
         Case(build(loss=keras.losses.SparseCategoricalCrossentropy()), INCORRECT, "logits"),
@@ -315,6 +331,8 @@ def _q2_cases(right: dict) -> list[Case]:
         Case(made(seed=None), INCORRECT, "give shuffle a seed"),
         Case(made(repeat=True), INCORRECT, "do not .repeat()"),
         Case(made(drop=False), INCORRECT, "drop_remainder=True"),
+        Case(made(drop=False), INCORRECT, "27 examples in batches of 8 leave a last batch of 3"),
+        Case(made(drop=False), INCORRECT, "12,000 images in batches of 128 leave one of 96"),
         Case({"make_distributed_dataset": separately}, INCORRECT, "no longer match"),
         Case({"make_distributed_dataset": lambda *args: [1, 2]}, INCORRECT, "not a list"),
         Case({"make_distributed_dataset": _todo}, NOT_ATTEMPTED, "NotImplementedError"),
@@ -375,6 +393,25 @@ def wrong_answers() -> dict[str, list[Case]]:
 test_the_right_answer_is_correct, test_wrong_answers_are_incorrect_with_a_useful_reason = (
     verdict_tests(lab09, answers, wrong_answers)
 )
+
+
+def test_q1_an_optimizer_made_in_the_scope_may_be_compiled_outside_it() -> None:
+    """Where compile() runs does not matter when the optimizer was made in the scope: fit builds
+    its state in the model's strategy's scope (Keras 3). The check judges where the variables
+    are, so this answer is right."""
+    import keras
+
+    def build_and_compile(strategy):
+        with strategy.scope():
+            model, optimizer = _cnn(), keras.optimizers.Adam(LEARNING_RATE)
+        loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+        model.compile(optimizer, loss, metrics=["accuracy"])
+        return model
+
+    namespace = {"build_and_compile": build_and_compile, "LEARNING_RATE": LEARNING_RATE}
+    result = lab09.q1.result(namespace)
+    assert result.status is Status.CORRECT, result
+    assert "one copy per replica" in result.message
 
 
 def test_without_several_devices_the_checks_say_to_restart_the_kernel(monkeypatch) -> None:

@@ -51,7 +51,6 @@ def _call(func: Any, *args: Any) -> Any:
 # ------------------------------------------------------------------ q1: a model in the scope
 def _check_q1(ns: Namespace) -> str | None:
     import keras
-    import tensorflow as tf
 
     build = learner_value(ns, "build_and_compile")
     learning_rate = learner_float(ns, "LEARNING_RATE", 1e-8, 1.0)
@@ -63,21 +62,11 @@ def _check_q1(ns: Namespace) -> str | None:
         f"{describe(model)}: end with `return model`.",
     )
     expect(model.weights, "the model has no weights: build it with build_cnn(), inside the scope.")
-    variables = [getattr(w, "value", w) for w in model.weights]  # the tf.Variable behind each
-    if not all(strategy.extended.variable_created_in_scope(v) for v in variables):
-        expect(
-            not any(isinstance(v, tf.distribute.DistributedValues) for v in variables),
-            "the model was built in the scope of another strategy: use the `strategy` the "
-            "function receives (`with strategy.scope():`), not a new one.",
-        )
-        raise Incorrect(
-            "the model was built outside `strategy.scope()`: its weights live on one device, "
-            "not one copy per replica. Call build_cnn() inside `with strategy.scope():`."
-        )
     expect(
-        getattr(model, "compiled", False),
-        "the model is not compiled: call model.compile(...) inside the scope.",
+        getattr(model, "compiled", False) and model.optimizer is not None,
+        "the model is not compiled: call model.compile(...) before returning it.",
     )
+    replicas.judge_scope(strategy, model, model.optimizer)
     optimizer = getattr(model.optimizer, "inner_optimizer", model.optimizer)  # mixed precision
     expect(
         isinstance(optimizer, keras.optimizers.Adam),
@@ -96,8 +85,8 @@ def _check_q1(ns: Namespace) -> str | None:
         "metrics=['accuracy'].",
     )
     return (
-        f"{len(model.weights)} weights, each with one copy per replica "
-        f"({strategy.num_replicas_in_sync} here), and an optimizer made in the same scope."
+        f"{len(model.weights)} weights and the optimizer's {len(model.optimizer.variables)} "
+        f"variables, each with one copy per replica ({strategy.num_replicas_in_sync} here)."
     )
 
 
@@ -213,9 +202,10 @@ def _check_q2(ns: Namespace) -> str | None:
     expect(
         len(read_epoch(strategy, ragged, most=len(steps) + 1)) <= len(steps),
         f"{count + extra} examples in batches of {batch} leave a last batch of {extra}, and "
-        f"your dataset keeps it: its loss, divided by the global batch size ({batch}), would "
-        f"give a step {extra}/{batch} as long as it should be. Drop it: "
-        ".batch(global_batch_size, drop_remainder=True).",
+        f"your dataset keeps it (the full lab's 12,000 images in batches of 128 leave one of "
+        f"96). train_step divides the loss of every batch by the global batch size, {batch}: "
+        f"with SGD the step of that batch would be {extra}/{batch} of the right one (96/128 = "
+        "0.75 in the lab). Drop it: .batch(global_batch_size, drop_remainder=True).",
     )
     return (
         f"every step splits a batch of {batch} shuffled examples between the "
@@ -355,21 +345,26 @@ q1 = Exercise(
     "A model built and compiled in the strategy's scope",
     _check_q1,
     hints=[
-        "Everything that creates variables goes inside `with strategy.scope():`: the model's "
-        "layers and the optimizer, which compile() creates.",
-        "Open the strategy's scope (a `with` block on `strategy.scope()`), build the model with "
-        "`build_cnn()` and compile it inside that block; return the model after it.",
+        "Section 4's rule: whatever creates variables is created in the scope. Go through your "
+        "lines: which of them create variables, now or later? Those go inside "
+        "`with strategy.scope():`.",
+        "build_cnn() creates the model's weights; keras.optimizers.Adam(...) creates the "
+        "optimizer's step count at once (its moments come later: fit builds them in the scope "
+        "of the model's strategy). Make both in the `with` block, compile there too, and "
+        "return the model after it.",
     ],
 )
 q2 = Exercise(
     "A tf.data pipeline, distributed",
     _check_q2,
     hints=[
-        "Build an ordinary tf.data pipeline with the *global* batch size, then give it to "
-        "strategy.experimental_distribute_dataset: it splits every batch between the replicas.",
-        "A dataset of (image, label) pairs from the arrays (`from_tensor_slices`), shuffled over "
-        "all the images with seed=0, batched by the global batch size with the last, smaller "
-        "batch dropped (`drop_remainder=True`), prefetched (tf.data.AUTOTUNE).",
+        "Two decisions. The strategy splits every batch the dataset yields between the "
+        "replicas: which batch size should .batch() get? And every step divides the loss by "
+        "global_batch_size (section 2): what would that do to a last batch smaller than it?",
+        "from_tensor_slices((images, labels)), shuffled over all the images with seed=0 before "
+        "batching, batched by the global batch size without the last, smaller batch "
+        "(`drop_remainder=True`: its step would be too short), prefetched (tf.data.AUTOTUNE), "
+        "then strategy.experimental_distribute_dataset(...).",
     ],
 )
 q3 = Exercise(

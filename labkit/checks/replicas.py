@@ -184,3 +184,64 @@ def read_epoch(strategy: Any, dataset: Any, most: int) -> list[list[tuple[np.nda
 
 def labels_of(steps: list) -> np.ndarray:
     return np.concatenate([labels for step in steps for _, labels in step])
+
+
+# ------------------------------------------------------------------ q1: what the scope made
+def _in_scope(strategy: Any, variables: list) -> bool:
+    """Whether every variable (a Keras variable or the tf.Variable behind it) was created in
+    ``strategy``'s scope: one copy per replica."""
+    return all(
+        strategy.extended.variable_created_in_scope(getattr(v, "value", v)) for v in variables
+    )
+
+
+def judge_scope(strategy: Any, model: Any, optimizer: Any) -> None:
+    """Incorrect unless the model's weights and the optimizer's variables (its step count from
+    the start, its moments once ``optimizer.build`` has run in the scope, as ``fit`` does) are
+    variables of ``strategy``, one copy per replica; names what was made outside the scope."""
+    import tensorflow as tf
+
+    elsewhere = [  # a copy per replica, of another strategy
+        v
+        for v in [*model.weights, *optimizer.variables]
+        if isinstance(getattr(v, "value", v), tf.distribute.DistributedValues)
+        and not _in_scope(strategy, [v])
+    ]
+    expect(
+        not elsewhere,
+        "the model was built in the scope of another strategy: use the `strategy` the "
+        "function receives (`with strategy.scope():`), not a new one.",
+    )
+    model_out = not _in_scope(strategy, model.weights)
+    optimizer_out = not _in_scope(strategy, optimizer.variables)
+    model_words = (
+        "the model was built outside `strategy.scope()`: its weights live on one device, not "
+        "one copy per replica, and the strategy cannot train them on its replicas"
+    )
+    optimizer_words = (
+        "the optimizer was created outside `strategy.scope()`: its variables (its step count "
+        "now, Adam's two moments per weight at the first training step) would live on one "
+        "device, and Keras refuses to train with it ('Mixing different tf.distribute.Strategy "
+        "objects')"
+    )
+    expect(
+        not (model_out and optimizer_out),
+        f"{model_words}; and {optimizer_words}. Create both inside `with strategy.scope():`.",
+    )
+    expect(not model_out, f"{model_words}. Call build_cnn() inside `with strategy.scope():`.")
+    expect(
+        not optimizer_out,
+        f"{optimizer_words}. Create it inside `with strategy.scope():` (the Adam, or the "
+        "compile() that makes it from a name).",
+    )
+
+    def build() -> None:
+        with strategy.scope():
+            optimizer.build(model.trainable_variables)
+
+    run_learner_code("building the optimizer's state in the scope (optimizer.build)", build)
+    expect(
+        _in_scope(strategy, optimizer.variables),
+        "the optimizer's state, built in the scope, is not one copy per replica: create the "
+        "optimizer inside `with strategy.scope():`.",
+    )
