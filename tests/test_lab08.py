@@ -52,6 +52,10 @@ def generator(
     upsamplings=2,
     filters=32,
     label_input=((), "int32"),
+    start=7,
+    channels=64,
+    dense_units=None,
+    image_channels=1,
 ):
     """make_generator, right by default; each argument makes one mistake."""
 
@@ -62,12 +66,12 @@ def generator(
         x = layers.Concatenate()([z, one_hot]) if use_label else z
         if not use_z:
             x = one_hot
-        x = layers.Dense(7 * 7 * 64, use_bias=False)(x)
+        x = layers.Dense(dense_units or start * start * channels, use_bias=False)(x)
         x = layers.ReLU()(layers.BatchNormalization()(x) if batch_norm else x)
-        x = layers.Reshape((7, 7, 64))(x)
+        x = layers.Reshape((start, start, channels))(x)
         for k in range(upsamplings):
             last = k == upsamplings - 1
-            size = 1 if last else filters
+            size = image_channels if last else filters
             act = activation if last else None
             if transpose:
                 x = layers.Conv2DTranspose(size, 4, strides=2, padding="same", activation=act)(x)
@@ -90,6 +94,7 @@ def discriminator(
     channels=False,
     transpose=False,
     outputs=1,
+    embedding=None,
 ):
     """make_discriminator, right by default; each argument makes one mistake."""
 
@@ -113,7 +118,7 @@ def discriminator(
         features = layers.Flatten()(x)
         logit = layers.Dense(outputs, activation=activation)(features)
         if projection:
-            embedded = layers.Embedding(N_CLASSES, features.shape[-1])(label)
+            embedded = layers.Embedding(N_CLASSES, embedding or features.shape[-1])(label)
             logit = layers.Add()([logit, layers.Dot(axes=1)([embedded, features])])
         return keras.Model([image, label], logit, name="discriminator")
 
@@ -329,11 +334,35 @@ RIGHT = [
 WRONG = [
     # q1: the generator
     ("q1", {"make_generator": generator(activation="sigmoid")}, "tanh"),
+    (
+        "q1",
+        {"make_generator": generator(activation="sigmoid")},
+        "all in [0, 1], a sigmoid's range: the real images are scaled to [-1, 1], so the "
+        "discriminator could tell the fakes by their range alone",
+    ),
     ("q1", {"make_generator": generator(activation=None)}, "tanh"),
-    ("q1", {"make_generator": generator(use_label=False)}, "label"),
+    ("q1", {"make_generator": generator(activation=None)}, "beyond [-1, 1], as with no activ"),
+    ("q1", {"make_generator": generator(activation="relu")}, "never negative"),
+    ("q1", {"make_generator": generator(activation="relu")}, "tell the fakes by their range"),
+    ("q1", {"make_generator": generator(use_label=False)}, "whatever the label"),
     ("q1", {"make_generator": generator(use_z=False)}, "noise"),
-    ("q1", {"make_generator": generator(upsamplings=1)}, "(28, 28, 1)"),
-    ("q1", {"make_generator": generator(upsamplings=3)}, "(28, 28, 1)"),
+    ("q1", {"make_generator": generator(upsamplings=1)}, "images of 14x14x1, not 28x28x1"),
+    ("q1", {"make_generator": generator(upsamplings=3)}, "images of 56x56x1, not 28x28x1"),
+    (
+        "q1",
+        {"make_generator": generator(start=14)},
+        "images of 56x56x1, not 28x28x1: your first maps are 14x14, and two doublings make "
+        "56x56. Work backwards from 28: two doublings, 28 / 2 / 2 = 7",
+    ),
+    ("q1", {"make_generator": generator(start=4)}, "your first maps are 4x4"),
+    (
+        "q1",
+        {"make_generator": generator(dense_units=7 * 7 * 32)},
+        "the Dense layer makes 1568 numbers, which Reshape cannot turn into the maps",
+    ),
+    ("q1", {"make_generator": generator(channels=32)}, "your first maps have 32 channels"),
+    ("q1", {"make_generator": generator(image_channels=3)}, "28x28x3, not 28x28x1"),
+    ("q1", {"make_generator": generator(image_channels=3)}, "give it 1 filter"),
     ("q1", {"make_generator": generator(transpose=False)}, "Conv2DTranspose"),
     ("q1", {"make_generator": generator(batch_norm=False)}, "BatchNormalization"),
     ("q1", {"make_generator": generator(filters=64)}, "parameters"),
@@ -352,6 +381,20 @@ WRONG = [
     ("q1", {"LATENT_DIM": "64"}, "positive whole number"),
     # q2: the discriminator
     ("q2", {"make_discriminator": discriminator(activation="sigmoid")}, "logit"),
+    (
+        "q2",
+        {"make_discriminator": discriminator(activation="sigmoid")},
+        "the discriminator applies a sigmoid: D answers with a logit (section 2), and the "
+        "losses take logits",
+    ),
+    (
+        "q2",
+        {"make_discriminator": discriminator(embedding=64)},
+        "the dot product gets two vectors of different lengths, 64 and 3136: the label's "
+        "embedding must be as long as the image's features. Flatten gives",
+    ),
+    ("q2", {"make_discriminator": discriminator(embedding=28 * 28)}, "784 and 3136"),
+    ("q2", {"make_discriminator": discriminator(leaky=False)}, "passes no gradient where it is"),
     ("q2", {"make_discriminator": discriminator(projection=False)}, "label"),
     ("q2", {"make_discriminator": discriminator(projection=False, channels=True)}, "projection"),
     ("q2", {"make_discriminator": discriminator(leaky=False)}, "LeakyReLU"),

@@ -1,6 +1,7 @@
 """Checks for lab 08: a conditional GAN that draws shoes.
 
-q1 the generator, q2 the discriminator, q3 the two losses (``gan_losses``: ``Answer``s with
+q1 the generator and q2 the discriminator (``gan_networks``: judged by the image they make and the
+sizes the learner derives), q3 the two losses (``gan_losses``: ``Answer``s with
 their mistakes), q4 the custom ``train_step`` and the two optimizers (``gan_step``: the learner's
 step on tiny probe networks against one simulated SGD step, right or with each classic mistake),
 q5 the epoch to keep (a decision, judged by the learner's own table of the checkpoints' scores).
@@ -18,6 +19,18 @@ import numpy as np
 from labkit.checks import gan_losses, gan_step
 from labkit.checks.answers import close, expect
 from labkit.checks.exercise import Exercise
+from labkit.checks.gan_networks import (
+    DERIVE_FEATURES,
+    DERIVE_MAPS,
+    FEATURES,
+    IMAGE_SHAPE,
+    discriminator_params,
+    expect_image_range,
+    expect_image_size,
+    first_maps,
+    generator_params,
+    sizes_explained,
+)
 from labkit.checks.learner_code import call_learner, model_output
 from labkit.checks.models import (
     activation_name,
@@ -30,8 +43,6 @@ from labkit.checks.models import (
 from labkit.checks.values import Namespace, expect_shape, learner_int, learner_value
 
 LAB = "08_gans"
-IMAGE_SHAPE = (28, 28, 1)
-FEATURES = 7 * 7 * 64  # the discriminator's flattened features
 
 
 # the second input of both networks: one integer label per example
@@ -42,15 +53,6 @@ TABLE_COLUMNS = ("squared_frechet", "g_loss")  # q5 reads these of the checkpoin
 
 
 # ----------------------------------------------------------------- q1: the generator
-def generator_params(latent_dim: int, n_classes: int) -> set[int]:
-    """The parameter counts of the generator the exercise describes: Dense(7*7*64) and the first
-    Conv2DTranspose may keep their biases (batch normalisation makes them useless)."""
-    dense, bn1 = (latent_dim + n_classes) * 7 * 7 * 64, 4 * 7 * 7 * 64
-    up1, bn2, up2 = 4 * 4 * 64 * 32, 4 * 32, 4 * 4 * 32 * 1 + 1
-    base = dense + bn1 + up1 + bn2 + up2
-    return {base, base + 7 * 7 * 64, base + 32, base + 7 * 7 * 64 + 32}
-
-
 def _generator_output(generator: Any, z: np.ndarray, labels: np.ndarray) -> np.ndarray:
     return model_output(generator, [z, labels], "calling the generator", "the generator")
 
@@ -58,7 +60,8 @@ def _generator_output(generator: Any, z: np.ndarray, labels: np.ndarray) -> np.n
 def _check_q1(ns: Namespace) -> str | None:
     latent, n_classes = learner_int(ns, "LATENT_DIM"), learner_int(ns, "N_CLASSES")
     expect(n_classes >= 3, f"`N_CLASSES` is {n_classes}; there are 3 kinds of shoes.")
-    generator = learner_model(call_learner(learner_value(ns, "make_generator")), "make_generator()")
+    make = sizes_explained(learner_value(ns, "make_generator"))
+    generator = learner_model(call_learner(make), "make_generator()")
     noise = ("noise z", (latent,), "float", "keras.Input((LATENT_DIM,))")
     expect_inputs(generator, "the generator", noise, LABEL_INPUT)
     seed_weights(generator, 0)
@@ -68,23 +71,8 @@ def _check_q1(ns: Namespace) -> str | None:
         (len(LABELS), None, None, None),
         "the generator's output for 6 noise vectors",
     )
-    expect(
-        out.shape[1:] == IMAGE_SHAPE,
-        f"the generator makes images of shape {out.shape[1:]}; it should make {IMAGE_SHAPE}: 7x7 "
-        "maps, then two Conv2DTranspose layers with strides=2 and padding='same' (7 -> 14 -> "
-        "28), the last with 1 filter.",
-    )
-    big = _generator_output(generator, 5.0 * z, LABELS)
-    expect(
-        big.min() < 0.0 or big.max() > 1.0,
-        "the generator's pixels are all in [0, 1], as a sigmoid makes them; the training images "
-        "are scaled to [-1, 1]: end with activation='tanh'.",
-    )
-    expect(
-        big.min() >= -1.0 - 1e-5 and big.max() <= 1.0 + 1e-5,
-        f"the generator's pixels go from {big.min():.3g} to {big.max():.3g}; the training "
-        "images are in [-1, 1]: end with activation='tanh'.",
-    )
+    expect_image_size(generator, out.shape[1:])
+    expect_image_range(_generator_output(generator, 5.0 * z, LABELS))
     per_label = _generator_output(generator, np.repeat(z[:1], 3, axis=0), LABELS[:3])
     expect(
         np.abs(per_label - per_label[:1]).max() >= 1e-6,
@@ -95,11 +83,15 @@ def _check_q1(ns: Namespace) -> str | None:
         np.abs(out[3] - out[0]).max() >= 1e-6,
         "two different noise vectors give the same image: z must enter the network.",
     )
-    types = layer_types(generator)
+    types, maps = layer_types(generator), first_maps(generator)
     expect(
         "Reshape" in types and "Dense" in types,
-        "start like lab 05's decoder: a Dense layer of 7 * 7 * 64 units, then "
-        "layers.Reshape((7, 7, 64)).",
+        f"start like lab 05's decoder: a Dense layer, then layers.Reshape. {DERIVE_MAPS}",
+    )
+    expect(
+        maps is None or maps[-1] == 64,
+        f"your first maps have {maps and maps[-1]} channels; the generator starts from 64. "
+        f"{DERIVE_MAPS}",
     )
     expect(
         types.count("Conv2DTranspose") == 2,
@@ -115,7 +107,8 @@ def _check_q1(ns: Namespace) -> str | None:
     expect(
         params in wanted,
         f"the generator has {params:,} parameters; the one described has {min(wanted):,}: check "
-        "the sizes (Dense(7 * 7 * 64), Conv2DTranspose(32, 4, ...), Conv2DTranspose(1, 4, ...)).",
+        "the sizes (Conv2DTranspose(32, 4, ...), Conv2DTranspose(1, 4, ...), and the Dense "
+        "layer's units, one per number of the first maps).",
     )
     return (
         f"noise ({latent}) + one-hot label ({n_classes}) -> 7x7x64 -> 14x14x32 -> 28x28x1 in "
@@ -127,25 +120,22 @@ q1 = Exercise(
     "The generator: lab 05's decoder, fed with noise and a label",
     _check_q1,
     hints=[
-        "Two inputs: z = keras.Input((LATENT_DIM,)) and label = keras.Input(shape=(), "
-        "dtype='int32'). Turn the label into a one-hot vector, concatenate it with z, then "
-        "decode as in lab 05 (Dense, Reshape, two Conv2DTranspose).",
+        "Work backwards from the image: each Conv2DTranspose with strides=2 and padding='same' "
+        "doubles the height and width, and there are two. How large must the first maps be, "
+        "and so how many units does the Dense layer need (one per number of those maps)? For "
+        "the last activation: which range are the real pixels in (section 1)?",
         "layers.CategoryEncoding(N_CLASSES, output_mode='one_hot')(label) makes the one-hot "
-        "vector; layers.Concatenate()([z, one_hot]) joins them. After Dense(7 * 7 * 64, "
-        "use_bias=False) and after Conv2DTranspose(32, 4, strides=2, padding='same', "
-        "use_bias=False): BatchNormalization() then ReLU(). The last layer: "
-        "Conv2DTranspose(1, 4, strides=2, padding='same', activation='tanh').",
+        "vector; layers.Concatenate()([z, one_hot]) joins them. 28 / 2 / 2 = 7: "
+        "Dense(7 * 7 * 64, use_bias=False), then Reshape((7, 7, 64)); after the Dense layer and "
+        "after Conv2DTranspose(32, 4, strides=2, padding='same', use_bias=False): "
+        "BatchNormalization() then ReLU(). The last layer: Conv2DTranspose(1, 4, strides=2, "
+        "padding='same', activation='tanh'), whose outputs lie between -1 and 1, as the real "
+        "pixels do.",
     ],
 )
 
 
 # ----------------------------------------------------------------- q2: the discriminator
-def discriminator_params(n_classes: int) -> int:
-    """The parameter count of the projection discriminator the exercise describes."""
-    conv1, conv2 = 4 * 4 * 1 * 32 + 32, 4 * 4 * 32 * 64 + 64
-    return conv1 + conv2 + FEATURES + 1 + n_classes * FEATURES
-
-
 def _scores(discriminator: Any, images: np.ndarray, labels: np.ndarray) -> np.ndarray:
     return model_output(
         discriminator, [images, labels], "calling the discriminator", "the discriminator"
@@ -154,7 +144,7 @@ def _scores(discriminator: Any, images: np.ndarray, labels: np.ndarray) -> np.nd
 
 def _check_q2(ns: Namespace) -> str | None:
     n_classes = learner_int(ns, "N_CLASSES")
-    make = learner_value(ns, "make_discriminator")
+    make = sizes_explained(learner_value(ns, "make_discriminator"))
     discriminator = learner_model(call_learner(make), "make_discriminator()")
     image = ("image", IMAGE_SHAPE, "float", "keras.Input(IMAGE_SHAPE)")
     expect_inputs(discriminator, "the discriminator", image, LABEL_INPUT)
@@ -166,8 +156,9 @@ def _check_q2(ns: Namespace) -> str | None:
     out = out[:, None] if out.shape == (len(LABELS),) else out
     expect_shape(out, (len(LABELS), 1), "the discriminator's output for 6 images")
     logit_please = (
-        "return the logit (no activation at the end); the losses apply the sigmoid themselves "
-        "(from_logits=True), which stays exact even for very confident outputs."
+        "D answers with a logit (section 2), and the losses take logits (from_logits=True): "
+        "they apply the sigmoid themselves, exactly even for very confident outputs. No "
+        "activation at the end."
     )
     layers = all_layers(discriminator)
     expect(
@@ -204,8 +195,9 @@ def _check_q2(ns: Namespace) -> str | None:
     leaky = [la for la in layers if type(la).__name__ == "LeakyReLU"]
     expect(
         len(leaky) + sum(activation_name(la) == "leaky_relu" for la in layers) >= 2,
-        "put a LeakyReLU(0.2) after each convolution: a plain ReLU passes no gradient for "
-        "negative inputs, and the discriminator's gradient is all the generator learns from.",
+        "after the convolutions, a ReLU passes no gradient where it is off (for negative "
+        "inputs), and the discriminator's gradient with respect to the image is all the "
+        "generator learns from: put a LeakyReLU(0.2) after each convolution.",
     )
     slopes = {round(float(layer.negative_slope), 4) for layer in leaky}
     expect(
@@ -222,8 +214,8 @@ def _check_q2(ns: Namespace) -> str | None:
     expect(
         params == wanted,
         f"the discriminator has {params:,} parameters; the one described has {wanted:,}: check "
-        "the sizes (Conv2D(32, 4, ...), Conv2D(64, 4, ...), Dense(1), "
-        f"Embedding(N_CLASSES, {FEATURES})).",
+        "the sizes (Conv2D(32, 4, ...), Conv2D(64, 4, ...), Dense(1), and the embedding). "
+        f"{DERIVE_FEATURES}",
     )
     return (
         f"image -> 14x14x32 -> 7x7x64 -> {FEATURES} features -> a logit, plus the projection "
@@ -235,12 +227,15 @@ q2 = Exercise(
     "The discriminator, with a projection of the label",
     _check_q2,
     hints=[
-        "The image goes through two stride-2 convolutions (28 -> 14 -> 7) with LeakyReLU, then "
-        "Flatten gives the features h. The logit is Dense(1)(h) plus the dot product of h with "
-        "the label's embedding (a vector as long as h).",
-        "layers.Embedding(N_CLASSES, h.shape[-1])(label) is the label's vector; "
-        "layers.Dot(axes=1)([embedded, h]) their dot product, shape (batch, 1); "
-        "layers.Add()([layers.Dense(1)(h), ...]) the logit. No sigmoid at the end.",
+        "Follow the sizes: two stride-2 convolutions take 28x28 to 7x7, with 64 channels at the "
+        "end, and Flatten makes one vector of all those numbers; the label's embedding must be "
+        "as long, for the dot product. The end: what does D answer with (section 2)? Between "
+        "the layers: G learns only through D's gradient with respect to the image.",
+        "layers.Embedding(N_CLASSES, 7 * 7 * 64)(label) is the label's vector, as long as the "
+        "features; layers.Dot(axes=1)([embedded, features]) their dot product, shape (batch, "
+        "1); layers.Add()([layers.Dense(1)(features), ...]) the logit, with no activation (the "
+        "losses take logits). LeakyReLU(0.2) after each Conv2D: a ReLU passes no gradient "
+        "where it is off.",
     ],
 )
 
