@@ -575,6 +575,25 @@ def test_the_losses_mistakes_are_told_apart() -> None:
         assert gaps.min() > 1e-3, values
 
 
+@pytest.mark.parametrize(
+    ("pixels", "words"),
+    [
+        ([0.02, 0.5, 0.98], "a sigmoid's range"),  # a sigmoid never reaches 0 or 1
+        ([0.0, 0.3, 0.9], "never negative (from 0 to 0.9), as after a ReLU"),  # ReLU's zeros
+        ([0.0, 2.0, 7.5], "never negative (from 0 to 7.5), as after a ReLU"),
+        ([-3.0, 0.1, 2.0], "from -3 to 2, beyond [-1, 1], as with no activation"),
+    ],
+)
+def test_q1_the_last_activation_is_named_by_the_range_of_the_pixels(pixels, words) -> None:
+    from labkit.checks.exercise import Incorrect
+    from labkit.checks.gan_networks import expect_image_range
+
+    with pytest.raises(Incorrect, match="tell the fakes by their range alone") as raised:
+        expect_image_range(np.array(pixels, dtype="float32"))
+    assert words in str(raised.value)
+    expect_image_range(np.tanh(np.array([-9.0, 0.0, 9.0], dtype="float32")))  # right: no error
+
+
 def test_q4_waits_for_q3() -> None:
     # the notebook's train_step calls the notebook's discriminator_loss, still a placeholder
     result = lab08.q4.result(

@@ -113,14 +113,14 @@ def expect_image_range(pixels: np.ndarray) -> None:
     )
     tanh = "end with an activation whose outputs span [-1, 1]: tanh"
     expect(
-        low < 0.0 or high > 1.0,
+        low < 0.0 or high > 1.0 or (pixels == 0).any(),
         f"the generator's pixels are all in [0, 1], a sigmoid's range: {why} (no generated "
         f"pixel could be as dark as a real background, -1). {tanh}.",
     )
     expect(
         low < 0.0,
-        f"the generator's pixels are never negative (up to {high:.3g}), as after a ReLU: {why} "
-        f"(a real background is -1). {tanh}.",
+        f"the generator's pixels are never negative (from {low:.3g} to {high:.3g}), as after a "
+        f"ReLU: {why} (a real background is -1). {tanh}.",
     )
     expect(
         low >= -1.0 - 1e-5 and high <= 1.0 + 1e-5,
