@@ -132,9 +132,9 @@ LABS: dict[str, Lab] = {
         reference="notebook",
         reference_metric="ngram_bpc",
         reference_name="the best smoothed character n-gram on validation, same run",
-        # the GRU's bits per character <= 0.95x the n-gram's (the issue asked 0.9x; 0.925x was
-        # measured on the shared 2-core CPU under a load of 8-10, 11 epochs in 75 s)
-        relative_target=0.95,
+        # the GRU's bits per character <= 0.9x the n-gram's (peak learning rate 1.2e-2 and
+        # dropout 0.1: 0.80 bits per character after 10 or 16 epochs, 0.88x, on this machine)
+        relative_target=0.9,
         also={"city_neighbour_share": 0.6, "new_question_share": 0.8, "known_word_share": 0.95},
         max_seconds=200,
         curve=("gru", "bits_per_char(gru, test_ids)"),
