@@ -124,6 +124,12 @@ def _heading(results: dict[str, Any]) -> str:
             f" Each figure is the median of {len(seeds)} runs (seeds {seeds[0]}-{seeds[-1]}), "
             "their min-max in brackets; a target is met when the medians meet it."
         )
+    if any("machine" in run for row in results["labs"] for run in row.get("runs", [])):
+        text += (
+            " A lab's load is the 1-minute load average before and after its runs, the "
+            "benchmark's own work included (about 2 on 2 cores when nothing else runs); "
+            '"beside" names any other process that used a quarter of a core or more.'
+        )
     if scale != 1:
         text += (
             f" Every time budget scaled by {scale:g} (`--time-scale {scale:g}`): what a machine "
