@@ -12,6 +12,7 @@ from conftest import dataset_or_skip
 from notebook_helpers import run_lab
 
 from labkit.checks import Status, lab06
+from labkit.lab.slot_filling import max_over_words
 
 LAB = "06_rnn_slot_filling"
 NOT_ATTEMPTED, INCORRECT = Status.NOT_ATTEMPTED, Status.INCORRECT
@@ -73,6 +74,7 @@ def _joint(
     dropout=0.3,
     intent_from_sequence=False,
     spatial=0.25,
+    pool="masked",
 ):
     import keras
     from keras import layers
@@ -84,11 +86,17 @@ def _joint(
         rnn = layers.LSTM(units, return_sequences=True, return_state=True)
         if bidirectional:
             seq, fh, _, bh, _ = layers.Bidirectional(rnn)(x)
-            last = layers.Concatenate()([fh, bh])
+            parts = [fh, bh]
         else:
             seq, last, _ = rnn(x)
+            parts = [last]
         if intent_from_sequence:  # the last position, padding or not
-            last = seq[:, -1]
+            parts = [seq[:, -1]]
+        if pool == "masked":
+            parts.append(max_over_words(seq, inputs))
+        elif pool == "unmasked":  # the padding's zeros take part in the maximum
+            parts.append(keras.ops.max(seq, axis=1))
+        last = layers.Concatenate()(parts) if len(parts) > 1 else parts[0]
         slots = layers.Dense(SIZES["N_SLOTS"], activation="softmax", name=names[0])(
             layers.Dropout(dropout)(seq)
         )
@@ -228,6 +236,8 @@ def _q4_cases(right: dict) -> list[Case]:
         Case(build(units=4), INCORRECT, "LSTM(UNITS)"),
         Case(build(dropout=0.5), INCORRECT, "Dropout(0.3)"),
         Case(build(intent_from_sequence=True), INCORRECT, "more padding changes the intent"),
+        Case(build(pool=None), INCORRECT, "the two final states only"),
+        Case(build(pool="unmasked"), INCORRECT, "more padding changes the intent"),
         Case(build(spatial=0), INCORRECT, "SpatialDropout1D(0.25)"),
         Case({**right, "VOCAB_SIZE": 60}, INCORRECT, "Embedding(VOCAB_SIZE, EMB_DIM)"),
         Case({**right, "N_SLOTS": 9}, INCORRECT, "N_SLOTS"),
@@ -316,11 +326,13 @@ def test_reference_padding_keeps_sequences_at_the_start() -> None:
 
 def test_padding_leaks_are_caught_whatever_the_probe_weights(monkeypatch) -> None:
     """The verdicts do not hinge on the seeds the checks happen to use for the weights."""
-    q4_leak = {**SIZES, "build_joint_model": _joint(intent_from_sequence=True)}
+    q4_leaks = [{**SIZES, "build_joint_model": _joint(intent_from_sequence=True)}]
+    q4_leaks.append({**SIZES, "build_joint_model": _joint(pool="unmasked")})
     q5_leaks = [{**SIZES, "build_intent_cnn": _cnn(mask_inputs=False)}]
     q5_leaks.append({**SIZES, "build_intent_cnn": _cnn(mask_outputs=False)})
     for seed in range(10):
         monkeypatch.setattr(lab06, "PADDING_PROBE_SEEDS", (100 + seed, 200 + seed))
-        assert "more padding changes the intent" in lab06.q4.result(q4_leak).message
+        for namespace in q4_leaks:
+            assert "more padding changes the intent" in lab06.q4.result(namespace).message
         for namespace in q5_leaks:
             assert "the padding changes the intent" in lab06.q5.result(namespace).message

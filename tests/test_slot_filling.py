@@ -154,4 +154,14 @@ def test_joint_bilstm_is_lab_06s_model() -> None:
     model = joint_bilstm(vocab_size=20, n_slots=len(LABELS), n_intents=len(INTENTS))
     out = model(np.array([[1, 3, 5, 2, 0]], np.int32), training=False)
     assert out["slots"].shape == (1, 5, len(LABELS)) and out["intent"].shape == (1, len(INTENTS))
-    assert model.count_params() == 20 * 150 + 2 * 4 * (200 * (150 + 200) + 200) + 401 * 5 + 401 * 2
+    assert model.count_params() == 20 * 150 + 2 * 4 * (200 * (150 + 200) + 200) + 401 * 5 + 801 * 2
+
+
+def test_joint_bilstm_intent_ignores_the_padding() -> None:
+    import keras
+
+    keras.utils.set_random_seed(0)
+    model = joint_bilstm(vocab_size=20, n_slots=len(LABELS), n_intents=len(INTENTS), units=8)
+    alone = model(np.array([[1, 3, 5, 2]], np.int32), training=False)["intent"]
+    padded = model(np.array([[1, 3, 5, 2, 0, 0, 0]], np.int32), training=False)["intent"]
+    np.testing.assert_allclose(padded, alone, rtol=1e-5, atol=1e-6)

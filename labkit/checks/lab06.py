@@ -187,6 +187,18 @@ def _check_q4(ns: Namespace) -> str | None:
     )
     recurrent.check_softmax_dense(model, "slots", n_slots, "N_SLOTS")
     recurrent.check_softmax_dense(model, "intent", n_intents, "N_INTENTS")
+    reads = next(la for la in model.layers if la.name == "intent").kernel.shape[0]
+    expect(
+        reads != 2 * units,
+        f"the intent reads {reads} features, the two final states only; add each feature's "
+        "maximum over the words, `max_over_words(sequence, inputs)`, to the Concatenate.",
+    )
+    expect(
+        reads == 4 * units,
+        f"the intent reads {reads} features; expected 4 x UNITS = {4 * units}: the two final "
+        f"states ({units} each) and `max_over_words(sequence, inputs)` ({2 * units}, one per "
+        "feature of the sequence).",
+    )
     recurrent.check_dropout(
         model, [0.3, 0.3], "put a Dropout(0.3) before each of the two Dense layers."
     )
@@ -198,7 +210,8 @@ def _check_q4(ns: Namespace) -> str | None:
         expect(
             close(intent_long, intent, **recurrent.SAME),
             "more padding changes the intent: the intent should come from the LSTM's final "
-            "states (return_state=True), which the mask stops at the last real word.",
+            "states (return_state=True), which the mask stops at the last real word, and from "
+            "`max_over_words(sequence, inputs)`, which leaves the padding out.",
         )
         expect(
             close(slots_long[0, :7], slots[0], **recurrent.SAME)
@@ -299,10 +312,11 @@ q4 = Exercise(
     hints=[
         "Input of word ids, shape (None,) -> Embedding(VOCAB_SIZE, EMB_DIM, mask_zero=True) -> "
         "Bidirectional(LSTM(UNITS, return_sequences=True, return_state=True)). The sequence "
-        "feeds the slots, the final states the intent.",
+        "feeds the slots, the final states and its maximum over the words the intent.",
         "A bidirectional LSTM with return_state=True returns five tensors: `seq, fwd_h, fwd_c, "
         "bwd_h, bwd_c`. `Dense(N_SLOTS, activation='softmax')` on `seq` gives the slots; "
-        "`Concatenate()([fwd_h, bwd_h])` then `Dense(N_INTENTS, activation='softmax')` the intent.",
+        "`Concatenate()([fwd_h, bwd_h, max_over_words(seq, inputs)])` then "
+        "`Dense(N_INTENTS, activation='softmax')` the intent.",
         "Return `keras.Model(inputs, {'slots': slots, 'intent': intent})`; add SpatialDropout1D "
         "after the Embedding and Dropout before each Dense to fight overfitting.",
     ],

@@ -204,11 +204,21 @@ class SlotFilling:
         return found
 
 
+def max_over_words(sequence: Any, inputs: Any) -> Any:
+    """For each feature of ``sequence`` (batch, time, features), its maximum over the real
+    words of ``inputs`` (batch, time), the padding left out."""
+    import keras
+
+    is_word = keras.ops.expand_dims(keras.ops.not_equal(inputs, PAD), -1)
+    return keras.ops.max(keras.ops.where(is_word, sequence, -1e9), axis=1)
+
+
 def joint_bilstm(
     vocab_size: int, n_slots: int, n_intents: int, emb_dim: int = 150, units: int = 200
 ) -> Any:
-    """Lab 06's joint model: Embedding (masking the padding) -> SpatialDropout1D ->
-    BiLSTM; its states at every word feed the slots, its two final states the intent."""
+    """Lab 06's joint model: Embedding (masking the padding) -> SpatialDropout1D -> BiLSTM;
+    its states at every word feed the slots, its two final states and each feature's maximum
+    over the words the intent."""
     import keras
     from keras import layers
 
@@ -219,7 +229,7 @@ def joint_bilstm(
         layers.LSTM(units, return_sequences=True, return_state=True)
     )(x)
     slots = layers.Dense(n_slots, activation="softmax", name="slots")(layers.Dropout(0.3)(sequence))
-    sentence = layers.Concatenate()([forward_h, backward_h])
+    sentence = layers.Concatenate()([forward_h, backward_h, max_over_words(sequence, inputs)])
     intent = layers.Dense(n_intents, activation="softmax", name="intent")(
         layers.Dropout(0.3)(sentence)
     )
